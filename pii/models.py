@@ -1,0 +1,67 @@
+"""The append-only log of every unmasked read of personal data."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from orgs.models import User
+from platform_site.db import choices_check, uuid7
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("pii_access_log is append-only")
+
+    def delete(self):
+        raise PermissionError("pii_access_log is append-only")
+
+
+class PiiAccessLogAction(models.TextChoices):
+    QUERY = "query"
+    EXPORT = "export"
+    ADMIN_VIEW = "admin_view"
+    API_VIEW = "api_view"
+
+
+class PiiAccessLog(models.Model):
+    """Who read which personal column unmasked, when, and through what (query, export, admin, API).
+
+    Append-only: rows can be created and read, never changed or deleted through the ORM.
+    """
+
+    Action = PiiAccessLogAction
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="pii_accesses")
+    dataset = models.TextField()
+    column_name = models.TextField()
+    record_id = models.UUIDField(null=True, blank=True)
+    action = models.TextField(choices=Action.choices)
+    accessed_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "pii_access_log"
+        ordering = ["-accessed_at", "-id"]
+        verbose_name = "PII access"
+        verbose_name_plural = "PII access log"
+        constraints = [choices_check("pii_access_log", "action", PiiAccessLogAction)]
+        indexes = [
+            models.Index(fields=["user", "-accessed_at"], name="pii_access_log_user_idx"),
+            models.Index(fields=["dataset", "column_name", "-accessed_at"], name="pii_access_log_column_idx"),
+            models.Index(fields=["-accessed_at"], name="pii_access_log_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} {self.dataset}.{self.column_name}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("pii_access_log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("pii_access_log is append-only")

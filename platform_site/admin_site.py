@@ -1,0 +1,148 @@
+"""The platform's admin site, with read-only "record tables" for composite-key models.
+
+Django 5.2's admin cannot register a model whose primary key is composite (``partition_versions``,
+``task_inputs``, ``column_lineage``, ``dataset_cursors``, ``org_role_memberships``). Staff still
+need to browse them, so each gets a :class:`RecordTable`: a filterable, paginated, read-only list
+served inside the admin and listed on the index under its app like any other model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.text import capfirst
+
+
+@dataclass(frozen=True)
+class RecordTable:
+    """A read-only admin list of a model: exact-match filters on ``filters``, newest-first order.
+
+    Paging asks the database for one row more than a page instead of counting the table, so a
+    catalog of millions of partitions pages as fast as one of ten.
+    """
+
+    model: type[models.Model]
+    columns: tuple[str, ...]
+    filters: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ()
+    select_related: tuple[str, ...] = ()
+    page_size: int = 100
+    prefix_filters: tuple[str, ...] = field(default=())
+
+    @property
+    def url_name(self) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_records"
+
+    def queryset(self, request, params) -> models.QuerySet:
+        queryset = self.model._default_manager.all()
+        if self.select_related:
+            queryset = queryset.select_related(*self.select_related)
+        for name in self.filters:
+            if value := params.get(name):
+                lookup = f"{name}__startswith" if name in self.prefix_filters else name
+                queryset = queryset.filter(**{lookup: value})
+        return queryset.order_by(*self.ordering) if self.ordering else queryset
+
+
+class PlatformAdminSite(admin.AdminSite):
+    site_header = "Chainlake"
+    site_title = "Chainlake admin"
+    index_title = "Platform administration"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.record_tables: list[RecordTable] = []
+
+    def register_records(self, table: RecordTable) -> None:
+        self.record_tables.append(table)
+
+    def get_urls(self):
+        record_urls = [
+            path(
+                f"records/{table.model._meta.app_label}/{table.model._meta.model_name}/",
+                self.admin_view(self._record_view(table)),
+                name=table.url_name,
+            )
+            for table in self.record_tables
+        ]
+        return record_urls + super().get_urls()
+
+    def _record_view(self, table: RecordTable):
+        def view(request):
+            opts = table.model._meta
+            if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+                raise PermissionDenied
+            try:
+                page = max(1, int(request.GET.get("page", "1")))
+            except ValueError:
+                page = 1
+            offset = (page - 1) * table.page_size
+            rows = list(table.queryset(request, request.GET)[offset : offset + table.page_size + 1])
+            has_next = len(rows) > table.page_size
+            rows = rows[: table.page_size]
+            context = {
+                **self.each_context(request),
+                "title": capfirst(opts.verbose_name_plural),
+                "opts": opts,
+                "table": table,
+                "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
+                "rows": [[_cell(row, name) for name in table.columns] for row in rows],
+                "filters": [(name, request.GET.get(name, "")) for name in table.filters],
+                "page": page,
+                "previous_query": _with_page(request.GET, page - 1) if page > 1 else None,
+                "next_query": _with_page(request.GET, page + 1) if has_next else None,
+            }
+            return TemplateResponse(request, "admin/record_table.html", context)
+
+        return view
+
+    def _build_app_dict(self, request, label=None):
+        app_dict = super()._build_app_dict(request, label)
+        for table in self.record_tables:
+            opts = table.model._meta
+            if label and opts.app_label != label:
+                continue
+            if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+                continue
+            entry = {
+                "model": table.model,
+                "name": capfirst(opts.verbose_name_plural),
+                "object_name": opts.object_name,
+                "perms": {"view": True},
+                "admin_url": reverse(f"admin:{table.url_name}", current_app=self.name),
+                "add_url": None,
+                "view_only": True,
+            }
+            app = app_dict.setdefault(
+                opts.app_label,
+                {
+                    "name": opts.app_config.verbose_name,
+                    "app_label": opts.app_label,
+                    "app_url": reverse("admin:app_list", kwargs={"app_label": opts.app_label}),
+                    "has_module_perms": True,
+                    "models": [],
+                },
+            )
+            app["models"].append(entry)
+        return app_dict
+
+
+def _cell(row: models.Model, name: str):
+    value = getattr(row, name)
+    return "—" if value is None or value == "" else value
+
+
+def _with_page(query, page: int) -> str:
+    params = query.copy()
+    params["page"] = str(page)
+    return params.urlencode()
+
+
+class PlatformAdminConfig(AdminConfig):
+    default_site = "platform_site.admin_site.PlatformAdminSite"

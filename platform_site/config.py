@@ -1,0 +1,73 @@
+"""Configuration read from the environment.
+
+Everything a deployment changes comes from environment variables; everything a developer needs on a
+fresh machine has a working default under the data folder (``CHAINLAKE_DATA_DIR``, default
+``.data/`` beside ``manage.py``). A bad value raises :class:`ConfigError`, whose message is one line
+that ``manage.py`` prints instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration problem the operator must fix; the message is the whole explanation."""
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def data_dir() -> Path:
+    """The writable folder for local state: embedded database, lake, secret key."""
+    path = Path(os.environ.get("CHAINLAKE_DATA_DIR") or BASE_DIR / ".data").expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"data folder {path} is not writable ({exc.strerror or exc}); "
+            "set CHAINLAKE_DATA_DIR to a writable folder"
+        ) from None
+    return path
+
+
+def secret_key(folder: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the data folder."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def storage_url(folder: Path) -> str:
+    """Where the lake and the query result store live: ``file://…`` or ``s3://bucket/prefix``."""
+    url = os.environ.get("STORAGE_URL") or (folder / "lake").as_uri()
+    if not url.startswith(("file://", "s3://")):
+        raise ConfigError(f"STORAGE_URL={url!r} must start with file:// or s3://")
+    return url.rstrip("/")

