@@ -42,7 +42,8 @@ ALERT_DELIVERIES { uuid id PK; uuid org_id FK; uuid alert_event_id FK; text chan
   timestamptz created_at; timestamptz updated_at }
 PARTITION_VERSIONS { text dataset PK; text partition_key PK; timestamptz version; text config_hash;
   text schema_hash; text location; bigint row_count; bigint bytes }
-DATASET_CURSORS { text dataset PK; uuid job_id PK; text cursor_column; text cursor_value; timestamptz updated_at }
+DATASET_CURSORS { text dataset PK; uuid job_id PK; text cursor_column; text cursor_value;
+  timestamptz updated_at }
 DATA_INVALIDATIONS { uuid id PK; text dataset; text scope; text partition_key; jsonb row_filter; text reason;
   jsonb source_event; timestamptz created_at; uuid[] processed_by; timestamptz processed_at }
 PII_ACCESS_LOG { uuid id PK; uuid user_id FK; text dataset; text column_name; uuid record_id; text action;
