@@ -52,8 +52,8 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
     pytest.fail("the admin did not come up within 60 s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGINT)
+def stop(process: subprocess.Popen, sig: int = signal.SIGINT) -> None:
+    process.send_signal(sig)
     process.wait(timeout=60)
 
 
@@ -115,4 +115,5 @@ def test_run_platform_serves_admin_runs_workers_and_restarts(tmp_path):
         )
         assert count == "1"
     finally:
-        stop(process)
+        stop(process, signal.SIGTERM)  # a service manager's stop works like Ctrl-C
+    assert not postmaster.exists()

@@ -25,6 +25,8 @@ class Command(BaseCommand):
         call_command("seed_demo")
         self.stdout.write(f"Admin: http://{addr}/admin/   API schema: http://{addr}/api/schema/swagger/")
         self.stdout.write("Press Ctrl-C to stop.")
+        # A service manager stops us with SIGTERM; treat it like Ctrl-C so the shutdown is the same.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         manage = [sys.executable, "manage.py"]
         children = [
             subprocess.Popen([*manage, "qcluster"]),
