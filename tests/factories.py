@@ -50,3 +50,159 @@ class TaskFactory(factory.django.DjangoModelFactory):
 
     job = factory.SubFactory(JobFactory)
     partitions = factory.Sequence(lambda n: [f"p{n:08d}"])
+
+
+# --- every other model, so tenancy tests can build one of anything inside a given org ---------
+
+import datetime as _dt  # noqa: E402
+
+from django.utils import timezone as _tz  # noqa: E402
+
+from alerting.models import AlertDefinition, AlertDelivery, AlertEvent  # noqa: E402
+from orchestration.models import AddressLabel, ColumnLineage, TaskInput  # noqa: E402
+from orgs.models import OrgRole, OrgRoleMembership  # noqa: E402
+from pii.models import PiiAccessLog  # noqa: E402
+from queries.models import QueryResult, SavedQuery  # noqa: E402
+from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion  # noqa: E402
+
+
+class OrgRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrgRole
+
+    org = factory.SubFactory(OrgFactory)
+    slug = factory.Sequence(lambda n: f"role{n}")
+    name = factory.LazyAttribute(lambda r: r.slug.title())
+
+
+class OrgRoleMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrgRoleMembership
+
+    role = factory.SubFactory(OrgRoleFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..role.org"))
+
+
+class AddressLabelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AddressLabel
+
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
+    address = factory.Sequence(lambda n: f"0x{n:040x}")
+    label = factory.Sequence(lambda n: f"label {n}")
+    visibility = "org"
+
+
+class SavedQueryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedQuery
+
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
+    name = factory.Sequence(lambda n: f"query {n}")
+    query = "select 1"
+    visibility = "org"
+
+
+class QueryResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QueryResult
+
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
+    sql_hash = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class AlertDefinitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDefinition
+
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
+    name = factory.Sequence(lambda n: f"alert {n}")
+    condition = {"dataset": "evm.logs", "where": {"column": "value", "op": "gt", "value": 1}}
+    visibility = "org"
+
+
+class AlertEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertEvent
+
+    org = factory.SubFactory(OrgFactory)
+    alert_definition = factory.SubFactory(AlertDefinitionFactory, org=factory.SelfAttribute("..org"))
+    dedupe_key = factory.Sequence(lambda n: f"dedupe-{n}")
+
+
+class AlertDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertDelivery
+
+    org = factory.SubFactory(OrgFactory)
+    alert_event = factory.SubFactory(AlertEventFactory, org=factory.SelfAttribute("..org"))
+    channel = "webhook"
+
+
+class TaskInputFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaskInput
+
+    task = factory.SubFactory(TaskFactory)
+    input_dataset = factory.LazyAttribute(lambda t: f"{t.task.job.org.slug}.source")
+    input_partition = factory.Sequence(lambda n: f"part{n:06d}")
+    input_version = factory.LazyFunction(_tz.now)
+
+
+class ColumnLineageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ColumnLineage
+
+    job = factory.SubFactory(JobFactory)
+    output_dataset = factory.LazyAttribute(lambda c: f"{c.job.org.slug}.out")
+    output_column = factory.Sequence(lambda n: f"col{n}")
+    input_dataset = "evm.blocks"
+    input_column = "number"
+
+
+class PartitionVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartitionVersion
+
+    dataset = factory.Sequence(lambda n: f"org{n}.dataset")
+    partition_key = factory.Sequence(lambda n: f"p{n:08d}")
+    version = factory.LazyFunction(_tz.now)
+    config_hash = "c" * 64
+    schema_hash = "s" * 64
+    location = factory.LazyAttribute(lambda p: f"{p.dataset}/{p.partition_key}.parquet")
+    row_count = 10
+    bytes = 1000
+
+
+class DatasetCursorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DatasetCursor
+
+    job = factory.SubFactory(JobFactory)
+    dataset = factory.LazyAttribute(lambda c: f"{c.job.org.slug}.source")
+    cursor_column = "block_number"
+    cursor_value = "100"
+
+
+class DataInvalidationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DataInvalidation
+
+    dataset = factory.Sequence(lambda n: f"org{n}.dataset")
+    scope = "dataset"
+    reason = "operator fix"
+
+
+class PiiAccessLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PiiAccessLog
+
+    user = factory.SubFactory(UserFactory)
+    dataset = "users"
+    column_name = "email"
+    action = "api_view"
+    accessed_at = factory.LazyFunction(lambda: _tz.now() - _dt.timedelta(seconds=1))
