@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import Http404
@@ -51,8 +52,14 @@ class OrgScopedAdminMixin:
         if not self.has_module_permission(request):
             return False
         if obj is None:
-            return tenancy.editable_by(request.user, self.model).exists() or tenancy.can_create(
-                request.user, self.model
+            # Model level, without a query (the admin asks for every model on every page): org
+            # admins change their org's rows, members their own, anyone what a grant allows.
+            from access.models import OBJECT_PERMISSION_TABLES
+
+            return (
+                is_org_admin(request.user)
+                or tenancy.can_create(request.user, self.model)
+                or self.model._meta.label_lower in OBJECT_PERMISSION_TABLES
             )
         return tenancy.is_editable(request.user, obj)
 
@@ -62,6 +69,25 @@ class OrgScopedAdminMixin:
         if obj is None:
             return is_org_admin(request.user)
         return tenancy.is_editable(request.user, obj, "delete")
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if _is_superuser(request):
+            return filters
+        # A related-field filter lists every row of the related table; offer only related rows that
+        # appear in the (scoped) list, so no other org's names leak through the sidebar.
+        scoped = []
+        for entry in filters:
+            if isinstance(entry, str) and "__" not in entry and self._is_relation(entry):
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def _is_relation(self, name: str) -> bool:
+        try:
+            return self.model._meta.get_field(name).is_relation
+        except FieldDoesNotExist:
+            return False
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -93,9 +119,13 @@ class OrgScopedAdminMixin:
         if not tenancy.is_editable(request.user, obj):
             raise PermissionDenied
 
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        # Missing and forbidden look the same, and neither redirects to the object's list.
-        raise Http404(f"No {opts.verbose_name} with this id.")
+    def get_object(self, request, object_id, from_field=None):
+        # Missing and forbidden look the same (404), before any permission check can tell them apart
+        # with a 403, and without Django's redirect to the list.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with this id.")
+        return obj
 
 
 def same_org_choices(user, model):
@@ -143,7 +173,7 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
         return obj
 
     def get_obj_perms_user_select_form(self, request):
-        users = same_org_choices(request.user, type(request.user)).filter(is_active=True)
+        users = same_org_choices(request.user, get_user_model()).filter(is_active=True)
 
         class UserSelect(forms.Form):
             user = forms.ModelChoiceField(queryset=users, label="User of your org")
@@ -167,7 +197,7 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         self._require_org_admin(request, object_pk)
-        if not same_org_choices(request.user, type(request.user)).filter(pk=user_id).exists():
+        if not same_org_choices(request.user, get_user_model()).filter(pk=user_id).exists():
             raise Http404
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 

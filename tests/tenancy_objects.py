@@ -49,10 +49,11 @@ def build(model, org):
     return builder(org)
 
 
-def marker(obj) -> str:
+def marker(obj, surface: str = "api") -> str:
     """A string unique to ``obj`` that shows wherever the object is listed (API JSON, admin HTML)."""
     if isinstance(obj, OrgRoleMembership):
-        return str(obj.user_id)
+        # The API lists the user's id; the admin's record table shows the user's login.
+        return str(obj.user_id) if surface == "api" else obj.user.external_id
     if isinstance(obj, TaskInput):
         return obj.input_partition
     if isinstance(obj, ColumnLineage):
@@ -60,9 +61,7 @@ def marker(obj) -> str:
     if isinstance(obj, PartitionVersion):
         return obj.partition_key
     if isinstance(obj, DatasetCursor):
-        return str(obj.job_id)
+        return str(obj.job_id) if surface == "api" else str(obj.job)
     if isinstance(obj, ApiToken):
         return obj.token_key
-    if isinstance(obj, Org):
-        return obj.slug
     return str(obj.pk)

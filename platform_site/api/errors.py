@@ -12,7 +12,8 @@ from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
-from rest_framework.serializers import as_serializer_error
+
+from .serializers import model_errors
 
 
 class Conflict(exceptions.APIException):
@@ -24,7 +25,7 @@ class Conflict(exceptions.APIException):
 class PlatformExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, DjangoValidationError):
-            return exceptions.ValidationError(as_serializer_error(exc))
+            return exceptions.ValidationError(model_errors(exc))
         if isinstance(exc, ProtectedError | RestrictedError):
             return Conflict("Other records still refer to this object; remove or reassign them first.")
         if isinstance(exc, IntegrityError):

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import copy
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+
+def model_errors(exc: DjangoValidationError) -> dict:
+    """A model's ValidationError as DRF field errors; model-wide ones (unique together, check
+    constraints) under DRF's ``non_field_errors``."""
+    errors = serializers.as_serializer_error(exc)
+    if NON_FIELD_ERRORS in errors:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+    return errors
 
 
 class CleanModelSerializer(serializers.ModelSerializer):
@@ -28,7 +39,7 @@ class CleanModelSerializer(serializers.ModelSerializer):
         try:
             instance.full_clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+            raise serializers.ValidationError(model_errors(exc)) from None
         return attrs
 
     def prepare_for_clean(self, instance) -> None:

@@ -11,6 +11,7 @@ user may change (a foreign key or dataset pointed at another org rolls the write
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
@@ -52,7 +53,7 @@ class OrgScopedViewSet(viewsets.GenericViewSet):
         if scope.org_field == "org":
             forced["org"] = self.request.user.org
         # The creator column (saved queries, alert definitions, labels, tokens) is the caller.
-        if model is not type(self.request.user) and any(
+        if model is not get_user_model() and any(
             f.name == "user" and f.many_to_one for f in model._meta.get_fields()
         ):
             forced["user"] = self.request.user
