@@ -1,5 +1,7 @@
 import django_filters
 
+from platform_site.api.filters import IsoDateTimeFilter
+
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 
 
@@ -13,8 +15,8 @@ class AlertDefinitionFilter(django_filters.FilterSet):
 
 class AlertEventFilter(django_filters.FilterSet):
     alert_definition = django_filters.UUIDFilter(field_name="alert_definition_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AlertEvent

@@ -1,5 +1,7 @@
 import django_filters
 
+from platform_site.api.filters import IsoDateTimeFilter
+
 from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 
 
@@ -23,8 +25,8 @@ class JobFilter(django_filters.FilterSet):
 
 class TaskFilter(django_filters.FilterSet):
     job = django_filters.UUIDFilter(field_name="job_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     partition = django_filters.CharFilter(method="filter_partition")
 
     class Meta:

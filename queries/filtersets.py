@@ -1,5 +1,7 @@
 import django_filters
 
+from platform_site.api.filters import IsoDateTimeFilter
+
 from .models import QueryResult, SavedQuery
 
 
@@ -18,7 +20,7 @@ class SavedQueryFilter(django_filters.FilterSet):
 
 class QueryResultFilter(django_filters.FilterSet):
     saved_query = django_filters.UUIDFilter(field_name="saved_query_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = QueryResult

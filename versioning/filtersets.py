@@ -1,11 +1,13 @@
 import django_filters
 
+from platform_site.api.filters import IsoDateTimeFilter
+
 from .models import DataInvalidation, DatasetCursor, PartitionVersion
 
 
 class PartitionVersionFilter(django_filters.FilterSet):
     partition_key_prefix = django_filters.CharFilter(field_name="partition_key", lookup_expr="startswith")
-    version_after = django_filters.IsoDateTimeFilter(field_name="version", lookup_expr="gt")
+    version_after = IsoDateTimeFilter(field_name="version", lookup_expr="gt")
 
     class Meta:
         model = PartitionVersion

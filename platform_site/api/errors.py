@@ -8,7 +8,7 @@ a protected or violated foreign key / unique key → 409.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
@@ -28,6 +28,11 @@ class PlatformExceptionHandler(ExceptionHandler):
             return exceptions.ValidationError(model_errors(exc))
         if isinstance(exc, ProtectedError | RestrictedError):
             return Conflict("Other records still refer to this object; remove or reassign them first.")
+        if isinstance(exc, DataError):
+            # A value the database cannot hold (out-of-range number or date): the client's input.
+            return exceptions.ValidationError(
+                {"non_field_errors": ["A value is out of the range the platform stores."]}
+            )
         if isinstance(exc, IntegrityError):
             return Conflict("The change conflicts with stored data (a unique or foreign key).")
         return super().convert_known_exceptions(exc)

@@ -19,6 +19,8 @@ from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from .filters import MAX_UTC_OFFSET
+
 MAX_PAGE_SIZE = 500
 
 
@@ -119,6 +121,6 @@ class KeysetPagination(BasePagination):
             pk = uuid.UUID(pk)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             raise ValidationError({"cursor": "invalid cursor"}) from None
-        if moment is None or moment.tzinfo is None:
+        if moment is None or moment.tzinfo is None or abs(moment.utcoffset()) > MAX_UTC_OFFSET:
             raise ValidationError({"cursor": "invalid cursor"})
         return moment, pk
