@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -37,6 +38,20 @@ class Org(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # Every write path (admin, API, services, shell) goes through here: no unchecked settings.
+        from .settings_schema import org_settings_errors
+
+        if errors := org_settings_errors(self.settings):
+            raise ValidationError({"settings": errors})
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from .settings_schema import org_settings_errors
+
+        if errors := org_settings_errors(self.settings):
+            raise ValidationError({"settings": errors})
 
 
 def platform_org() -> Org:

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
+from django.db.models.base import ModelBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import capfirst
+
+from . import tenancy
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class RecordTable:
         return f"{self.model._meta.app_label}_{self.model._meta.model_name}_records"
 
     def queryset(self, request, params) -> models.QuerySet:
-        queryset = self.model._default_manager.all()
+        # Scoped like every admin list: the tenancy registry decides which rows the user sees.
+        queryset = tenancy.visible_to(request.user, self.model._default_manager.all())
         if self.select_related:
             queryset = queryset.select_related(*self.select_related)
         for name in self.filters:
@@ -59,8 +63,33 @@ class PlatformAdminSite(admin.AdminSite):
         super().__init__(*args, **kwargs)
         self.record_tables: list[RecordTable] = []
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every registration is scoped: models with a tenancy scope get the org-scoped mixin,
+        models without one (auth groups, the task queue, library tables) are superuser-only."""
+        # Imported here: this module loads with the admin app, before models are ready.
+        from .admin_tenancy import scoped_admin_class, superuser_only_admin_class
+
+        models_ = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
+        for model in models_:
+            base = admin_class or admin.ModelAdmin
+            if model._meta.swapped:
+                continue  # e.g. knox's stock token model, replaced by access.ApiToken
+            wrapped = (
+                scoped_admin_class(model, base)
+                if tenancy.has_scope(model)
+                else superuser_only_admin_class(base)
+            )
+            super().register(model, wrapped, **options)
+
     def register_records(self, table: RecordTable) -> None:
+        if not tenancy.has_scope(table.model):
+            raise ImproperlyConfigured(
+                f"{table.model._meta.label} has no tenancy scope; add one to its selectors.py"
+            )
         self.record_tables.append(table)
+
+    def _can_browse_records(self, request) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
 
     def get_urls(self):
         record_urls = [
@@ -76,7 +105,7 @@ class PlatformAdminSite(admin.AdminSite):
     def _record_view(self, table: RecordTable):
         def view(request):
             opts = table.model._meta
-            if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+            if not self._can_browse_records(request):
                 raise PermissionDenied
             try:
                 page = max(1, int(request.GET.get("page", "1")))
@@ -108,7 +137,7 @@ class PlatformAdminSite(admin.AdminSite):
             opts = table.model._meta
             if label and opts.app_label != label:
                 continue
-            if not request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+            if not self._can_browse_records(request):
                 continue
             entry = {
                 "model": table.model,

@@ -1,6 +1,7 @@
 """Django settings for Chainlake. Every knob is an environment variable; see README "Configuration"."""
 
 import os
+from datetime import timedelta
 
 from .config import BASE_DIR, ConfigError, data_dir, env_bool, env_list, secret_key, storage_url
 from .database import database_settings
@@ -24,6 +25,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "knox",
+    "drf_standardized_errors",
     "django_q",
     "platform_site",
     "orgs",
@@ -32,6 +35,7 @@ INSTALLED_APPS = [
     "queries",
     "alerting",
     "pii",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -96,13 +100,40 @@ SYSTEM_NAMESPACES = env_list("CHAINLAKE_SYSTEM_NAMESPACES", ["evm"])
 STORAGE_URL = storage_url(DATA_DIR)
 RESULT_STORAGE_URL = os.environ.get("RESULT_STORAGE_URL") or f"{STORAGE_URL}/_results"
 
+# API: session (browser) and per-user tokens (django-rest-knox, hashed, expiring, revocable).
+KNOX_TOKEN_MODEL = "access.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("CHAINLAKE_TOKEN_TTL_DAYS", "90"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "cl_",
+}
+# Throttle state lives in the cache: per process by default, shared through Redis when REDIS_URL is
+# set (several web processes then count one user's requests together).
+API_THROTTLE_USER = os.environ.get("CHAINLAKE_API_THROTTLE_USER", "1200/min")
+API_THROTTLE_ANON = os.environ.get("CHAINLAKE_API_THROTTLE_ANON", "60/min")
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header makes a missing or bad credential a 401.
+        "access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "platform_site.api.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON},
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Every API error has one shape: {"type": ..., "errors": [{"code", "detail", "attr"}]}.
+DRF_STANDARDIZED_ERRORS = {
+    "EXCEPTION_HANDLER_CLASS": "platform_site.api.errors.PlatformExceptionHandler",
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chainlake API",
@@ -112,6 +143,36 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VisibilityEnum": "orgs.models.Visibility",
+        "RoleEnum": "orgs.models.UserRole",
+        **{
+            name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
+            for name in [
+                "ValidationErrorEnum",
+                "ClientErrorEnum",
+                "ServerErrorEnum",
+                "ErrorCode401Enum",
+                "ErrorCode403Enum",
+                "ErrorCode404Enum",
+                "ErrorCode405Enum",
+                "ErrorCode406Enum",
+                "ErrorCode415Enum",
+                "ErrorCode429Enum",
+                "ErrorCode500Enum",
+            ]
+        },
+    },
+    # drf-standardized-errors' hook replaces drf-spectacular's enum hook (it does both jobs).
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+}
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # django-q2: the ORM broker by default; Redis when REDIS_URL is set. Many qcluster processes on

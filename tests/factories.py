@@ -1,10 +1,16 @@
 """factory_boy factories for the models tests build most often."""
 
-import factory
-from django.utils import timezone
+import datetime as _dt
 
-from orchestration.models import Job, Task
-from orgs.models import Org, User
+import factory
+from django.utils import timezone as _tz
+
+from alerting.models import AlertDefinition, AlertDelivery, AlertEvent
+from orchestration.models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from orgs.models import Org, OrgRole, OrgRoleMembership, User
+from pii.models import PiiAccessLog
+from queries.models import QueryResult, SavedQuery
+from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 
 
 class OrgFactory(factory.django.DjangoModelFactory):
@@ -55,7 +61,7 @@ class TaskFactory(factory.django.DjangoModelFactory):
 
 class OrgRoleFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "orgs.OrgRole"
+        model = OrgRole
 
     org = factory.SubFactory(OrgFactory)
     slug = factory.Sequence(lambda n: f"role{n}")
@@ -64,131 +70,132 @@ class OrgRoleFactory(factory.django.DjangoModelFactory):
 
 class OrgRoleMembershipFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "orgs.OrgRoleMembership"
+        model = OrgRoleMembership
 
     role = factory.SubFactory(OrgRoleFactory)
     user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..role.org"))
 
 
-class TaskInputFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "orchestration.TaskInput"
-
-    task = factory.SubFactory(TaskFactory)
-    input_dataset = "evm.blocks"
-    input_partition = factory.Sequence(lambda n: f"blocks_{n:08d}")
-    input_version = factory.LazyFunction(timezone.now)
-
-
-class ColumnLineageFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "orchestration.ColumnLineage"
-
-    job = factory.SubFactory(JobFactory)
-    output_dataset = factory.LazyAttribute(lambda e: f"{e.job.org.slug}.out")
-    output_column = factory.Sequence(lambda n: f"col{n}")
-    input_dataset = "evm.blocks"
-    input_column = "number"
-
-
 class AddressLabelFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "orchestration.AddressLabel"
+        model = AddressLabel
 
-    user = factory.SubFactory(UserFactory)
-    org = factory.SelfAttribute("user.org")
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
     address = factory.Sequence(lambda n: f"0x{n:040x}")
     label = factory.Sequence(lambda n: f"label {n}")
-
-
-class PartitionVersionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "versioning.PartitionVersion"
-
-    dataset = "evm.blocks"
-    partition_key = factory.Sequence(lambda n: f"blocks_{n:08d}")
-    version = factory.LazyFunction(timezone.now)
-    config_hash = "c" * 64
-    schema_hash = "s" * 64
-    location = factory.LazyAttribute(lambda p: f"evm/blocks/{p.partition_key}.parquet")
-    row_count = 1000
-    bytes = 123456
-
-
-class DatasetCursorFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "versioning.DatasetCursor"
-
-    dataset = "evm.blocks"
-    job = factory.SubFactory(JobFactory)
-    cursor_column = "number"
-    cursor_value = "12000"
-
-
-class DataInvalidationFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "versioning.DataInvalidation"
-
-    dataset = "evm.blocks"
-    scope = "partition"
-    partition_key = "blocks_00012000"
-    reason = "operator fix"
+    visibility = "org"
 
 
 class SavedQueryFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "queries.SavedQuery"
+        model = SavedQuery
 
-    user = factory.SubFactory(UserFactory)
-    org = factory.SelfAttribute("user.org")
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
     name = factory.Sequence(lambda n: f"query {n}")
     query = "select 1"
+    visibility = "org"
 
 
 class QueryResultFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "queries.QueryResult"
+        model = QueryResult
 
-    user = factory.SubFactory(UserFactory)
-    org = factory.SelfAttribute("user.org")
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
     sql_hash = factory.Sequence(lambda n: f"{n:064x}")
 
 
 class AlertDefinitionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "alerting.AlertDefinition"
+        model = AlertDefinition
 
-    user = factory.SubFactory(UserFactory)
-    org = factory.SelfAttribute("user.org")
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory, org=factory.SelfAttribute("..org"))
     name = factory.Sequence(lambda n: f"alert {n}")
-    condition = {"dataset": "evm.transfers", "where": {"column": "value", "op": "gt", "value": "1000"}}
+    condition = {"dataset": "evm.logs", "where": {"column": "value", "op": "gt", "value": 1}}
+    visibility = "org"
 
 
 class AlertEventFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "alerting.AlertEvent"
+        model = AlertEvent
 
-    alert_definition = factory.SubFactory(AlertDefinitionFactory)
-    org = factory.SelfAttribute("alert_definition.org")
+    org = factory.SubFactory(OrgFactory)
+    alert_definition = factory.SubFactory(AlertDefinitionFactory, org=factory.SelfAttribute("..org"))
     dedupe_key = factory.Sequence(lambda n: f"dedupe-{n}")
-    chain_id = 1
-    block_number = factory.Sequence(lambda n: 18_000_000 + n)
 
 
 class AlertDeliveryFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "alerting.AlertDelivery"
+        model = AlertDelivery
 
-    alert_event = factory.SubFactory(AlertEventFactory)
-    org = factory.SelfAttribute("alert_event.org")
+    org = factory.SubFactory(OrgFactory)
+    alert_event = factory.SubFactory(AlertEventFactory, org=factory.SelfAttribute("..org"))
     channel = "webhook"
+
+
+class TaskInputFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaskInput
+
+    task = factory.SubFactory(TaskFactory)
+    input_dataset = factory.LazyAttribute(lambda t: f"{t.task.job.org.slug}.source")
+    input_partition = factory.Sequence(lambda n: f"part{n:06d}")
+    input_version = factory.LazyFunction(_tz.now)
+
+
+class ColumnLineageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ColumnLineage
+
+    job = factory.SubFactory(JobFactory)
+    output_dataset = factory.LazyAttribute(lambda c: f"{c.job.org.slug}.out")
+    output_column = factory.Sequence(lambda n: f"col{n}")
+    input_dataset = "evm.blocks"
+    input_column = "number"
+
+
+class PartitionVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartitionVersion
+
+    dataset = factory.Sequence(lambda n: f"org{n}.dataset")
+    partition_key = factory.Sequence(lambda n: f"p{n:08d}")
+    version = factory.LazyFunction(_tz.now)
+    config_hash = "c" * 64
+    schema_hash = "s" * 64
+    location = factory.LazyAttribute(lambda p: f"{p.dataset}/{p.partition_key}.parquet")
+    row_count = 10
+    bytes = 1000
+
+
+class DatasetCursorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DatasetCursor
+
+    job = factory.SubFactory(JobFactory)
+    dataset = factory.LazyAttribute(lambda c: f"{c.job.org.slug}.source")
+    cursor_column = "block_number"
+    cursor_value = "100"
+
+
+class DataInvalidationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DataInvalidation
+
+    dataset = factory.Sequence(lambda n: f"org{n}.dataset")
+    scope = "dataset"
+    reason = "operator fix"
 
 
 class PiiAccessLogFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "pii.PiiAccessLog"
+        model = PiiAccessLog
 
     user = factory.SubFactory(UserFactory)
-    dataset = "acme.customers"
+    dataset = "users"
     column_name = "email"
-    action = "query"
+    action = "api_view"
+    accessed_at = factory.LazyFunction(lambda: _tz.now() - _dt.timedelta(seconds=1))

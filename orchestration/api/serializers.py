@@ -1,0 +1,99 @@
+from rest_framework import serializers
+
+from orgs.selectors import readable_namespaces, writable_namespaces
+from platform_site.api.serializers import CleanModelSerializer
+
+from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+
+
+class JobSerializer(CleanModelSerializer):
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "org",
+            "name",
+            "dag_name",
+            "activation",
+            "runtime",
+            "operator",
+            "source",
+            "execution_strategy",
+            "idle_timeout",
+            "config",
+            "config_hash",
+            "input_datasets",
+            "output_datasets",
+            "update_strategy",
+            "unique_key",
+            "scaling",
+            "timeout_seconds",
+            "heartbeat_timeout_seconds",
+            "max_attempts",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["org", "config_hash", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        # Tenancy, not DAG rules: a job writes only its org's namespace and reads its own and the
+        # system ones (the orchestration service adds the DAG checks on top).
+        user = self.context["request"].user
+        readable, writable = readable_namespaces(user), writable_namespaces(user)
+        errors = {}
+        for field, allowed in (("output_datasets", writable), ("input_datasets", readable)):
+            names = attrs.get(field, getattr(self.instance, field, []) if self.instance else [])
+            outside = [n for n in names if n.split(".", 1)[0] not in allowed or "." not in n]
+            if outside and not user.is_superuser:
+                errors[field] = [f"{n!r} is outside the namespaces {allowed}" for n in outside]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().validate(attrs)
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "job",
+            "status",
+            "partitions",
+            "input_versions",
+            "worker_id",
+            "started_at",
+            "completed_at",
+            "last_heartbeat",
+            "attempts",
+            "next_retry_at",
+            "error_message",
+            "outputs",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskInputSerializer(serializers.ModelSerializer):
+    task = serializers.UUIDField(source="task_id", read_only=True)
+
+    class Meta:
+        model = TaskInput
+        fields = ["task", "input_dataset", "input_partition", "input_version"]
+        read_only_fields = fields
+
+
+class ColumnLineageSerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id", read_only=True)
+
+    class Meta:
+        model = ColumnLineage
+        fields = ["output_dataset", "output_column", "input_dataset", "input_column", "job"]
+        read_only_fields = fields
+
+
+class AddressLabelSerializer(CleanModelSerializer):
+    class Meta:
+        model = AddressLabel
+        fields = ["id", "org", "user", "address", "label", "visibility", "created_at", "updated_at"]
+        read_only_fields = ["org", "user", "created_at", "updated_at"]

@@ -1,0 +1,73 @@
+"""Tenancy rules for jobs, tasks, lineage and address labels (see :mod:`orgs.roles` for the rights).
+
+Background code acting for an org uses :func:`jobs_of_org` / :func:`tasks_of_org`; code acting for a
+user uses ``platform_site.tenancy.visible_to`` / ``editable_by``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from orgs.models import Org
+from orgs.roles import can_create_content, is_org_admin
+from orgs.selectors import (
+    granted_q,
+    org_admin_editable,
+    org_member_visible,
+    visibility_editable,
+    visibility_visible,
+)
+from platform_site.tenancy import register_scope
+
+from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+
+
+def jobs_of_org(org: Org) -> QuerySet[Job]:
+    return Job.objects.filter(org=org)
+
+
+def tasks_of_org(org: Org) -> QuerySet[Task]:
+    return Task.objects.filter(job__org=org)
+
+
+def _job_editable(user, queryset, action):
+    queryset = queryset.filter(org_id=user.org_id)
+    if is_org_admin(user):
+        return queryset
+    return queryset.filter(granted_q(user, Job, [action]))
+
+
+def _job_visible(user, queryset):
+    return queryset.filter(org_id=user.org_id)
+
+
+register_scope(Job, visible=_job_visible, editable=_job_editable, can_create=is_org_admin)
+register_scope(
+    Task,
+    visible=lambda user, qs: org_member_visible(user, qs, "job__org"),
+    editable=org_admin_editable("job__org"),
+    org_field="job__org",
+)
+register_scope(
+    TaskInput,
+    visible=lambda user, qs: org_member_visible(user, qs, "task__job__org"),
+    editable=lambda user, qs, action: qs.none(),
+    org_field="task__job__org",
+)
+register_scope(
+    ColumnLineage,
+    visible=lambda user, qs: org_member_visible(user, qs, "job__org"),
+    editable=lambda user, qs, action: qs.none(),
+    org_field="job__org",
+)
+register_scope(
+    AddressLabel,
+    visible=visibility_visible,
+    editable=visibility_editable,
+    can_create=can_create_content,
+)
+
+
+def address_labels_visible_to_org(org: Org) -> QuerySet[AddressLabel]:
+    """Labels a job of ``org`` may use: the org's own (any visibility) and every public one."""
+    return AddressLabel.objects.filter(Q(org=org) | Q(visibility="public"))

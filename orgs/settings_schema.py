@@ -1,0 +1,74 @@
+"""The documented schema of ``orgs.settings``, checked on every write (model save, admin, API).
+
+Every key is optional; :func:`org_settings` fills in the defaults below. Unknown keys are refused so
+a typo ("query_timout_seconds") is an error instead of a silently ignored limit.
+
+| key                           | type    | default | meaning                                              |
+| ----------------------------- | ------- | ------- | ---------------------------------------------------- |
+| ``query_timeout_seconds``     | integer | 60      | a query is interrupted after this long (1-3600)      |
+| ``query_memory_limit_mb``     | integer | 2048    | DuckDB memory limit per query (64-65536)             |
+| ``query_threads``             | integer | 2       | DuckDB threads per query (1-64)                      |
+| ``query_max_sync_rows``       | integer | 10000   | most rows a sync query returns inline (1-1000000)    |
+| ``result_retention_days``     | integer | 30      | query results expire after this many days (1-3650)   |
+| ``alert_rate_limit_per_minute`` | integer | 600 | most alert deliveries per minute (1-1e6) |
+| ``timezone``                  | string  | "UTC"   | IANA name used to show times and evaluate schedules  |
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+import jsonschema
+
+DEFAULTS: dict[str, Any] = {
+    "query_timeout_seconds": 60,
+    "query_memory_limit_mb": 2048,
+    "query_threads": 2,
+    "query_max_sync_rows": 10_000,
+    "result_retention_days": 30,
+    "alert_rate_limit_per_minute": 600,
+    "timezone": "UTC",
+}
+
+
+def _integer(minimum: int, maximum: int, description: str) -> dict:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum, "description": description}
+
+
+ORG_SETTINGS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Org settings",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "query_timeout_seconds": _integer(1, 3600, "Queries are interrupted after this many seconds."),
+        "query_memory_limit_mb": _integer(64, 65536, "DuckDB memory limit per query, in MiB."),
+        "query_threads": _integer(1, 64, "DuckDB threads per query."),
+        "query_max_sync_rows": _integer(1, 1_000_000, "Most rows a sync query returns inline."),
+        "result_retention_days": _integer(1, 3650, "Query results expire after this many days."),
+        "alert_rate_limit_per_minute": _integer(1, 1_000_000, "Most alert deliveries per minute."),
+        "timezone": {"type": "string", "minLength": 1, "description": "IANA time zone name."},
+    },
+}
+
+_VALIDATOR = jsonschema.Draft202012Validator(ORG_SETTINGS_SCHEMA)
+
+
+def org_settings_errors(value: Any) -> list[str]:
+    """Every problem with ``value`` as one line each (``key: reason``); empty when it is valid."""
+    errors = []
+    for error in sorted(_VALIDATOR.iter_errors(value), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(part) for part in error.absolute_path) or "settings"
+        errors.append(f"{where}: {error.message}")
+    if not errors and isinstance(value, dict) and "timezone" in value:
+        try:
+            zoneinfo.ZoneInfo(value["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors.append(f"timezone: {value['timezone']!r} is not an IANA time zone name")
+    return errors
+
+
+def org_settings(value: dict | None) -> dict[str, Any]:
+    """The effective settings: the stored keys over the defaults."""
+    return {**DEFAULTS, **(value or {})}

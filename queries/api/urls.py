@@ -1,0 +1,6 @@
+from platform_site.api.routers import api_router
+
+from .views import QueryResultViewSet, SavedQueryViewSet
+
+api_router.register("saved-queries", SavedQueryViewSet, basename="saved-query")
+api_router.register("query-results", QueryResultViewSet, basename="query-result")

@@ -1,0 +1,44 @@
+"""Tenancy rules for the catalog, cursors and invalidations.
+
+These tables carry no org: a dataset's namespace (the part before the dot) names its owner. An org
+reads its own namespace and the system namespaces, and writes (invalidates) only its own.
+"""
+
+from __future__ import annotations
+
+from orgs.roles import is_org_admin
+from orgs.selectors import namespace_q, org_member_visible, readable_namespaces, writable_namespaces
+from platform_site.tenancy import register_scope
+
+from .models import DataInvalidation, DatasetCursor, PartitionVersion
+
+
+def _readable(user, queryset):
+    return queryset.filter(namespace_q(readable_namespaces(user)))
+
+
+def _invalidation_editable(user, queryset, action):
+    if not is_org_admin(user):
+        return queryset.none()
+    return queryset.filter(namespace_q(writable_namespaces(user)))
+
+
+register_scope(
+    PartitionVersion,
+    visible=_readable,
+    editable=lambda user, qs, action: qs.none(),
+    org_field=None,
+)
+register_scope(
+    DataInvalidation,
+    visible=_readable,
+    editable=_invalidation_editable,
+    can_create=is_org_admin,
+    org_field=None,
+)
+register_scope(
+    DatasetCursor,
+    visible=lambda user, qs: org_member_visible(user, qs, "job__org"),
+    editable=lambda user, qs, action: qs.none(),
+    org_field="job__org",
+)
