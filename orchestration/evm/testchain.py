@@ -359,6 +359,12 @@ def _handler_for(chain: LocalTestChain) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                message = json.loads(body)
+            except ValueError:
+                message = None
+            if message is not None and chain.request_hook is not None:
+                chain.request_hook(message)  # before the fault is drawn: a hook may inject one
             fault = chain._next_fault()
             if fault is Fault.DROP_CONNECTION:
                 self.close_connection = True
@@ -373,14 +379,10 @@ def _handler_for(chain: LocalTestChain) -> type[BaseHTTPRequestHandler]:
             if fault is Fault.HTTP_503:
                 self._send(503, b"upstream unavailable")
                 return
-            try:
-                message = json.loads(body)
-            except ValueError:
+            if message is None:
                 error = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}}
                 self._send(200, json.dumps(error).encode())
                 return
-            if chain.request_hook is not None:
-                chain.request_hook(message)
             if fault is Fault.RPC_LIMIT_EXCEEDED:
                 error = {"code": -32005, "message": "limit exceeded"}
                 if isinstance(message, list):
