@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -38,9 +39,15 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    login_line = process.stdout.readline()
-    match = re.search(r"as (\S+) / (\S+)", login_line)
-    assert match, login_line
+    seen = []
+    for line in process.stdout:  # warnings may come first; the login line is printed after migrating
+        seen.append(line)
+        if match := re.search(r"as (\S+) / (\S+)", line):
+            break
+    else:
+        pytest.fail(f"run_platform exited before printing the login: {''.join(seen)}")
+    # Keep reading, so the web server's and workers' logs never fill the pipe and block them.
+    threading.Thread(target=lambda: seen.extend(process.stdout), daemon=True).start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

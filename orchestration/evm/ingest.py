@@ -1,0 +1,200 @@
+"""The ingestion step: read a block range from a node into per-partition Arrow tables.
+
+`ingest_range` is pure with respect to storage: it reads the node through an `EvmRpcClient`, takes
+the stored block hashes as a mapping or callable, and returns what to write — it never writes. The
+`evm_rpc` operator wraps it: it passes its cursor and recent hashes from the lake, applies each
+`PartitionWrite` with `merge_partition` (into a temporary file, published atomically), advances the
+cursor, and on a `Reorg` records the invalidation whose `source_event` the Reorg gives.
+
+A run covers `start`..`end` (capped at the node's head minus the confirmation depth). If the block at
+`start` does not build on the stored block below it, the step walks back to the common ancestor and
+re-reads from there, so the writes then begin at `reorg.from_block`. Every read is checked for
+consistency (blocks link by parent hash, logs name the hashes of the blocks read); an inconsistent
+view is a transient ChainMovedError, never a half-updated partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestration.evm.client import EvmRpcClient
+from orchestration.evm.convert import blocks_table, logs_table, transactions_table
+from orchestration.evm.errors import ChainMovedError
+from orchestration.evm.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
+from orchestration.evm.schema import (
+    BLOCKS,
+    DEFAULT_PARTITION_WIDTH,
+    LOGS,
+    SCHEMAS,
+    SORT_KEYS,
+    TRANSACTIONS,
+    partition_bounds,
+    partition_keys,
+)
+
+DEFAULT_MAX_REORG_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    """New content for the rows of one partition at or above `replace_from_block`: rows below it
+    stay, rows at or above it are replaced by `table` (which may be empty: after a reorg, a
+    partition can lose rows)."""
+
+    dataset: str
+    partition_key: str
+    replace_from_block: int
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingestion step read and what must be written for it."""
+
+    chain_id: int
+    first_block: int | None
+    last_block: int | None
+    writes: list[PartitionWrite] = field(default_factory=list)
+    reorg: Reorg | None = None
+    block_hashes: dict[int, str] = field(default_factory=dict)
+    block_count: int = 0
+    transaction_count: int = 0
+    log_count: int = 0
+
+    @property
+    def cursor_value(self) -> str | None:
+        """The new `dataset_cursors.cursor_value` (the last block ingested), None if nothing was."""
+        return None if self.last_block is None else str(self.last_block)
+
+
+def ingest_range(
+    client: EvmRpcClient,
+    *,
+    start: int,
+    end: int | None = None,
+    stored_hashes: StoredHashes,
+    partition_width: int = DEFAULT_PARTITION_WIDTH,
+    max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH,
+    max_blocks: int | None = None,
+) -> IngestResult:
+    """Read blocks `start`..`end` (None: up to the safe head; at most `max_blocks` of them) with
+    their transactions and logs, detect and resolve a reorg below `start`, and return the
+    partition writes. `stored_hashes` must know at least the `max_reorg_depth` + 1 blocks below
+    `start` that were ingested; a block it does not know counts as never ingested."""
+    if start < 0:
+        raise ValueError(f"start must be >= 0, got {start}")
+    chain_id = client.verify_chain()
+    last = client.safe_head()
+    if end is not None:
+        last = min(last, end)
+    if max_blocks is not None:
+        last = min(last, start + max_blocks - 1)
+    if last < start:
+        return IngestResult(chain_id=chain_id, first_block=None, last_block=None)
+
+    blocks = client.get_blocks(range(start, last + 1))
+    reorg = None
+    below = stored_hash(stored_hashes, start - 1)
+    if below is not None and blocks[0]["parentHash"].lower() != below:
+        reorg = find_common_ancestor(
+            client, stored_hashes=stored_hashes, tip=start - 1, max_depth=max_reorg_depth
+        )
+        replaced = client.get_blocks(range(reorg.from_block, start))
+        if tuple(block["hash"].lower() for block in replaced) != reorg.new_hashes:
+            raise ChainMovedError(
+                f"chain {chain_id}: blocks from {reorg.from_block} changed during the reorg walk"
+            )
+        blocks = replaced + blocks
+    _check_links(chain_id, blocks, stored_hash(stored_hashes, _number(blocks[0]) - 1))
+
+    first = _number(blocks[0])
+    hashes = {_number(block): block["hash"].lower() for block in blocks}
+    logs = client.get_logs(first, last)
+    for log in logs:
+        number = _number_of_log(log)
+        if hashes.get(number) != str(log.get("blockHash")).lower():
+            raise ChainMovedError(
+                f"chain {chain_id}: a log names block {number} hash {log.get('blockHash')}, "
+                f"but the block read has {hashes.get(number)}"
+            )
+
+    timestamps = {_number(block): int(block["timestamp"], 16) for block in blocks}
+    tables = {
+        BLOCKS: blocks_table(chain_id, blocks),
+        TRANSACTIONS: transactions_table(chain_id, blocks),
+        LOGS: logs_table(chain_id, logs, timestamps),
+    }
+    return IngestResult(
+        chain_id=chain_id,
+        first_block=first,
+        last_block=last,
+        writes=split_into_partitions(
+            tables, first_block=first, last_block=last, partition_width=partition_width
+        ),
+        reorg=reorg,
+        block_hashes=hashes,
+        block_count=len(blocks),
+        transaction_count=tables[TRANSACTIONS].num_rows,
+        log_count=tables[LOGS].num_rows,
+    )
+
+
+def split_into_partitions(
+    tables: Mapping[str, pa.Table], *, first_block: int, last_block: int, partition_width: int
+) -> list[PartitionWrite]:
+    """One PartitionWrite per dataset per partition touched by first_block..last_block, rows sorted
+    in each dataset's order. Partitions without rows still get a write, to drop orphaned rows."""
+    writes = []
+    for key in partition_keys(first_block, last_block, partition_width):
+        low, high = partition_bounds(key, partition_width)
+        replace_from = max(low, first_block)
+        for dataset, table in tables.items():
+            mask = pc.and_(
+                pc.greater_equal(table["block_number"], replace_from),
+                pc.less_equal(table["block_number"], min(high, last_block)),
+            )
+            part = table.filter(mask).sort_by([(column, "ascending") for column in SORT_KEYS[dataset]])
+            writes.append(PartitionWrite(dataset, key, replace_from, part))
+    return writes
+
+
+def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Table:
+    """The partition's content after `write`: its rows below `replace_from_block`, then the new rows,
+    in the dataset's row order."""
+    schema = SCHEMAS[write.dataset]
+    kept = (
+        []
+        if existing is None
+        else [existing.filter(pc.less(existing["block_number"], write.replace_from_block))]
+    )
+    merged = pa.concat_tables([*(t.cast(schema) for t in kept), write.table.cast(schema)])
+    return merged.sort_by([(column, "ascending") for column in SORT_KEYS[write.dataset]])
+
+
+def _number(block: Mapping[str, Any]) -> int:
+    return int(block["number"], 16)
+
+
+def _number_of_log(log: Mapping[str, Any]) -> int:
+    try:
+        return int(log["blockNumber"], 16)
+    except (KeyError, TypeError, ValueError):
+        return -1  # reported as a hash mismatch below; convert would call it malformed
+
+
+def _check_links(chain_id: int, blocks: Sequence[Mapping[str, Any]], below: str | None) -> None:
+    """Every block must build on the one before it (and the first on the stored block below, when
+    known): otherwise the node switched branches while the range was read."""
+    previous = below
+    for block in blocks:
+        if previous is not None and block["parentHash"].lower() != previous:
+            raise ChainMovedError(
+                f"chain {chain_id}: block {_number(block)} does not build on the block read before it; "
+                "the chain moved during the read"
+            )
+        previous = block["hash"].lower()
