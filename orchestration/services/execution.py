@@ -275,10 +275,20 @@ def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:
             """,
             [json.dumps(recorded), json.dumps(input_versions), partitions, lease.task_id],
         )
-        if pause := float(os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS") or 0):
-            # Fault injection for the crash tests: hold the publish transaction open.
-            time.sleep(pause)
+        _fault_pause(job)
     return recorded
+
+
+def _fault_pause(job: Job) -> None:
+    """Fault injection for the crash tests: hold the publish transaction open before it commits.
+
+    ``CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB``,
+    a job name) are read from the worker's environment; unset in production.
+    """
+    pause = float(os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS") or 0)
+    only = os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB")
+    if pause and (not only or only == job.name):
+        time.sleep(pause)
 
 
 def _advance_cursors(*, job: Job, ctx: TaskContext) -> None:

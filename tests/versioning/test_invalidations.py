@@ -46,7 +46,7 @@ def dag(db, run_tasks):
 
 
 def test_rows_invalidation_changes_exactly_the_covered_rows_downstream(dag, run_tasks):
-    source, first, second = dag
+    _source, first, second = dag
     before_copy, before_miners = versions("acme.blocks_copy"), versions("acme.miners")
     old = read("acme.miners")
     # A source rewrites blocks 150..159 (a reorg, say) and says so, in one go.
@@ -93,7 +93,7 @@ def test_rows_invalidation_changes_exactly_the_covered_rows_downstream(dag, run_
 
 
 def test_partition_invalidation_rebuilds_that_partition_only(dag, run_tasks):
-    source, first, second = dag
+    _source, first, _second = dag
     before = versions("acme.blocks_copy")
     invalidation = invalidation_create(
         dataset="evm.blocks", scope="partition", partition_key="blocks_00000200", reason="operator fix"
@@ -114,7 +114,7 @@ def test_partition_invalidation_rebuilds_that_partition_only(dag, run_tasks):
 
 
 def test_dataset_invalidation_rebuilds_everything_consumed(dag, run_tasks):
-    source, first, second = dag
+    _source, first, _second = dag
     before = versions("acme.blocks_copy")
     invalidation_create(dataset="evm.blocks", scope="dataset", reason="bad import")
     assert job_plan(job=first).created == 3
