@@ -19,7 +19,15 @@ from .execution import (
     tasks_dispatch,
     tasks_reap,
 )
-from .jobs import compute_config_hash, job_create, job_save, job_set_active, job_update, parse_duration
+from .jobs import (
+    compute_config_hash,
+    job_create,
+    job_save,
+    job_set_active,
+    job_update,
+    job_validate,
+    parse_duration,
+)
 from .scheduler import job_backfill, job_plan, plan_active_jobs, plan_downstream, tasks_create
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "job_save",
     "job_set_active",
     "job_update",
+    "job_validate",
     "parse_duration",
     "plan_active_jobs",
     "plan_downstream",

@@ -239,6 +239,11 @@ def job_save(*, job: Job) -> Job:
     return _save(job, job.org, previous_hash=previous_hash)
 
 
+def job_validate(*, job: Job) -> None:
+    """Raise the ValidationError (field -> message) that saving ``job`` would raise."""
+    _validate(job, job.org)
+
+
 def job_set_active(*, job: Job, active: bool) -> Job:
     """Pause or resume: a paused job is never planned nor dispatched; running tasks finish."""
     if active and not job.active:
