@@ -94,18 +94,21 @@ CHANGED_CTES = """
             WHERE p.dataset = w.dataset AND p.version > w.low AND p.version <= w.high
         ) pv ON true
     ),
-    changed_unread AS (
-        -- changed input partitions no succeeded task of this job has read at that version
-        SELECT DISTINCT ch.partition_key FROM changed ch
-        WHERE NOT EXISTS (
-            SELECT 1 FROM task_inputs ti JOIN tasks t ON t.id = ti.task_id
-            WHERE ti.input_dataset = ch.dataset AND ti.input_partition = ch.partition_key
-              AND ti.input_version >= ch.version AND t.job_id = %(job)s AND t.status = 'succeeded'
-        )
-    ),
     live AS (
         SELECT DISTINCT unnest(partitions) AS partition_key FROM tasks
         WHERE job_id = %(job)s AND status IN ('pending', 'queued', 'running')
+    )
+"""
+
+# A changed input partition makes its output stale when the output is missing, was built with
+# another config, or did not read this input version. An input newer than the output is stale
+# outright; only an output newer than its input (the commit-margin re-checks, or an input republished
+# while a task ran) needs the exact answer from task_inputs.
+UNREAD = """
+    NOT EXISTS (
+        SELECT 1 FROM task_inputs ti JOIN tasks t ON t.id = ti.task_id
+        WHERE ti.input_dataset = ch.dataset AND ti.input_partition = ch.partition_key
+          AND ti.input_version >= ch.version AND t.job_id = %(job)s AND t.status = 'succeeded'
     )
 """
 
@@ -115,21 +118,29 @@ def stale_partitions(*, job: Job, until: dict[str, datetime | None]) -> list[str
     datasets, lows, highs = _windows(job, until)
     if not datasets:
         return []
+    n_inputs = len(set(job.input_datasets))
+    complete = (
+        ""
+        if n_inputs == 1
+        else """
+        AND (SELECT count(*) FROM partition_versions p
+             WHERE p.dataset = ANY(%(inputs)s) AND p.partition_key = s.partition_key) = %(n_inputs)s"""
+    )
     sql = f"""
     WITH {CHANGED_CTES},
-    candidates AS (SELECT DISTINCT partition_key FROM changed),
-    complete AS (
-        -- identity mapping: an output partition needs that partition of every input
-        SELECT c.partition_key FROM candidates c
-        WHERE (SELECT count(*) FROM partition_versions p
-               WHERE p.dataset = ANY(%(inputs)s) AND p.partition_key = c.partition_key) = %(n_inputs)s
+    stale AS (
+        -- LATERAL: one primary-key probe per changed partition, whatever the size of the output
+        SELECT DISTINCT ch.partition_key FROM changed ch
+        LEFT JOIN LATERAL (
+            SELECT o.partition_key, o.config_hash, o.version FROM partition_versions o
+            WHERE o.dataset = %(output)s AND o.partition_key = ch.partition_key
+            LIMIT 1  -- keeps the planner from flattening this into a hash join over the whole output
+        ) o ON true
+        WHERE o.partition_key IS NULL OR o.config_hash <> %(hash)s OR ch.version > o.version OR {UNREAD}
     )
-    SELECT c.partition_key FROM complete c
-    LEFT JOIN partition_versions o ON o.dataset = %(output)s AND o.partition_key = c.partition_key
-    LEFT JOIN changed_unread cu ON cu.partition_key = c.partition_key
-    WHERE (o.partition_key IS NULL OR o.config_hash <> %(hash)s OR cu.partition_key IS NOT NULL)
-      AND NOT EXISTS (SELECT 1 FROM live l WHERE l.partition_key = c.partition_key)
-    ORDER BY c.partition_key
+    SELECT s.partition_key FROM stale s
+    WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.partition_key = s.partition_key){complete}
+    ORDER BY s.partition_key
     """
     params = {
         "datasets": datasets,
@@ -137,7 +148,7 @@ def stale_partitions(*, job: Job, until: dict[str, datetime | None]) -> list[str
         "highs": highs,
         "job": job.id,
         "inputs": list(job.input_datasets),
-        "n_inputs": len(set(job.input_datasets)),
+        "n_inputs": n_inputs,
         "output": job.output_datasets[0],
         "hash": job.config_hash,
     }
@@ -158,7 +169,11 @@ def whole_is_stale(*, job: Job, until: dict[str, datetime | None]) -> bool:
         AND (
             NOT EXISTS (SELECT 1 FROM partition_versions o WHERE o.dataset = %(output)s
                         AND o.partition_key = %(key)s AND o.config_hash = %(hash)s)
-            OR EXISTS (SELECT 1 FROM changed_unread)
+            OR EXISTS (
+                SELECT 1 FROM changed ch
+                LEFT JOIN partition_versions o ON o.dataset = %(output)s AND o.partition_key = %(key)s
+                WHERE o.partition_key IS NULL OR ch.version > o.version OR {UNREAD}
+            )
         )
     """
     params = {

@@ -47,6 +47,23 @@ class Lease:
     attempt: int
 
 
+# Claims, heartbeats and output-less completions commit asynchronously (``synchronous_commit`` off
+# for that one transaction): if the database crashes and loses one of them, the fence makes the loss
+# harmless — the worker's next write is rejected and the task is reaped and retried. A publish that
+# makes outputs visible always commits synchronously.
+
+
+def _execute_prepared(sql: str, params: list):
+    """Run a hot-path statement as a server-side prepared statement on Django's connection.
+
+    Claims, heartbeats and completions run thousands of times a second across workers; preparing
+    them once per connection skips parsing and planning on every call. Same connection and
+    transaction state as the ORM.
+    """
+    connection.ensure_connection()
+    return connection.connection.execute(sql, params, prepare=True)
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -127,53 +144,52 @@ def _enqueue(ids: list[uuid.UUID]) -> None:
 
 
 # -- claim, heartbeat ---------------------------------------------------------------------------
+ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS cfg"
+
+CLAIM_SQL = f"""
+    UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
+           started_at = now(), last_heartbeat = now(), next_retry_at = NULL
+    FROM jobs j, {ASYNC_COMMIT}
+    WHERE t.id = %s AND j.id = t.job_id AND j.active AND t.status IN ('queued', 'pending')
+    RETURNING t.attempts
+"""
+CLAIM_NEXT_SQL = f"""
+    UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
+           started_at = now(), last_heartbeat = now(), next_retry_at = NULL
+    FROM {ASYNC_COMMIT}
+    WHERE t.id = (
+        SELECT id FROM tasks WHERE status = 'queued' ORDER BY created_at, id
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING t.id, t.attempts
+"""
+HEARTBEAT_SQL = f"""
+    UPDATE tasks t SET last_heartbeat = now() FROM {ASYNC_COMMIT}
+    WHERE t.id = %s AND t.status = 'running' AND t.worker_id = %s AND t.attempts = %s
+"""
+COMPLETE_SQL = f"""
+    UPDATE tasks t SET status = 'succeeded', completed_at = now() FROM {ASYNC_COMMIT}
+    WHERE t.id = %s AND t.status = 'running' AND t.worker_id = %s AND t.attempts = %s
+"""
+
+
 def task_claim(*, task_id: uuid.UUID | str, worker_id: str) -> Lease | None:
     """Take a queued (or pending) task; None when another worker has it or it is no longer live."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
-                   started_at = now(), last_heartbeat = now(), next_retry_at = NULL
-            FROM jobs j
-            WHERE t.id = %s AND j.id = t.job_id AND j.active AND t.status IN ('queued', 'pending')
-            RETURNING t.attempts
-            """,
-            [worker_id, task_id],
-        )
-        row = cursor.fetchone()
-    return Lease(uuid.UUID(str(task_id)), worker_id, row[0]) if row else None
+    task_id = uuid.UUID(str(task_id))
+    row = _execute_prepared(CLAIM_SQL, [worker_id, task_id]).fetchone()
+    return Lease(task_id, worker_id, row[0]) if row else None
 
 
 def task_claim_next(*, worker_id: str) -> Lease | None:
     """Take the oldest queued task of any job (pull mode: workers that poll the ledger directly)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
-                   started_at = now(), last_heartbeat = now(), next_retry_at = NULL
-            WHERE t.id = (
-                SELECT id FROM tasks WHERE status = 'queued' ORDER BY created_at
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-            )
-            RETURNING t.id, t.attempts
-            """,
-            [worker_id],
-        )
-        row = cursor.fetchone()
+    row = _execute_prepared(CLAIM_NEXT_SQL, [worker_id]).fetchone()
     return Lease(row[0], worker_id, row[1]) if row else None
 
 
 def task_heartbeat(*, lease: Lease) -> bool:
     """Refresh the lease; False when it is lost."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE tasks SET last_heartbeat = now()
-            WHERE id = %s AND status = 'running' AND worker_id = %s AND attempts = %s
-            """,
-            [lease.task_id, lease.worker_id, lease.attempt],
-        )
-        return cursor.rowcount == 1
+    cursor = _execute_prepared(HEARTBEAT_SQL, [lease.task_id, lease.worker_id, lease.attempt])
+    return cursor.rowcount == 1
 
 
 def _lock_leased(cursor, lease: Lease) -> bool:
@@ -190,16 +206,8 @@ def _lock_leased(cursor, lease: Lease) -> bool:
 # -- complete, publish --------------------------------------------------------------------------
 def task_complete(*, lease: Lease) -> None:
     """Mark a task that wrote nothing as succeeded (fenced)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE tasks SET status = 'succeeded', completed_at = now()
-            WHERE id = %s AND status = 'running' AND worker_id = %s AND attempts = %s
-            """,
-            [lease.task_id, lease.worker_id, lease.attempt],
-        )
-        if cursor.rowcount != 1:
-            raise LeaseLost(str(lease.task_id))
+    if _execute_prepared(COMPLETE_SQL, [lease.task_id, lease.worker_id, lease.attempt]).rowcount != 1:
+        raise LeaseLost(str(lease.task_id))
 
 
 def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:

@@ -144,3 +144,18 @@ def test_racing_planners_create_no_duplicate_task(settings, tmp_path):
     assert len(keys) == 20
     assert len(set(keys)) == 20
     assert org.pk
+
+
+def test_input_republished_while_a_task_ran_is_still_stale(org, run_tasks):
+    """The output is newer than its input, but task_inputs shows it read an older input version."""
+    from datetime import timedelta
+
+    source = synthetic_source_job(end_block=199, partition_size=100)
+    out = sql_job(org, "a", "SELECT block_number FROM evm.blocks", ["evm.blocks"], "acme.a")
+    job_plan(job=source)
+    run_tasks()
+    built = PartitionVersion.objects.get(dataset="acme.a", partition_key="blocks_00000100")
+    PartitionVersion.objects.filter(dataset="evm.blocks", partition_key="blocks_00000100").update(
+        version=built.version - timedelta(milliseconds=1)
+    )
+    assert job_plan(job=out).partitions == ["blocks_00000100"]
