@@ -298,3 +298,17 @@ def recent_failures(*, job: Job, limit: int = 20):
     return job.tasks.filter(Q(status="failed") | Q(status="pending", attempts__gt=0)).order_by("-created_at")[
         :limit
     ]
+
+
+def dataset_column_lineage(*, dataset: str) -> dict[str, list[tuple[str, str, str, str]]]:
+    """A dataset's direct column edges: ``upstream`` (what feeds its columns) and ``downstream``
+    (what its columns feed), each ``(input_dataset, input_column, output_dataset, output_column)``."""
+    from .models import ColumnLineage
+
+    def edges(queryset):
+        return list(queryset.values_list("input_dataset", "input_column", "output_dataset", "output_column"))
+
+    return {
+        "upstream": edges(ColumnLineage.objects.filter(output_dataset=dataset).order_by("output_column")),
+        "downstream": edges(ColumnLineage.objects.filter(input_dataset=dataset).order_by("input_column")),
+    }

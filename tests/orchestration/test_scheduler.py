@@ -159,3 +159,42 @@ def test_input_republished_while_a_task_ran_is_still_stale(org, run_tasks):
         version=built.version - timedelta(milliseconds=1)
     )
     assert job_plan(job=out).partitions == ["blocks_00000100"]
+
+
+def test_periodic_tick_is_registered_once_after_migrate(db):
+    from django_q.models import Schedule
+
+    from orchestration.schedules import TICK_NAME, ensure_schedules
+
+    ensure_schedules()
+    ensure_schedules()
+    tick = Schedule.objects.get(name=TICK_NAME)
+    assert tick.func == "orchestration.tasks.scheduler_tick" and tick.schedule_type == Schedule.MINUTES
+
+
+def test_scheduled_job_is_due_after_its_cron_fire_time(org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orchestration.services.scheduler import schedule_is_due
+
+    job = sql_job(org, "hourly", "SELECT * FROM evm.blocks", ["evm.blocks"], "acme.hourly",
+                  activation="schedule", config={"schedule": "0 * * * *"})
+    start = job.created_at.replace(minute=5, second=0, microsecond=0)
+    Job = type(job)
+    Job.objects.filter(pk=job.pk).update(created_at=start)
+    job.refresh_from_db()
+    assert not schedule_is_due(job=job, now=start + timedelta(minutes=30))
+    assert schedule_is_due(job=job, now=start + timedelta(minutes=56))
+    assert timezone.is_aware(job.created_at)
+
+
+def test_dataset_column_lineage_both_ways(org):
+    from orchestration.selectors import dataset_column_lineage
+
+    sql_job(org, "a", "SELECT block_number, miner AS who FROM evm.blocks", ["evm.blocks"], "acme.a")
+    sql_job(org, "b", "SELECT who FROM acme.a", ["acme.a"], "acme.b")
+    lineage = dataset_column_lineage(dataset="acme.a")
+    assert ("evm.blocks", "miner", "acme.a", "who") in lineage["upstream"]
+    assert lineage["downstream"] == [("acme.a", "who", "acme.b", "who")]
