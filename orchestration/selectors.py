@@ -6,9 +6,11 @@ built with, or when an unprocessed invalidation covers it.
 
 Cost follows change: a partitioned job keeps, per input dataset, the highest input version it has
 planned (a ``dataset_cursors`` row with ``cursor_column = '_catalog_version'``); a plan looks only
-at input partitions published since then (minus a small margin for publishes whose transaction
-committed late), through the ``(dataset, version)`` index, and checks each against ``task_inputs``.
-A config change drops the marks, so the next plan looks at everything once.
+at input partitions published since then, through the ``(dataset, version)`` index, and checks each
+against the output catalog (and ``task_inputs`` when the output is newer than the input). The mark is
+never later than the plan's start minus ``PLANNER_COMMIT_MARGIN_SECONDS``: a publish still in flight
+when a plan runs has a version after that, so the next plan sees it once it commits. A config change
+drops the marks, so the next plan looks at everything once.
 """
 
 from __future__ import annotations
@@ -70,13 +72,12 @@ def planning_watermarks(*, job: Job) -> dict[str, datetime]:
 
 def _windows(job: Job, until: dict[str, datetime | None]) -> tuple[list[str], list[datetime], list[datetime]]:
     marks = planning_watermarks(job=job)
-    margin = commit_margin()
     datasets, lows, highs = [], [], []
     for dataset in job.input_datasets:
         if until.get(dataset) is None:
             continue
         datasets.append(dataset)
-        lows.append(marks[dataset] - margin if dataset in marks else NEVER)
+        lows.append(marks.get(dataset, NEVER))
         highs.append(until[dataset])
     return datasets, lows, highs
 

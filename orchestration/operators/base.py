@@ -25,6 +25,7 @@ class InputPartition:
     partition_key: str
     version: datetime
     location: str
+    schema_hash: str = ""
 
 
 @dataclass

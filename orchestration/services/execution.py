@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orchestration import selectors
+from orchestration import schema_changes, selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
 from orchestration.operators.base import InputPartition, TaskContext
@@ -272,6 +272,7 @@ def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:
         input_versions["read"] = {
             d: {p.partition_key: p.version.isoformat() for p in parts} for d, parts in ctx.inputs.items()
         }
+        input_versions["schemas"] = schema_changes.schemas_after(job, ctx.inputs)
         partitions = (
             sorted({o.partition_key for o in outputs}) if not ctx.task.partitions else ctx.task.partitions
         )
@@ -450,14 +451,16 @@ def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
             since = cursors.get(pv.dataset)
             if since is None or pv.version > since - margin:
                 found[pv.dataset].append(
-                    InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location)
+                    InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location, pv.schema_hash)
                 )
         return found
     if not selectors.is_whole(job):
         rows = rows.filter(partition_key__in=task.partitions)
     found = {d: [] for d in job.input_datasets}
     for pv in rows.order_by("partition_key"):
-        found[pv.dataset].append(InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location))
+        found[pv.dataset].append(
+            InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location, pv.schema_hash)
+        )
     return found
 
 
@@ -504,6 +507,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
     try:
         if operator is None:
             raise RuntimeError(f"unknown operator {job.operator}")
+        changed = schema_changes.check(job=job, inputs=ctx.inputs)
         operator.run(ctx)
     except Exception as exc:
         heartbeat.stopped.set()
@@ -517,6 +521,8 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
     except LeaseLost:
         log.warning("task %s lost its lease; its output is discarded", task_id)
         return "lease lost"
+    if changed:
+        schema_changes.rebuild_after(job=job, changed=changed)
     after_publish(job=job, task=task)
     return "succeeded"
 

@@ -112,6 +112,12 @@ def _validate(job: Job, org: Org) -> None:
         schedule = job.config.get("schedule")
         if not isinstance(schedule, str) or not croniter.is_valid(schedule):
             errors["config"] = 'a scheduled job needs config.schedule, a cron expression like "*/5 * * * *"'
+    if isinstance(job.config, dict) and job.config.get("on_schema_change", "accept") not in (
+        "accept",
+        "fail",
+        "rebuild",
+    ):
+        errors["config"] = "config.on_schema_change is accept, fail or rebuild"
     if not isinstance(job.source, dict):
         errors["source"] = "source is an object"
     if job.idle_timeout:

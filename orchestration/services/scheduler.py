@@ -110,6 +110,7 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
             result.created = incremental_task_create(job=job) if due else 0
             return result
         else:
+            started = _database_now()
             until = selectors.input_high_water(job=job)
             whole = selectors.is_whole(job)
             if whole:
@@ -124,7 +125,7 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
             extra = sorted(set(invalidations) - set(keys))
             if extra:
                 keys = sorted(set(keys) | (set(extra) - selectors.live_keys(job=job, keys=extra)))
-            _advance_watermarks(job=job, until=until)
+            _advance_watermarks(job=job, until=until, safe=started - selectors.commit_margin())
         result.created = tasks_create(job=job, keys=keys, invalidations=invalidations)
         result.partitions = keys
         return result
@@ -146,10 +147,19 @@ def _invalidation_work(*, job: Job, whole: bool) -> dict[str, set[str]]:
     return work
 
 
-def _advance_watermarks(*, job: Job, until: dict[str, datetime | None]) -> None:
-    for dataset, version in until.items():
-        if version is None:
+def _database_now() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _advance_watermarks(*, job: Job, until: dict[str, datetime | None], safe: datetime) -> None:
+    """Remember what this plan covered: up to the newest input version, but never past ``safe``
+    (plan start minus the commit margin), so a publish that commits late is still seen next time."""
+    for dataset, newest in until.items():
+        if newest is None:
             continue
+        version = min(newest, safe)
         DatasetCursor.objects.update_or_create(
             dataset=dataset,
             job=job,

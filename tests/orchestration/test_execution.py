@@ -277,3 +277,72 @@ def test_incremental_job_routes_rows_and_advances_its_cursor(org, run_tasks):
             [inc.id],
         )
         assert cursor.fetchone()[0] >= 3
+
+
+def _widen_input(key: str) -> None:
+    """Publish a new version of an evm.blocks partition with one more column."""
+    from versioning.services import dataset_partition_write
+
+    table = lake().read_table(PartitionVersion.objects.get(dataset="evm.blocks", partition_key=key).location)
+    dataset_partition_write(
+        dataset="evm.blocks",
+        partition_key=key,
+        table=table.append_column("extra", pa.array([1] * table.num_rows)),
+    )
+
+
+def test_schema_change_fails_a_job_that_asks_for_it(org, chain, run_tasks):
+    job = sql_job(
+        org,
+        "strict",
+        "SELECT block_number FROM evm.blocks",
+        ["evm.blocks"],
+        "acme.strict",
+        config={"on_schema_change": "fail"},
+        max_attempts=1,
+    )
+    job_plan(job=job)
+    run_tasks()
+    _widen_input("blocks_00000100")
+    job_plan(job=job)
+    run_tasks()
+    failed = Task.objects.get(job=job, status="failed")
+    assert "schema of evm.blocks changed" in failed.error_message
+
+
+def test_schema_change_rebuilds_the_whole_output_when_asked(org, chain, run_tasks):
+    job = sql_job(
+        org,
+        "follow",
+        "SELECT * FROM evm.blocks",
+        ["evm.blocks"],
+        "acme.follow",
+        config={"on_schema_change": "rebuild"},
+    )
+    job_plan(job=job)
+    run_tasks()
+    before = dict(
+        PartitionVersion.objects.filter(dataset="acme.follow").values_list("partition_key", "version")
+    )
+    _widen_input("blocks_00000100")
+    job_plan(job=job)
+    run_tasks()
+    after = dict(
+        PartitionVersion.objects.filter(dataset="acme.follow").values_list("partition_key", "version")
+    )
+    assert all(after[k] > before[k] for k in before)  # the untouched partition was rebuilt too
+
+
+def test_bad_schema_policy_is_rejected(org):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as excinfo:
+        sql_job(
+            org,
+            "x",
+            "SELECT * FROM evm.blocks",
+            ["evm.blocks"],
+            "acme.x",
+            config={"on_schema_change": "ignore"},
+        )
+    assert "config" in excinfo.value.message_dict

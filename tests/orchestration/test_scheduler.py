@@ -179,8 +179,15 @@ def test_scheduled_job_is_due_after_its_cron_fire_time(org):
 
     from orchestration.services.scheduler import schedule_is_due
 
-    job = sql_job(org, "hourly", "SELECT * FROM evm.blocks", ["evm.blocks"], "acme.hourly",
-                  activation="schedule", config={"schedule": "0 * * * *"})
+    job = sql_job(
+        org,
+        "hourly",
+        "SELECT * FROM evm.blocks",
+        ["evm.blocks"],
+        "acme.hourly",
+        activation="schedule",
+        config={"schedule": "0 * * * *"},
+    )
     start = job.created_at.replace(minute=5, second=0, microsecond=0)
     Job = type(job)
     Job.objects.filter(pk=job.pk).update(created_at=start)
