@@ -492,35 +492,36 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         return "not claimed"
     task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
     job = task.job
-    operator = get_operator(job.operator)
-    cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
-    ctx = TaskContext(
-        job=job,
-        task=task,
-        attempt=lease.attempt,
-        storage=lake(),
-        inputs=_inputs_for(job, task),
-        cursors=cursors,
-    )
-    heartbeat = _Heartbeat(lease, ctx, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
-    heartbeat.start()
+    heartbeat = None
     try:
+        operator = get_operator(job.operator)
         if operator is None:
             raise RuntimeError(f"unknown operator {job.operator}")
+        cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+        ctx = TaskContext(
+            job=job,
+            task=task,
+            attempt=lease.attempt,
+            storage=lake(),
+            inputs=_inputs_for(job, task),
+            cursors=cursors,
+        )
+        heartbeat = _Heartbeat(lease, ctx, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
+        heartbeat.start()
         changed = schema_changes.check(job=job, inputs=ctx.inputs)
         operator.run(ctx)
-    except Exception as exc:
         heartbeat.stopped.set()
-        log.warning("task %s failed: %s", task_id, exc)
-        status = task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}")
-        return status or "lease lost"
-    finally:
-        heartbeat.stopped.set()
-    try:
         task_publish(lease=lease, ctx=ctx)
     except LeaseLost:
         log.warning("task %s lost its lease; its output is discarded", task_id)
         return "lease lost"
+    except Exception as exc:
+        log.warning("task %s failed: %s", task_id, exc)
+        status = task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}")
+        return status or "lease lost"
+    finally:
+        if heartbeat is not None:
+            heartbeat.stopped.set()
     if changed:
         schema_changes.rebuild_after(job=job, changed=changed)
     after_publish(job=job, task=task)
