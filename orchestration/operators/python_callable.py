@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 
 import pyarrow as pa
+from django.conf import settings
 
 from . import register
 from .base import Operator, OperatorError, TaskContext
@@ -20,9 +21,17 @@ from .duckdb_sql import empty_like
 
 
 def load_callable(path: str) -> Callable:
+    """Import ``package.module:function`` from an allowed module (``PYTHON_CALLABLE_MODULES``).
+
+    The allow-list keeps a job from naming arbitrary library functions (``os:system``…): only
+    modules deployed for jobs are callable.
+    """
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"{path!r} is not of the form package.module:function")
+    allowed = settings.PYTHON_CALLABLE_MODULES
+    if not any(module_name == p.rstrip(".") or module_name.startswith(p) for p in allowed):
+        raise ValueError(f"{module_name} is not among the modules jobs may call ({', '.join(allowed)})")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -9,6 +9,7 @@ the "no live task for this partition" check they run is never stale: at most one
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -59,9 +60,7 @@ def tasks_create(*, job: Job, keys: list[str], invalidations: dict[str, set[str]
     metas = []
     for batch in batches:
         ids = sorted(set().union(*(invalidations.get(k, set()) for k in batch)))
-        metas.append(
-            f'{{"invalidations": [{", ".join(chr(34) + i + chr(34) for i in ids)}]}}' if ids else "{}"
-        )
+        metas.append(json.dumps({"invalidations": ids}) if ids else "{}")
     ids = [uuid7() for _ in batches]
     batch_numbers = [n for n, batch in enumerate(batches, start=1) for _ in batch]
     with connection.cursor() as cursor:

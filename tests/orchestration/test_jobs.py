@@ -131,3 +131,19 @@ def test_upsert_with_unique_key_is_accepted(org):
         unique_key=["block_number"],
     )
     assert job.unique_key == ["block_number"]
+
+
+def test_python_job_may_only_name_allowed_modules(org):
+    fields = {
+        "org": org,
+        "name": "p",
+        "runtime": "python",
+        "operator": "python",
+        "input_datasets": ["evm.blocks"],
+        "output_datasets": ["acme.p"],
+    }
+    with pytest.raises(ValidationError) as excinfo:
+        job_create(source={"callable": "os:system"}, **fields)
+    assert "not among the modules" in errors_of(excinfo)["source"][0]
+    job = job_create(source={"callable": "tests.orchestration.slow:slow_copy"}, **fields)
+    assert job.pk

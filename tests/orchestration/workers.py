@@ -30,6 +30,7 @@ class QCluster:
             "CHAINLAKE_RETRY_CAP_SECONDS": "2",
             "CHAINLAKE_DATA_DIR": str(settings.DATA_DIR),
             "PYTHONUNBUFFERED": "1",
+            "CHAINLAKE_PYTHON_CALLABLE_MODULES": "tests.orchestration.",
             **(env or {}),
         }
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
