@@ -63,5 +63,5 @@ def dataset_consumers(*, dataset: str):
     from orchestration.models import Job
 
     return Job.objects.filter(active=True, input_datasets__contains=[dataset]).exclude(
-        execution_strategy=Job.ExecutionStrategy.INCREMENTAL
+        execution_strategy__in=[Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING]
     )

@@ -140,7 +140,7 @@ def invalidation_mark_processed(*, invalidation_id: uuid.UUID, job_id: uuid.UUID
                 processed_at = CASE WHEN NOT EXISTS (
                     SELECT 1 FROM jobs j
                     WHERE j.active AND d.dataset = ANY(j.input_datasets)
-                      AND j.execution_strategy <> 'incremental'
+                      AND j.execution_strategy NOT IN ('incremental', 'streaming')
                       AND j.id <> %(job)s::uuid AND NOT (j.id = ANY(d.processed_by))
                 ) THEN now() END
             WHERE d.id = %(id)s AND NOT (%(job)s::uuid = ANY(d.processed_by))

@@ -7,8 +7,9 @@ Execution strategies:
   every input; ``config.partition_mapping: "all"`` runs it once over every input partition.
 * ``full``: once over everything; the output partition is ``config.output_partition`` (default
   ``all``).
-* ``incremental``: the inputs hold only rows whose ``config.cursor_column`` is past the cursor; each
-  result row goes to the output partition named by the SQL expression ``config.partition_by``.
+* ``incremental`` and ``streaming`` (the continuous runner): the inputs hold only rows whose
+  ``config.cursor_column`` is past the cursor; each result row goes to the output partition named
+  by the SQL expression ``config.partition_by``.
 
 The connection has external access off and its configuration locked, so job SQL cannot read files,
 attach databases or change settings: inputs arrive as Arrow tables.
@@ -93,7 +94,7 @@ class DuckDBSQLOperator(Operator):
             errors["source"] = "the SQL reads tables that are not inputs: " + ", ".join(sorted(unknown))
         if len(job.output_datasets) != 1:
             errors["output_datasets"] = "duckdb_sql writes exactly one output dataset"
-        if job.execution_strategy == "incremental":
+        if job.execution_strategy in ("incremental", "streaming"):
             config = job.config or {}
             if not config.get("cursor_column"):
                 errors["config"] = "an incremental job needs config.cursor_column"
@@ -117,7 +118,7 @@ class DuckDBSQLOperator(Operator):
         output = job.output_datasets[0]
         strategy = job.execution_strategy
         config = job.config or {}
-        if strategy == "incremental":
+        if strategy in ("incremental", "streaming"):
             self._run_incremental(ctx, sql, output, config)
         elif strategy == "full" or config.get("partition_mapping") == "all":
             tables = {d: ctx.read(d) or empty_like(ctx, d) for d in job.input_datasets}

@@ -36,6 +36,9 @@ from .scheduler import lock_job, plan_downstream
 log = logging.getLogger(__name__)
 
 
+CURSOR_STRATEGIES = (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING)
+
+
 class LeaseLost(Exception):
     """The task is no longer ours: reaped, cancelled or claimed by another worker."""
 
@@ -210,9 +213,13 @@ def task_complete(*, lease: Lease) -> None:
         raise LeaseLost(str(lease.task_id))
 
 
-def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:
+def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[dict]:
     """One transaction: task succeeded + outputs, task_inputs, partition_versions, cursors,
-    invalidations. Raises LeaseLost (and changes nothing) when the lease is gone."""
+    invalidations. Raises LeaseLost (and changes nothing) when the lease is gone.
+
+    ``final=False`` (a continuous task's intermediate step) publishes the same way but leaves the
+    task running, appending to its ``outputs`` and ``partitions``.
+    """
     job = ctx.job
     outputs = [
         PublishedPartition(
@@ -245,7 +252,7 @@ def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:
                     [p.version for p in read],
                 ],
             )
-        if job.execution_strategy == Job.ExecutionStrategy.INCREMENTAL:
+        if job.execution_strategy in CURSOR_STRATEGIES:
             _advance_cursors(job=job, ctx=ctx)
         for pending in ctx.invalidations:
             invalidation_create(
@@ -276,14 +283,31 @@ def task_publish(*, lease: Lease, ctx: TaskContext) -> list[dict]:
         partitions = (
             sorted({o.partition_key for o in outputs}) if not ctx.task.partitions else ctx.task.partitions
         )
-        cursor.execute(
-            """
-            UPDATE tasks SET status = 'succeeded', completed_at = now(), outputs = %s::jsonb,
-                   input_versions = %s::jsonb, partitions = %s, error_message = NULL
-            WHERE id = %s
-            """,
-            [json.dumps(recorded), json.dumps(input_versions), partitions, lease.task_id],
-        )
+        if final:
+            cursor.execute(
+                """
+                UPDATE tasks SET status = 'succeeded', completed_at = now(), outputs = %s::jsonb,
+                       input_versions = %s::jsonb, partitions = %s, error_message = NULL
+                WHERE id = %s
+                """,
+                [json.dumps(recorded), json.dumps(input_versions), partitions, lease.task_id],
+            )
+        else:
+            cursor.execute(
+                """
+                UPDATE tasks SET outputs = outputs || %s::jsonb, input_versions = %s::jsonb,
+                       partitions = ARRAY(
+                           SELECT DISTINCT k FROM unnest(partitions || %s::text[]) k ORDER BY k),
+                       last_heartbeat = now()
+                WHERE id = %s
+                """,
+                [
+                    json.dumps(recorded),
+                    json.dumps(input_versions),
+                    sorted({o.partition_key for o in outputs}),
+                    lease.task_id,
+                ],
+            )
         _fault_pause(job)
     return recorded
 
@@ -443,7 +467,7 @@ def task_retry(*, task: Task) -> Task | None:
 # -- the worker ---------------------------------------------------------------------------------
 def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
     rows = PartitionVersion.objects.filter(dataset__in=job.input_datasets)
-    if job.execution_strategy == Job.ExecutionStrategy.INCREMENTAL:
+    if job.execution_strategy in CURSOR_STRATEGIES:
         cursors = {c.dataset: c.updated_at for c in DatasetCursor.objects.filter(job=job)}
         found: dict[str, list[InputPartition]] = {d: [] for d in job.input_datasets}
         margin = selectors.commit_margin()
@@ -492,6 +516,8 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         return "not claimed"
     task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
     job = task.job
+    if job.activation == Job.Activation.CONTINUOUS:
+        return _run_continuous(lease=lease, task=task)
     heartbeat = None
     try:
         operator = get_operator(job.operator)
@@ -526,6 +552,62 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         schema_changes.rebuild_after(job=job, changed=changed)
     after_publish(job=job, task=task)
     return "succeeded"
+
+
+def _has_new_input(job: Job) -> bool:
+    """Is there an input partition newer than what the job's cursors last read?"""
+    cursors = {c.dataset: c.updated_at for c in DatasetCursor.objects.filter(job=job)}
+    for dataset, newest in selectors.input_high_water(job=job).items():
+        if newest is not None and (dataset not in cursors or newest > cursors[dataset]):
+            return True
+    return False
+
+
+def _run_continuous(*, lease: Lease, task: Task) -> str:
+    """The ``continuous`` runner: process what is new past the cursor and publish it, poll for
+    more, and end (succeeded) after ``idle_timeout`` with nothing new. Each step publishes like a
+    task does, in one fenced transaction; the task stays running between steps."""
+    from .jobs import parse_duration
+
+    job = task.job
+    operator = get_operator(job.operator)
+    idle_seconds = parse_duration(job.idle_timeout or "1m").total_seconds()
+    poll_seconds = max(0.2, min(5.0, idle_seconds / 5))
+    first = TaskContext(job=job, task=task, attempt=lease.attempt, storage=lake(), inputs={}, cursors={})
+    heartbeat = _Heartbeat(lease, first, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
+    heartbeat.start()
+    last_new = time.monotonic()
+    try:
+        while first.heartbeat_ok:
+            if _has_new_input(job):
+                task = Task.objects.select_related("job").get(pk=lease.task_id)
+                cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+                ctx = TaskContext(
+                    job=job,
+                    task=task,
+                    attempt=lease.attempt,
+                    storage=lake(),
+                    inputs=_inputs_for(job, task),
+                    cursors=cursors,
+                )
+                ctx.lease_lost = first.lease_lost
+                operator.run(ctx)
+                task_publish(lease=lease, ctx=ctx, final=False)
+                plan_downstream(datasets=list(job.output_datasets))
+                tasks_dispatch()
+                last_new = time.monotonic()
+            elif time.monotonic() - last_new >= idle_seconds:
+                task_complete(lease=lease)
+                return "succeeded"
+            time.sleep(poll_seconds)
+        return "lease lost"
+    except LeaseLost:
+        return "lease lost"
+    except Exception as exc:
+        log.warning("continuous task %s failed: %s", lease.task_id, exc)
+        return task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}") or "lease lost"
+    finally:
+        heartbeat.stopped.set()
 
 
 def after_publish(*, job: Job, task: Task) -> None:

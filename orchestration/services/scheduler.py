@@ -104,7 +104,7 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
         invalidations: dict[str, set[str]] = defaultdict(set)
         if operator.is_source:
             keys = selectors.stale_source_partitions(job=job, expected=operator.expected_partitions(job))
-        elif job.execution_strategy == Job.ExecutionStrategy.INCREMENTAL:
+        elif job.execution_strategy in (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING):
             due = force or selectors.incremental_is_due(job=job)
             result.created = incremental_task_create(job=job) if due else 0
             return result
@@ -184,7 +184,7 @@ def job_backfill(
         if partition_keys is None:
             partition_keys = _keys_in_range(job=job, first=first, last=last)
         keys = sorted(set(partition_keys))
-        if job.execution_strategy == Job.ExecutionStrategy.INCREMENTAL:
+        if job.execution_strategy in (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING):
             raise ValueError("an incremental job is not backfilled by partition; reset its cursor instead")
         if selectors.is_whole(job):
             keys = [selectors.whole_output_key(job)]
