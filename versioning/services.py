@@ -83,7 +83,7 @@ def dataset_partition_write(
                     dataset,
                     partition_key,
                     config_hash,
-                    schema_hash(table.schema),
+                    schema_hash(written.schema),
                     written.location,
                     written.row_count,
                     written.bytes,

@@ -37,6 +37,9 @@ class WrittenFile:
     location: str
     bytes: int
     row_count: int
+    # The schema as stored (Parquet coerces some Arrow types, e.g. second timestamps to ms), so the
+    # catalog's schema_hash matches what a reader of the file gets.
+    schema: pa.Schema
 
 
 class Storage:
@@ -64,7 +67,8 @@ class Storage:
         if parent:
             self.fs.create_dir(self._path(parent), recursive=True)
         self.fs.move(self._path(tmp), self._path(location))
-        return WrittenFile(location=location, bytes=len(data), row_count=table.num_rows)
+        stored = pq.read_schema(pa.BufferReader(data))
+        return WrittenFile(location=location, bytes=len(data), row_count=table.num_rows, schema=stored)
 
     def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
         try:

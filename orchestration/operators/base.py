@@ -109,7 +109,7 @@ class TaskContext:
         location = partition_location(dataset, partition_key, self.task.id, self.attempt)
         written = self.storage.write_table(location, table)
         self.outputs = [o for o in self.outputs if (o.dataset, o.partition_key) != (dataset, partition_key)]
-        self.outputs.append(PendingOutput(dataset, partition_key, written, table.schema))
+        self.outputs.append(PendingOutput(dataset, partition_key, written, written.schema))
 
     def invalidate(self, dataset: str, *, scope: str, **fields: Any) -> None:
         """Record an invalidation of ``dataset`` to publish with this task's outputs."""
