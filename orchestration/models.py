@@ -155,6 +155,12 @@ class Task(models.Model):
                 name="tasks_pending_due_idx",
                 condition=models.Q(status="pending"),
             ),
+            # Workers pulling from the ledger: the oldest queued task, without walking finished ones.
+            models.Index(
+                fields=["created_at", "id"],
+                name="tasks_queued_idx",
+                condition=models.Q(status="queued"),
+            ),
             # Reaper: running tasks by heartbeat and by start.
             models.Index(
                 fields=["last_heartbeat"],

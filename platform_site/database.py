@@ -33,6 +33,9 @@ def database_settings(folder: Path) -> dict:
         raise ConfigError("DATABASE_URL must point at PostgreSQL (postgres://…); nothing else is supported")
     settings.setdefault("OPTIONS", {})["connect_timeout"] = 5
     settings["TEST"] = {"NAME": os.environ.get("CHAINLAKE_TEST_DATABASE") or None}
+    # A worker started by a test (``manage.py qcluster``) must use the test run's database.
+    if name := os.environ.get("CHAINLAKE_DATABASE_NAME"):
+        settings["NAME"] = name
     return settings
 
 

@@ -102,6 +102,9 @@ RESULT_STORAGE_URL = os.environ.get("RESULT_STORAGE_URL") or f"{STORAGE_URL}/_re
 
 # API: session (browser) and per-user tokens (django-rest-knox, hashed, expiring, revocable).
 KNOX_TOKEN_MODEL = "access.ApiToken"
+# knox's own migrations create its default token table even when the model is swapped for ours;
+# that orphan table references users and breaks TRUNCATE-based test isolation, so skip them.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=int(os.environ.get("CHAINLAKE_TOKEN_TTL_DAYS", "90"))),
     "AUTH_HEADER_PREFIX": "Token",
@@ -111,6 +114,14 @@ REST_KNOX = {
 # set (several web processes then count one user's requests together).
 API_THROTTLE_USER = os.environ.get("CHAINLAKE_API_THROTTLE_USER", "1200/min")
 API_THROTTLE_ANON = os.environ.get("CHAINLAKE_API_THROTTLE_ANON", "60/min")
+# Orchestration knobs (see orchestration.services.execution and orchestration.selectors).
+TASK_RETRY_BASE_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_BASE_SECONDS", "10"))
+TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "600"))
+TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
+# Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
+PYTHON_CALLABLE_MODULES = env_list("CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs."])
+PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [

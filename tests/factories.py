@@ -199,3 +199,46 @@ class PiiAccessLogFactory(factory.django.DjangoModelFactory):
     column_name = "email"
     action = "api_view"
     accessed_at = factory.LazyFunction(lambda: _tz.now() - _dt.timedelta(seconds=1))
+
+
+def platform_org_for_tests() -> Org:
+    """The platform org (writes the system namespaces such as ``evm``)."""
+    from django.conf import settings
+
+    return OrgFactory(slug=settings.PLATFORM_ORG_SLUG, name="Platform")
+
+
+def synthetic_source_job(
+    org: Org | None = None, *, end_block: int = 499, partition_size: int = 100, **fields
+) -> Job:
+    """A saved ``synthetic_chain`` source job writing evm.blocks/transactions/logs."""
+    from orchestration.services import job_create
+
+    return job_create(
+        org=org or platform_org_for_tests(),
+        name=fields.pop("name", "chain"),
+        dag_name=fields.pop("dag_name", "evm"),
+        runtime="source",
+        operator="synthetic_chain",
+        output_datasets=fields.pop("output_datasets", ["evm.blocks", "evm.transactions", "evm.logs"]),
+        config={"end_block": end_block, "partition_size": partition_size, **fields.pop("config", {})},
+        **fields,
+    )
+
+
+def sql_job(org: Org, name: str, sql: str, inputs: list[str], output: str, **fields) -> Job:
+    """A saved ``duckdb_sql`` job."""
+    from orchestration.services import job_create
+
+    return job_create(
+        org=org,
+        name=name,
+        dag_name=fields.pop("dag_name", "dag"),
+        runtime="sql",
+        operator="duckdb_sql",
+        source={"sql": sql},
+        input_datasets=inputs,
+        output_datasets=[output],
+        activation=fields.pop("activation", "reactive"),
+        **fields,
+    )

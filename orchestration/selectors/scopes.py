@@ -19,7 +19,7 @@ from orgs.selectors import (
 )
 from platform_site.tenancy import register_scope
 
-from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 
 
 def jobs_of_org(org: Org) -> QuerySet[Job]:

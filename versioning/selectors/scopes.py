@@ -10,7 +10,7 @@ from orgs.roles import is_org_admin
 from orgs.selectors import namespace_q, org_member_visible, readable_namespaces, writable_namespaces
 from platform_site.tenancy import register_scope
 
-from .models import DataInvalidation, DatasetCursor, PartitionVersion
+from ..models import DataInvalidation, DatasetCursor, PartitionVersion
 
 
 def _readable(user, queryset):

@@ -1,0 +1,33 @@
+"""Create tasks for a partition range of a job, whatever their staleness."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from orchestration.services import job_backfill, tasks_dispatch
+
+from ._jobs import find_job
+
+
+class Command(BaseCommand):
+    help = "Backfill a job over a partition range (keys with a live task are skipped)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--job", required=True, help="job id or org_slug/name")
+        parser.add_argument("--from", dest="first", help="first partition key (inclusive)")
+        parser.add_argument("--to", dest="last", help="last partition key (inclusive)")
+        parser.add_argument("--partitions", help="comma-separated partition keys instead of a range")
+        parser.add_argument("--no-dispatch", action="store_true")
+
+    def handle(self, *args, job, first=None, last=None, partitions=None, no_dispatch=False, **options):
+        target = find_job(job)
+        if first and last and first > last:
+            raise CommandError(f"--from {first} is after --to {last}")
+        keys = [k.strip() for k in partitions.split(",") if k.strip()] if partitions else None
+        try:
+            result = job_backfill(job=target, partition_keys=keys, first=first, last=last)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        dispatched = [] if no_dispatch else tasks_dispatch()
+        self.stdout.write(
+            f"{result.created} task(s) over {len(result.partitions)} partition(s) of {target}; "
+            f"{len(dispatched)} dispatched"
+        )

@@ -1,0 +1,96 @@
+"""``python``: a callable ``package.module:function`` from Arrow table(s) to an Arrow table.
+
+The callable receives one table per input dataset, in ``input_datasets`` order, for one output
+partition at a time (or for everything when ``config.partition_mapping`` is ``"all"`` or the job is
+``full``), and returns a ``pyarrow.Table`` (anything ``pyarrow.table()`` accepts also works).
+Column lineage is declared in ``config.column_lineage``: a list of
+``{"output_column", "input_dataset", "input_column"}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import pyarrow as pa
+from django.conf import settings
+
+from . import register
+from .base import Operator, OperatorError, TaskContext
+from .duckdb_sql import empty_like
+
+
+def load_callable(path: str) -> Callable:
+    """Import ``package.module:function`` from an allowed module (``PYTHON_CALLABLE_MODULES``).
+
+    The allow-list keeps a job from naming arbitrary library functions (``os:system``…): only
+    modules deployed for jobs are callable.
+    """
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"{path!r} is not of the form package.module:function")
+    allowed = settings.PYTHON_CALLABLE_MODULES
+    if not any(module_name == p.rstrip(".") or module_name.startswith(p) for p in allowed):
+        raise ValueError(f"{module_name} is not among the modules jobs may call ({', '.join(allowed)})")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name}: {exc}") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise ValueError(f"{module_name} has no callable {attribute!r}")
+    return function
+
+
+@register
+class PythonOperator(Operator):
+    name = "python"
+    runtimes = ("python",)
+
+    def validate(self, job) -> dict[str, str]:
+        errors = {}
+        path = (job.source or {}).get("callable")
+        if not isinstance(path, str):
+            errors["source"] = 'python needs {"callable": "package.module:function"}'
+        else:
+            try:
+                load_callable(path)
+            except ValueError as exc:
+                errors["source"] = str(exc)
+        if len(job.output_datasets) != 1:
+            errors["output_datasets"] = "python writes exactly one output dataset"
+        declared = (job.config or {}).get("column_lineage", [])
+        if not isinstance(declared, list) or not all(
+            isinstance(e, dict) and {"output_column", "input_dataset", "input_column"} <= set(e)
+            for e in declared
+        ):
+            errors["config"] = (
+                "config.column_lineage is a list of {output_column, input_dataset, input_column}"
+            )
+        return errors
+
+    def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
+        output = job.output_datasets[0]
+        return [
+            (output, e["output_column"], e["input_dataset"], e["input_column"])
+            for e in (job.config or {}).get("column_lineage", [])
+        ]
+
+    def run(self, ctx: TaskContext) -> None:
+        function = load_callable(ctx.job.source["callable"])
+        output = ctx.job.output_datasets[0]
+        whole = (
+            ctx.job.execution_strategy == "full" or (ctx.job.config or {}).get("partition_mapping") == "all"
+        )
+        for key in ctx.partitions:
+            keys = None if whole else [key]
+            tables = [ctx.read(d, keys) or empty_like(ctx, d) for d in ctx.job.input_datasets]
+            result = function(*tables)
+            if not isinstance(result, pa.Table):
+                try:
+                    result = pa.table(result)
+                except Exception as exc:
+                    raise OperatorError(
+                        f"the callable returned {type(result).__name__}, not a table"
+                    ) from exc
+            ctx.write(output, key, result)

@@ -1,0 +1,60 @@
+"""Every state change of orchestration, as ``<entity>_<verb>`` functions (see STYLE.md).
+
+Jobs (``jobs``), planning and task creation (``scheduler``), running tasks (``execution``).
+"""
+
+from .execution import (
+    LeaseLost,
+    backoff_delay,
+    job_run_now,
+    task_cancel,
+    task_claim,
+    task_claim_next,
+    task_complete,
+    task_execute,
+    task_fail,
+    task_heartbeat,
+    task_publish,
+    task_retry,
+    tasks_dispatch,
+    tasks_reap,
+)
+from .jobs import (
+    compute_config_hash,
+    job_create,
+    job_save,
+    job_set_active,
+    job_update,
+    job_validate,
+    parse_duration,
+)
+from .scheduler import job_backfill, job_plan, plan_active_jobs, plan_downstream, tasks_create
+
+__all__ = [
+    "LeaseLost",
+    "backoff_delay",
+    "compute_config_hash",
+    "job_backfill",
+    "job_create",
+    "job_plan",
+    "job_run_now",
+    "job_save",
+    "job_set_active",
+    "job_update",
+    "job_validate",
+    "parse_duration",
+    "plan_active_jobs",
+    "plan_downstream",
+    "task_cancel",
+    "task_claim",
+    "task_claim_next",
+    "task_complete",
+    "task_execute",
+    "task_fail",
+    "task_heartbeat",
+    "task_publish",
+    "task_retry",
+    "tasks_create",
+    "tasks_dispatch",
+    "tasks_reap",
+]

@@ -1,0 +1,632 @@
+"""Running tasks: dispatch, atomic claim, fenced lease with heartbeats, publish, retry, reap, cancel.
+
+The lease is fenced by ``(worker_id, attempts)``: a claim sets a fresh ``worker_id`` and increments
+``attempts``, and every later write of the worker (heartbeat, publish, failure) only applies while
+the task is still ``running`` under that same pair. A worker that lost its task (reaped, cancelled,
+re-claimed) has every write rejected: its files stay unreferenced and the GC removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from orchestration import schema_changes, selectors
+from orchestration.models import Job, Task
+from orchestration.operators import get_operator
+from orchestration.operators.base import InputPartition, TaskContext
+from versioning.models import DatasetCursor, PartitionVersion
+from versioning.services import PublishedPartition, invalidation_create, partition_versions_publish
+from versioning.storage import lake, schema_hash
+
+from .scheduler import lock_job, plan_downstream
+
+log = logging.getLogger(__name__)
+
+
+CURSOR_STRATEGIES = (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING)
+
+
+class LeaseLost(Exception):
+    """The task is no longer ours: reaped, cancelled or claimed by another worker."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    task_id: uuid.UUID
+    worker_id: str
+    attempt: int
+
+
+# Claims, heartbeats and output-less completions commit asynchronously (``synchronous_commit`` off
+# for that one transaction): if the database crashes and loses one of them, the fence makes the loss
+# harmless — the worker's next write is rejected and the task is reaped and retried. A publish that
+# makes outputs visible always commits synchronously.
+
+
+def _execute_prepared(sql: str, params: list):
+    """Run a hot-path statement as a server-side prepared statement on Django's connection.
+
+    Claims, heartbeats and completions run thousands of times a second across workers; preparing
+    them once per connection skips parsing and planning on every call. Same connection and
+    transaction state as the ORM.
+    """
+    connection.ensure_connection()
+    return connection.connection.execute(sql, params, prepare=True)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def retry_base_seconds() -> float:
+    return float(getattr(settings, "TASK_RETRY_BASE_SECONDS", 10))
+
+
+def retry_cap_seconds() -> float:
+    return float(getattr(settings, "TASK_RETRY_CAP_SECONDS", 600))
+
+
+def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> tuple[float, float]:
+    """(capped exponential delay, that delay with "equal jitter") for a failed ``attempt`` (1-based)."""
+    capped = min(retry_cap_seconds(), retry_base_seconds() * 2 ** max(attempt - 1, 0))
+    jittered = capped / 2 + (rng or random).uniform(0, capped / 2)
+    return capped, jittered
+
+
+# -- dispatch -----------------------------------------------------------------------------------
+def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]:
+    """Move due pending tasks to ``queued`` and hand each to django-q2.
+
+    Respects each job's ``max_concurrency`` (queued + running) and dispatches higher ``priority``
+    first. A queued task whose message is lost goes back to pending after ``QUEUED_REDISPATCH``
+    (its ``next_retry_at`` holds that deadline while queued).
+    """
+    redispatch = int(getattr(settings, "TASK_QUEUED_REDISPATCH_SECONDS", 600))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH jobs_due AS (
+                SELECT j.id,
+                       coalesce((j.scaling->>'priority')::int, 0) AS priority,
+                       coalesce((j.scaling->>'max_concurrency')::int, 1000000) AS max_concurrency
+                FROM jobs j
+                WHERE j.active AND EXISTS (
+                    SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.status = 'pending'
+                      AND (t.next_retry_at IS NULL OR t.next_retry_at <= now()))
+            ),
+            picked AS (
+                SELECT pick.id, jd.priority, pick.created_at
+                FROM jobs_due jd
+                CROSS JOIN LATERAL (
+                    SELECT greatest(jd.max_concurrency - count(*), 0) AS room FROM tasks t
+                    WHERE t.job_id = jd.id AND t.status IN ('queued', 'running')
+                ) busy
+                CROSS JOIN LATERAL (
+                    SELECT t.id, t.created_at FROM tasks t
+                    WHERE t.job_id = jd.id AND t.status = 'pending'
+                      AND (t.next_retry_at IS NULL OR t.next_retry_at <= now())
+                    ORDER BY t.created_at, t.id
+                    LIMIT least(busy.room, %(limit)s)
+                    FOR UPDATE SKIP LOCKED
+                ) pick
+                ORDER BY jd.priority DESC, pick.created_at
+                LIMIT %(limit)s
+            )
+            UPDATE tasks t SET status = 'queued',
+                   next_retry_at = now() + make_interval(secs => %(redispatch)s)
+            FROM picked WHERE t.id = picked.id
+            RETURNING t.id, picked.priority, picked.created_at
+            """,
+            {"limit": limit, "redispatch": redispatch},
+        )
+        rows = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2]))
+        ids = [row[0] for row in rows]
+        if enqueue and ids:
+            transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def _enqueue(ids: list[uuid.UUID]) -> None:
+    from django_q.tasks import async_task
+
+    for task_id in ids:
+        async_task("orchestration.tasks.task_execute", str(task_id), task_name=f"task {task_id}")
+
+
+# -- claim, heartbeat ---------------------------------------------------------------------------
+ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS cfg"
+
+CLAIM_SQL = f"""
+    UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
+           started_at = now(), last_heartbeat = now(), next_retry_at = NULL
+    FROM jobs j, {ASYNC_COMMIT}
+    WHERE t.id = %s AND j.id = t.job_id AND j.active AND t.status IN ('queued', 'pending')
+    RETURNING t.attempts
+"""
+CLAIM_NEXT_SQL = f"""
+    UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
+           started_at = now(), last_heartbeat = now(), next_retry_at = NULL
+    FROM {ASYNC_COMMIT}
+    WHERE t.id = (
+        SELECT id FROM tasks WHERE status = 'queued' ORDER BY created_at, id
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING t.id, t.attempts
+"""
+HEARTBEAT_SQL = f"""
+    UPDATE tasks t SET last_heartbeat = now() FROM {ASYNC_COMMIT}
+    WHERE t.id = %s AND t.status = 'running' AND t.worker_id = %s AND t.attempts = %s
+"""
+COMPLETE_SQL = f"""
+    UPDATE tasks t SET status = 'succeeded', completed_at = now() FROM {ASYNC_COMMIT}
+    WHERE t.id = %s AND t.status = 'running' AND t.worker_id = %s AND t.attempts = %s
+"""
+
+
+def task_claim(*, task_id: uuid.UUID | str, worker_id: str) -> Lease | None:
+    """Take a queued (or pending) task; None when another worker has it or it is no longer live."""
+    task_id = uuid.UUID(str(task_id))
+    row = _execute_prepared(CLAIM_SQL, [worker_id, task_id]).fetchone()
+    return Lease(task_id, worker_id, row[0]) if row else None
+
+
+def task_claim_next(*, worker_id: str) -> Lease | None:
+    """Take the oldest queued task of any job (pull mode: workers that poll the ledger directly)."""
+    row = _execute_prepared(CLAIM_NEXT_SQL, [worker_id]).fetchone()
+    return Lease(row[0], worker_id, row[1]) if row else None
+
+
+def task_heartbeat(*, lease: Lease) -> bool:
+    """Refresh the lease; False when it is lost."""
+    cursor = _execute_prepared(HEARTBEAT_SQL, [lease.task_id, lease.worker_id, lease.attempt])
+    return cursor.rowcount == 1
+
+
+def _lock_leased(cursor, lease: Lease) -> bool:
+    cursor.execute(
+        """
+        SELECT 1 FROM tasks WHERE id = %s AND status = 'running' AND worker_id = %s AND attempts = %s
+        FOR UPDATE
+        """,
+        [lease.task_id, lease.worker_id, lease.attempt],
+    )
+    return cursor.fetchone() is not None
+
+
+# -- complete, publish --------------------------------------------------------------------------
+def task_complete(*, lease: Lease) -> None:
+    """Mark a task that wrote nothing as succeeded (fenced)."""
+    if _execute_prepared(COMPLETE_SQL, [lease.task_id, lease.worker_id, lease.attempt]).rowcount != 1:
+        raise LeaseLost(str(lease.task_id))
+
+
+def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[dict]:
+    """One transaction: task succeeded + outputs, task_inputs, partition_versions, cursors,
+    invalidations. Raises LeaseLost (and changes nothing) when the lease is gone.
+
+    ``final=False`` (a continuous task's intermediate step) publishes the same way but leaves the
+    task running, appending to its ``outputs`` and ``partitions``.
+    """
+    job = ctx.job
+    outputs = [
+        PublishedPartition(
+            dataset=o.dataset,
+            partition_key=o.partition_key,
+            config_hash=job.config_hash,
+            schema_hash=schema_hash(o.schema),
+            location=o.written.location,
+            row_count=o.written.row_count,
+            bytes=o.written.bytes,
+        )
+        for o in ctx.outputs
+    ]
+    read = [p for parts in ctx.inputs.values() for p in parts]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not _lock_leased(cursor, lease):
+            raise LeaseLost(str(lease.task_id))
+        version = partition_versions_publish(partitions=outputs)
+        if read:
+            cursor.execute(
+                """
+                INSERT INTO task_inputs (task_id, input_dataset, input_partition, input_version)
+                SELECT %s, d, k, v FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS t(d, k, v)
+                ON CONFLICT DO NOTHING
+                """,
+                [
+                    lease.task_id,
+                    [p.dataset for p in read],
+                    [p.partition_key for p in read],
+                    [p.version for p in read],
+                ],
+            )
+        if job.execution_strategy in CURSOR_STRATEGIES:
+            _advance_cursors(job=job, ctx=ctx)
+        for pending in ctx.invalidations:
+            invalidation_create(
+                dataset=pending.dataset,
+                scope=pending.scope,
+                partition_key=pending.partition_key,
+                row_filter=pending.row_filter,
+                reason=pending.reason,
+                source_event=pending.source_event,
+            )
+        _propagate_invalidations(job=job, task=ctx.task, outputs=ctx.outputs)
+        recorded = [
+            {
+                "dataset": o.dataset,
+                "partition": o.partition_key,
+                "location": o.location,
+                "rows": o.row_count,
+                "bytes": o.bytes,
+                "version": version.isoformat() if version else None,
+            }
+            for o in outputs
+        ]
+        input_versions = dict(ctx.task.input_versions or {})
+        input_versions["read"] = {
+            d: {p.partition_key: p.version.isoformat() for p in parts} for d, parts in ctx.inputs.items()
+        }
+        input_versions["schemas"] = schema_changes.schemas_after(job, ctx.inputs)
+        partitions = (
+            sorted({o.partition_key for o in outputs}) if not ctx.task.partitions else ctx.task.partitions
+        )
+        if final:
+            cursor.execute(
+                """
+                UPDATE tasks SET status = 'succeeded', completed_at = now(), outputs = %s::jsonb,
+                       input_versions = %s::jsonb, partitions = %s, error_message = NULL
+                WHERE id = %s
+                """,
+                [json.dumps(recorded), json.dumps(input_versions), partitions, lease.task_id],
+            )
+        else:
+            cursor.execute(
+                """
+                UPDATE tasks SET outputs = outputs || %s::jsonb, input_versions = %s::jsonb,
+                       partitions = ARRAY(
+                           SELECT DISTINCT k FROM unnest(partitions || %s::text[]) k ORDER BY k),
+                       last_heartbeat = now()
+                WHERE id = %s
+                """,
+                [
+                    json.dumps(recorded),
+                    json.dumps(input_versions),
+                    sorted({o.partition_key for o in outputs}),
+                    lease.task_id,
+                ],
+            )
+        _fault_pause(job)
+    return recorded
+
+
+def _fault_pause(job: Job) -> None:
+    """Fault injection for the crash tests: hold the publish transaction open before it commits.
+
+    ``CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB``,
+    a job name) are read from the worker's environment; unset in production.
+    """
+    pause = float(os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS") or 0)
+    only = os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB")
+    if pause and (not only or only == job.name):
+        time.sleep(pause)
+
+
+def _advance_cursors(*, job: Job, ctx: TaskContext) -> None:
+    column = (job.config or {}).get("cursor_column", "")
+    for dataset, parts in ctx.inputs.items():
+        newest = max((p.version for p in parts), default=None)
+        existing = DatasetCursor.objects.filter(dataset=dataset, job=job).first()
+        value = ctx.cursor_updates.get(dataset, (column, existing.cursor_value if existing else None))[1]
+        updated = max(
+            filter(None, [newest, existing.updated_at if existing else None]), default=timezone.now()
+        )
+        DatasetCursor.objects.update_or_create(
+            dataset=dataset,
+            job=job,
+            defaults={"cursor_column": column, "cursor_value": value, "updated_at": updated},
+        )
+
+
+def _propagate_invalidations(*, job: Job, task: Task, outputs) -> None:
+    """What a task rewrote because of an invalidation invalidates, in turn, what was built from it."""
+    from versioning.models import DataInvalidation
+
+    ids = (task.input_versions or {}).get("invalidations") or []
+    if not ids or not outputs:
+        return
+    for source in DataInvalidation.objects.filter(id__in=ids):
+        for dataset in job.output_datasets:
+            written = sorted({o.partition_key for o in outputs if o.dataset == dataset})
+            event = {"type": "propagated", "invalidation": str(source.id), "job": str(job.id)}
+            schema_columns = {n for o in outputs if o.dataset == dataset for n in o.schema.names}
+            if source.scope == "rows" and set(source.row_filter) <= schema_columns:
+                exists = DataInvalidation.objects.filter(
+                    dataset=dataset, processed_at__isnull=True, source_event__invalidation=str(source.id)
+                ).exists()
+                if not exists:
+                    invalidation_create(
+                        dataset=dataset,
+                        scope="rows",
+                        row_filter=source.row_filter,
+                        reason=f"propagated from {source.dataset}",
+                        source_event=event,
+                    )
+                continue
+            for key in written:
+                invalidation_create(
+                    dataset=dataset,
+                    scope="partition",
+                    partition_key=key,
+                    reason=f"propagated from {source.dataset}",
+                    source_event=event,
+                )
+
+
+# -- failure, retry, reap, cancel --------------------------------------------------------------
+def task_fail(*, lease: Lease, error: str) -> str | None:
+    """Fail the attempt (fenced): back to pending with a backoff delay while attempts remain."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not _lock_leased(cursor, lease):
+            return None
+        task = Task.objects.select_related("job").get(pk=lease.task_id)
+        return _fail(task=task, error=error)
+
+
+def _fail(*, task: Task, error: str) -> str:
+    attempts, maximum = task.attempts, task.job.max_attempts
+    if attempts < maximum:
+        capped, delay = backoff_delay(attempts)
+        task.status = Task.Status.PENDING
+        task.next_retry_at = timezone.now() + timedelta(seconds=delay)
+        task.error_message = (
+            f"{error}\nretry {attempts + 1}/{maximum} in {delay:.1f}s "
+            f"(backoff {retry_base_seconds():g}s x 2^{attempts - 1} capped at {retry_cap_seconds():g}s = "
+            f"{capped:g}s, with jitter)"
+        )
+    else:
+        task.status = Task.Status.FAILED
+        task.next_retry_at = None
+        task.completed_at = timezone.now()
+        task.error_message = f"{error}\ngave up after {attempts} attempt(s)"
+    task.save(update_fields=["status", "next_retry_at", "completed_at", "error_message"])
+    return task.status
+
+
+def tasks_reap() -> int:
+    """Fail running tasks whose heartbeat is too old or that ran past their timeout; requeue lost
+    queued messages. Retries follow the same backoff as any failure."""
+    reaped = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.id,
+                   CASE WHEN t.started_at < now() - make_interval(secs => j.timeout_seconds)
+                        THEN 'timed out after ' || j.timeout_seconds || 's'
+                        ELSE 'no heartbeat for ' || j.heartbeat_timeout_seconds || 's (worker ' ||
+                             coalesce(t.worker_id, '?') || ' lost)' END
+            FROM tasks t JOIN jobs j ON j.id = t.job_id
+            WHERE t.status = 'running'
+              AND (t.last_heartbeat < now() - make_interval(secs => j.heartbeat_timeout_seconds)
+                   OR t.started_at < now() - make_interval(secs => j.timeout_seconds))
+            FOR UPDATE OF t SKIP LOCKED
+            """
+        )
+        for task_id, reason in cursor.fetchall():
+            task = Task.objects.select_related("job").get(pk=task_id)
+            _fail(task=task, error=f"reaped: {reason}")
+            reaped += 1
+        cursor.execute(
+            """
+            UPDATE tasks SET status = 'pending', next_retry_at = NULL
+            WHERE status = 'queued' AND next_retry_at < now()
+            """
+        )
+    return reaped
+
+
+def task_cancel(*, task: Task) -> bool:
+    """Cancel a live task; a running worker's publish is then rejected by the fence."""
+    updated = Task.objects.filter(pk=task.pk, status__in=Task.LIVE_STATUSES).update(
+        status=Task.Status.CANCELLED, completed_at=timezone.now(), next_retry_at=None
+    )
+    return bool(updated)
+
+
+def task_retry(*, task: Task) -> Task | None:
+    """Run a failed or cancelled task again (fresh attempts), unless its partitions are busy."""
+    with transaction.atomic():
+        lock_job(task.job_id)
+        task = Task.objects.select_related("job").get(pk=task.pk)
+        if task.status not in (Task.Status.FAILED, Task.Status.CANCELLED):
+            return None
+        if task.partitions and selectors.live_keys(job=task.job, keys=task.partitions):
+            return None
+        if not task.partitions and Task.objects.filter(job=task.job, status__in=Task.LIVE_STATUSES).exists():
+            return None
+        task.status = Task.Status.PENDING
+        task.attempts = 0
+        task.next_retry_at = None
+        task.completed_at = None
+        task.save(update_fields=["status", "attempts", "next_retry_at", "completed_at"])
+        return task
+
+
+# -- the worker ---------------------------------------------------------------------------------
+def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
+    rows = PartitionVersion.objects.filter(dataset__in=job.input_datasets)
+    if job.execution_strategy in CURSOR_STRATEGIES:
+        cursors = {c.dataset: c.updated_at for c in DatasetCursor.objects.filter(job=job)}
+        found: dict[str, list[InputPartition]] = {d: [] for d in job.input_datasets}
+        margin = selectors.commit_margin()
+        for pv in rows.order_by("partition_key"):
+            since = cursors.get(pv.dataset)
+            if since is None or pv.version > since - margin:
+                found[pv.dataset].append(
+                    InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location, pv.schema_hash)
+                )
+        return found
+    if not selectors.is_whole(job):
+        rows = rows.filter(partition_key__in=task.partitions)
+    found = {d: [] for d in job.input_datasets}
+    for pv in rows.order_by("partition_key"):
+        found[pv.dataset].append(
+            InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location, pv.schema_hash)
+        )
+    return found
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the lease while the operator runs; flags the context when the lease is lost."""
+
+    def __init__(self, lease: Lease, ctx: TaskContext, interval: float):
+        super().__init__(daemon=True, name=f"heartbeat-{lease.task_id}")
+        self.lease, self.ctx, self.interval = lease, ctx, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    if not task_heartbeat(lease=self.lease):
+                        self.ctx.lease_lost.set()
+                        return
+                except Exception:
+                    log.exception("heartbeat of %s failed", self.lease.task_id)
+        finally:
+            connection.close()
+
+
+def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> str:
+    """Claim, run, publish (or fail) one task; then plan downstream and dispatch. Idempotent."""
+    lease = task_claim(task_id=task_id, worker_id=worker_id or new_worker_id())
+    if lease is None:
+        return "not claimed"
+    task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
+    job = task.job
+    if job.activation == Job.Activation.CONTINUOUS:
+        return _run_continuous(lease=lease, task=task)
+    heartbeat = None
+    try:
+        operator = get_operator(job.operator)
+        if operator is None:
+            raise RuntimeError(f"unknown operator {job.operator}")
+        cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+        ctx = TaskContext(
+            job=job,
+            task=task,
+            attempt=lease.attempt,
+            storage=lake(),
+            inputs=_inputs_for(job, task),
+            cursors=cursors,
+        )
+        heartbeat = _Heartbeat(lease, ctx, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
+        heartbeat.start()
+        changed = schema_changes.check(job=job, inputs=ctx.inputs)
+        operator.run(ctx)
+        heartbeat.stopped.set()
+        task_publish(lease=lease, ctx=ctx)
+    except LeaseLost:
+        log.warning("task %s lost its lease; its output is discarded", task_id)
+        return "lease lost"
+    except Exception as exc:
+        log.warning("task %s failed: %s", task_id, exc)
+        status = task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}")
+        return status or "lease lost"
+    finally:
+        if heartbeat is not None:
+            heartbeat.stopped.set()
+    if changed:
+        schema_changes.rebuild_after(job=job, changed=changed)
+    after_publish(job=job, task=task)
+    return "succeeded"
+
+
+def _has_new_input(job: Job) -> bool:
+    """Is there an input partition newer than what the job's cursors last read?"""
+    cursors = {c.dataset: c.updated_at for c in DatasetCursor.objects.filter(job=job)}
+    for dataset, newest in selectors.input_high_water(job=job).items():
+        if newest is not None and (dataset not in cursors or newest > cursors[dataset]):
+            return True
+    return False
+
+
+def _run_continuous(*, lease: Lease, task: Task) -> str:
+    """The ``continuous`` runner: process what is new past the cursor and publish it, poll for
+    more, and end (succeeded) after ``idle_timeout`` with nothing new. Each step publishes like a
+    task does, in one fenced transaction; the task stays running between steps."""
+    from .jobs import parse_duration
+
+    job = task.job
+    operator = get_operator(job.operator)
+    idle_seconds = parse_duration(job.idle_timeout or "1m").total_seconds()
+    poll_seconds = max(0.2, min(5.0, idle_seconds / 5))
+    first = TaskContext(job=job, task=task, attempt=lease.attempt, storage=lake(), inputs={}, cursors={})
+    heartbeat = _Heartbeat(lease, first, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
+    heartbeat.start()
+    last_new = time.monotonic()
+    try:
+        while first.heartbeat_ok:
+            if _has_new_input(job):
+                task = Task.objects.select_related("job").get(pk=lease.task_id)
+                cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+                ctx = TaskContext(
+                    job=job,
+                    task=task,
+                    attempt=lease.attempt,
+                    storage=lake(),
+                    inputs=_inputs_for(job, task),
+                    cursors=cursors,
+                )
+                ctx.lease_lost = first.lease_lost
+                operator.run(ctx)
+                task_publish(lease=lease, ctx=ctx, final=False)
+                plan_downstream(datasets=list(job.output_datasets))
+                tasks_dispatch()
+                last_new = time.monotonic()
+            elif time.monotonic() - last_new >= idle_seconds:
+                task_complete(lease=lease)
+                return "succeeded"
+            time.sleep(poll_seconds)
+        return "lease lost"
+    except LeaseLost:
+        return "lease lost"
+    except Exception as exc:
+        log.warning("continuous task %s failed: %s", lease.task_id, exc)
+        return task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}") or "lease lost"
+    finally:
+        heartbeat.stopped.set()
+
+
+def after_publish(*, job: Job, task: Task) -> None:
+    """Downstream planning the moment a task publishes, then dispatch what became due."""
+    try:
+        if (task.input_versions or {}).get("invalidations"):
+            from .scheduler import job_plan
+
+            job_plan(job=job)  # closes the invalidations this task finished
+        plan_downstream(datasets=list(job.output_datasets))
+        tasks_dispatch()
+    except Exception:
+        log.exception("planning after %s failed; the next tick will catch up", task.id)
+
+
+def job_run_now(*, job: Job) -> int:
+    """Plan the job now (a full job runs even when fresh) and dispatch."""
+    from .scheduler import job_plan
+
+    result = job_plan(job=job, force=True)
+    tasks_dispatch()
+    return result.created

@@ -1,0 +1,37 @@
+"""Column lineage of SQL jobs, derived with sqlglot when the job is saved."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.lineage import lineage
+
+log = logging.getLogger(__name__)
+
+
+def sql_column_lineage(sql: str, inputs: list[str], output: str) -> list[tuple[str, str, str, str]]:
+    """Direct edges (output, output column, input dataset, input column) through CTEs and joins.
+
+    Columns that come from no input column (``count(*)``, literals) have no edge; a ``*`` projection
+    has none either, since the input schemas are not known at save time.
+    """
+    statement = sqlglot.parse_one(sql, read="duckdb")
+    edges: set[tuple[str, str, str, str]] = set()
+    for name in statement.named_selects:
+        if name == "*":
+            continue
+        try:
+            root = lineage(name, sql, schema=None, dialect="duckdb")
+        except Exception as exc:  # sqlglot cannot trace every construct; lineage is best effort
+            log.info("no lineage for %s.%s: %s", output, name, exc)
+            continue
+        for node in root.walk():
+            if node.downstream or not isinstance(node.source, exp.Table):
+                continue
+            table = node.source
+            dataset = f"{table.db}.{table.name}" if table.db else table.name
+            if dataset in inputs:
+                edges.add((output, name, dataset, node.name.split(".")[-1]))
+    return sorted(edges)

@@ -1,0 +1,22 @@
+"""django-q2 entry points: take ids, call one service, stay idempotent.
+
+``scheduler_tick`` is registered as a django-q2 schedule (every minute) by a post_migrate hook
+(``orchestration.schedules``); ``task_execute`` is what ``tasks_dispatch`` enqueues.
+"""
+
+from __future__ import annotations
+
+from orchestration import services
+
+
+def task_execute(task_id: str) -> str:
+    """Run one task from the ledger (a second delivery of the same message claims nothing)."""
+    return services.task_execute(task_id=task_id)
+
+
+def scheduler_tick() -> dict:
+    """Reap lost work, plan every active job that may have stale partitions, dispatch."""
+    reaped = services.tasks_reap()
+    planned = services.plan_active_jobs()
+    dispatched = services.tasks_dispatch()
+    return {"reaped": reaped, "created": sum(r.created for r in planned), "dispatched": len(dispatched)}

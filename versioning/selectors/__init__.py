@@ -1,0 +1,20 @@
+"""Reads that carry rules for the catalog: tenancy scopes (``scopes``) and catalog lookups
+(``catalog``).
+"""
+
+from . import scopes  # noqa: F401  (registers the tenancy scopes on import)
+from .catalog import (
+    dataset_consumers,
+    dataset_names,
+    dataset_partitions,
+    invalidation_covered_partitions,
+    partitions_matching,
+)
+
+__all__ = [
+    "dataset_consumers",
+    "dataset_names",
+    "dataset_partitions",
+    "invalidation_covered_partitions",
+    "partitions_matching",
+]

@@ -1,0 +1,228 @@
+"""Catalog state changes: publishing partition versions, invalidations, verification and GC."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import row_filter as rf
+from .models import DataInvalidation, PartitionVersion
+from .selectors import dataset_consumers
+from .storage import TMP_DIR, Storage, lake, partition_location, schema_hash, task_id_of
+
+
+@dataclass(frozen=True)
+class PublishedPartition:
+    dataset: str
+    partition_key: str
+    config_hash: str
+    schema_hash: str
+    location: str
+    row_count: int
+    bytes: int
+
+
+def partition_versions_publish(*, partitions: Iterable[PublishedPartition]) -> datetime | None:
+    """Make ``partitions`` current in one statement; returns their version (the publish time).
+
+    Must run inside the caller's transaction: the catalog row is what makes a file visible.
+    """
+    rows = list(partitions)
+    if not rows:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO partition_versions
+                (dataset, partition_key, version, config_hash, schema_hash, location, row_count, bytes)
+            SELECT d, k, clock_timestamp(), c, s, l, r, b
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                        %s::bigint[], %s::bigint[])
+                 AS t(d, k, c, s, l, r, b)
+            ON CONFLICT (dataset, partition_key) DO UPDATE SET
+                version = EXCLUDED.version, config_hash = EXCLUDED.config_hash,
+                schema_hash = EXCLUDED.schema_hash, location = EXCLUDED.location,
+                row_count = EXCLUDED.row_count, bytes = EXCLUDED.bytes
+            RETURNING version
+            """,
+            [
+                [r.dataset for r in rows],
+                [r.partition_key for r in rows],
+                [r.config_hash for r in rows],
+                [r.schema_hash for r in rows],
+                [r.location for r in rows],
+                [r.row_count for r in rows],
+                [r.bytes for r in rows],
+            ],
+        )
+        return max(row[0] for row in cursor.fetchall())
+
+
+def dataset_partition_write(
+    *,
+    dataset: str,
+    partition_key: str,
+    table: pa.Table,
+    config_hash: str = "external",
+    storage: Storage | None = None,
+) -> PartitionVersion:
+    """Write and publish one partition from outside a job (imports, repairs, tests)."""
+    storage = storage or lake()
+    written = storage.write_table(partition_location(dataset, partition_key, uuid.uuid4(), 0), table)
+    with transaction.atomic():
+        partition_versions_publish(
+            partitions=[
+                PublishedPartition(
+                    dataset,
+                    partition_key,
+                    config_hash,
+                    schema_hash(written.schema),
+                    written.location,
+                    written.row_count,
+                    written.bytes,
+                )
+            ]
+        )
+    return PartitionVersion.objects.get(dataset=dataset, partition_key=partition_key)
+
+
+def invalidation_create(
+    *,
+    dataset: str,
+    scope: str,
+    partition_key: str | None = None,
+    row_filter: dict | None = None,
+    reason: str = "",
+    source_event: dict | None = None,
+) -> DataInvalidation:
+    """Record that data of ``dataset`` is wrong; consumers reprocess what it covers.
+
+    Raises ValidationError (field -> message) on a bad scope/key/filter. With no consumer, it is
+    processed at once.
+    """
+    errors = {}
+    if scope not in DataInvalidation.Scope.values:
+        errors["scope"] = f"scope must be one of {', '.join(DataInvalidation.Scope.values)}"
+    if scope == DataInvalidation.Scope.PARTITION and not partition_key:
+        errors["partition_key"] = "a partition invalidation needs partition_key"
+    if scope == DataInvalidation.Scope.ROWS and (error := rf.validation_error(row_filter)):
+        errors["row_filter"] = error
+    if not dataset or "." not in dataset:
+        errors["dataset"] = "dataset is namespace.name"
+    if errors:
+        raise ValidationError(errors)
+    has_consumers = dataset_consumers(dataset=dataset).exists()
+    return DataInvalidation.objects.create(
+        dataset=dataset,
+        scope=scope,
+        partition_key=partition_key if scope == DataInvalidation.Scope.PARTITION else None,
+        row_filter=row_filter if scope == DataInvalidation.Scope.ROWS else None,
+        reason=reason,
+        source_event=source_event or {},
+        processed_at=None if has_consumers else timezone.now(),
+    )
+
+
+def invalidation_mark_processed(*, invalidation_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    """Append ``job_id`` to ``processed_by``; set ``processed_at`` once every consumer has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE data_invalidations d
+            SET processed_by = array_append(d.processed_by, %(job)s::uuid),
+                processed_at = CASE WHEN NOT EXISTS (
+                    SELECT 1 FROM jobs j
+                    WHERE j.active AND d.dataset = ANY(j.input_datasets)
+                      AND j.execution_strategy NOT IN ('incremental', 'streaming')
+                      AND j.id <> %(job)s::uuid AND NOT (j.id = ANY(d.processed_by))
+                ) THEN now() END
+            WHERE d.id = %(id)s AND NOT (%(job)s::uuid = ANY(d.processed_by))
+            """,
+            {"id": invalidation_id, "job": job_id},
+        )
+
+
+@dataclass
+class CatalogProblem:
+    dataset: str
+    partition_key: str
+    problem: str
+
+
+def catalog_verify(
+    *,
+    dataset: str | None = None,
+    storage: Storage | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[CatalogProblem]:
+    """Check every catalog row against storage: the file exists, its rows and schema match."""
+    storage = storage or lake()
+    rows = PartitionVersion.objects.order_by("dataset", "partition_key")
+    if dataset:
+        rows = rows.filter(dataset=dataset)
+    problems = []
+    for pv in rows.iterator(chunk_size=2000):
+        try:
+            if not storage.exists(pv.location):
+                problems.append(CatalogProblem(pv.dataset, pv.partition_key, f"missing file {pv.location}"))
+                continue
+            schema = storage.read_schema(pv.location)
+            count = storage.parquet_row_count(pv.location)
+        except OSError as exc:
+            problems.append(CatalogProblem(pv.dataset, pv.partition_key, f"unreadable: {exc}"))
+            continue
+        if count != pv.row_count:
+            problems.append(
+                CatalogProblem(
+                    pv.dataset, pv.partition_key, f"{count} rows in file, {pv.row_count} in catalog"
+                )
+            )
+        if schema_hash(schema) != pv.schema_hash:
+            problems.append(CatalogProblem(pv.dataset, pv.partition_key, "schema differs from the catalog"))
+        if progress:
+            progress(1)
+    return problems
+
+
+def storage_gc(
+    *,
+    grace: timedelta = timedelta(hours=1),
+    dry_run: bool = False,
+    storage: Storage | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Remove lake files that no catalog row and no live task references, older than ``grace``.
+
+    The grace period spares a file written a moment ago by a task that is about to publish; the
+    live-task check spares files of tasks still running, however long they take. The result store
+    (``_results/``) is not the lake's and is left alone.
+    """
+    from orchestration.models import Task
+
+    storage = storage or lake()
+    cutoff = timezone.now() - grace
+    referenced = set(PartitionVersion.objects.values_list("location", flat=True).iterator(chunk_size=10000))
+    live = {str(i) for i in Task.objects.filter(status__in=Task.LIVE_STATUSES).values_list("id", flat=True)}
+    removed = []
+    for location, info in storage.list_files():
+        if progress:
+            progress(1)
+        if location.startswith("_results/") or location in referenced:
+            continue
+        if info.mtime is not None and info.mtime > cutoff:
+            continue
+        if not location.startswith(f"{TMP_DIR}/") and task_id_of(location) in live:
+            continue
+        if not location.endswith(".parquet"):
+            continue
+        if not dry_run:
+            storage.delete(location)
+        removed.append(location)
+    return removed
