@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from django.db import DEFAULT_DB_ALIAS, connections
+
 TICK_NAME = "orchestration.scheduler_tick"
 
 
-def ensure_schedules(**kwargs) -> None:
-    """post_migrate hook: one ``scheduler_tick`` schedule, every minute (reap, plan, dispatch)."""
+def ensure_schedules(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """post_migrate hook: one ``scheduler_tick`` schedule, every minute (reap, plan, dispatch).
+
+    Skipped while django-q2's own tables are not migrated yet (a partial ``migrate``).
+    """
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
+    if Schedule._meta.db_table not in connections[using].introspection.table_names():
+        return
+    Schedule.objects.using(using).update_or_create(
         name=TICK_NAME,
         defaults={
             "func": "orchestration.tasks.scheduler_tick",

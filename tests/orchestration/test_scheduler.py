@@ -205,3 +205,18 @@ def test_dataset_column_lineage_both_ways(org):
     lineage = dataset_column_lineage(dataset="acme.a")
     assert ("evm.blocks", "miner", "acme.a", "who") in lineage["upstream"]
     assert lineage["downstream"] == [("acme.a", "who", "acme.b", "who")]
+
+
+def test_scheduler_tick_plans_reactive_jobs_and_dispatches(org, run_tasks, monkeypatch):
+    from orchestration import tasks
+    from orchestration.services import execution
+
+    enqueued = []
+    monkeypatch.setattr(execution, "_enqueue", enqueued.extend)
+    source = synthetic_source_job(end_block=199, partition_size=100)
+    job_plan(job=source)
+    run_tasks()
+    sql_job(org, "late", "SELECT block_number FROM evm.blocks", ["evm.blocks"], "acme.late")
+    result = tasks.scheduler_tick()
+    assert result == {"reaped": 0, "created": 2, "dispatched": 2}
+    assert Task.objects.filter(job__name="late", status="queued").count() == 2

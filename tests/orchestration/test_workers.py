@@ -265,8 +265,9 @@ def test_kill_9_mid_publish_leaves_previous_version_and_is_retried(start_cluster
 
 
 def _publish_open(cursor) -> bool:
+    """A worker sits inside its publish transaction: catalog written, task marked, not committed."""
     cursor.execute(
-        "SELECT 1 FROM pg_locks WHERE locktype = 'relation' AND relation = 'partition_versions'::regclass"
-        " AND mode = 'RowExclusiveLock' AND granted LIMIT 1"
+        "SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE %s LIMIT 1",
+        ["%UPDATE tasks SET status = 'succeeded', completed_at = now(), outputs%"],
     )
     return cursor.fetchone() is not None
