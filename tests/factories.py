@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests")
 
     @factory.post_generation
-    def saved(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy's hook signature
+    def saved(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 

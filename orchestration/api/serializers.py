@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from orgs.selectors import readable_namespaces, writable_namespaces
-from platform_site.api.serializers import CleanModelSerializer
+from platform_site.api.serializers import CleanModelSerializer, model_errors
 
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..services import job_save, job_validate
 
 
 class JobSerializer(CleanModelSerializer):
@@ -50,6 +52,26 @@ class JobSerializer(CleanModelSerializer):
         if errors:
             raise serializers.ValidationError(errors)
         return super().validate(attrs)
+
+    def validate_instance(self, instance: Job) -> None:
+        # The same rules the admin applies: operator config, DAG cycles, a second producer, cron.
+        job_validate(job=instance)
+
+    def create(self, validated_data) -> Job:
+        return self._save(Job(**validated_data))
+
+    def update(self, instance: Job, validated_data) -> Job:
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self._save(instance)
+
+    def _save(self, job: Job) -> Job:
+        # job_save maintains config_hash and column lineage; a write that raced past validation
+        # still gets a 400, never a half-saved job.
+        try:
+            return job_save(job=job)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(model_errors(exc)) from None
 
 
 class TaskSerializer(serializers.ModelSerializer):

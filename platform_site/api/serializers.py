@@ -38,9 +38,14 @@ class CleanModelSerializer(serializers.ModelSerializer):
         self.prepare_for_clean(instance)
         try:
             instance.full_clean()
+            self.validate_instance(instance)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(model_errors(exc)) from None
         return attrs
+
+    def validate_instance(self, instance) -> None:
+        """Hook: domain rules beyond the model's own (a service's validation), raising Django's
+        ValidationError with a field -> message dict."""
 
     def prepare_for_clean(self, instance) -> None:
         """Hook: fill what the model requires but the API does not take (an unusable password)."""
