@@ -1,7 +1,7 @@
 """Benchmark: task and alert-event lists through the API and the admin, on a big org.
 
 Loads (once, with COPY) 1,000,000 tasks and 200,000 alert events into one org of a separate
-``chainlake_bench`` database on the embedded server (or DATABASE_URL when set), then times the first
+``chainlake_bench_api`` database on the embedded server (or DATABASE_URL when set), then times the first
 page and a deep page of each list through the API (keyset cursor, token auth) and through the admin
 changelist (as the org's staff owner, so the tenancy scoping is part of what is measured), counts the
 SQL queries per request at two page sizes, and compares each API page with the bare SQL of the same
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 
-BENCH_DB = "chainlake_bench"
+BENCH_DB = "chainlake_bench_api"
 
 
 def use_bench_database() -> None:

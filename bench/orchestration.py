@@ -1,6 +1,6 @@
 """Orchestration benchmark: claim+complete throughput, planning cost vs catalog size, backfill.
 
-Runs against its own database (``chainlake_bench``) on the same PostgreSQL server as the platform
+Runs against its own database (``chainlake_bench_orchestration``) on the same PostgreSQL server as the platform
 (the embedded one unless DATABASE_URL is set), created fresh and migrated each run. Prints each
 figure next to its baseline measured in the same run; the last line is one JSON object.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "chainlake_bench"
+BENCH_DB = "chainlake_bench_orchestration"
 
 
 def prepare_database() -> None:
