@@ -1,7 +1,7 @@
 """Orchestration benchmark: claim+complete throughput, planning cost vs catalog size, backfill.
 
-Runs against its own database (``chainlake_bench_orchestration``) on the same PostgreSQL server as the platform
-(the embedded one unless DATABASE_URL is set), created fresh and migrated each run. Prints each
+Runs against its own database (``chainlake_bench_orchestration``) on the same PostgreSQL server as
+the platform (the embedded one unless DATABASE_URL is set), created fresh and migrated each run. Prints each
 figure next to its baseline measured in the same run; the last line is one JSON object.
 
 1. claim+complete of no-op tasks from several worker processes (``task_claim_next`` +
