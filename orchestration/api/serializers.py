@@ -6,36 +6,13 @@ from platform_site.api.serializers import CleanModelSerializer, model_errors
 
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 from ..services import job_save, job_validate
+from ..services.jobs import EDITABLE_FIELDS
 
 
 class JobSerializer(CleanModelSerializer):
     class Meta:
         model = Job
-        fields = [
-            "id",
-            "org",
-            "name",
-            "dag_name",
-            "activation",
-            "runtime",
-            "operator",
-            "source",
-            "execution_strategy",
-            "idle_timeout",
-            "config",
-            "config_hash",
-            "input_datasets",
-            "output_datasets",
-            "update_strategy",
-            "unique_key",
-            "scaling",
-            "timeout_seconds",
-            "heartbeat_timeout_seconds",
-            "max_attempts",
-            "active",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "org", *EDITABLE_FIELDS, "config_hash", "created_at", "updated_at"]
         read_only_fields = ["org", "config_hash", "created_at", "updated_at"]
 
     def validate(self, attrs):

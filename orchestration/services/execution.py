@@ -523,15 +523,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         operator = get_operator(job.operator)
         if operator is None:
             raise RuntimeError(f"unknown operator {job.operator}")
-        cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
-        ctx = TaskContext(
-            job=job,
-            task=task,
-            attempt=lease.attempt,
-            storage=lake(),
-            inputs=_inputs_for(job, task),
-            cursors=cursors,
-        )
+        ctx = _task_context(lease=lease, job=job, task=task)
         heartbeat = _Heartbeat(lease, ctx, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
         heartbeat.start()
         changed = schema_changes.check(job=job, inputs=ctx.inputs)
@@ -552,6 +544,19 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         schema_changes.rebuild_after(job=job, changed=changed)
     after_publish(job=job, task=task)
     return "succeeded"
+
+
+def _task_context(*, lease: Lease, job: Job, task: Task) -> TaskContext:
+    """What an operator run sees: the task's input partitions and the job's published cursors."""
+    cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+    return TaskContext(
+        job=job,
+        task=task,
+        attempt=lease.attempt,
+        storage=lake(),
+        inputs=_inputs_for(job, task),
+        cursors=cursors,
+    )
 
 
 def _has_new_input(job: Job) -> bool:
@@ -581,15 +586,7 @@ def _run_continuous(*, lease: Lease, task: Task) -> str:
         while first.heartbeat_ok:
             if _has_new_input(job):
                 task = Task.objects.select_related("job").get(pk=lease.task_id)
-                cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
-                ctx = TaskContext(
-                    job=job,
-                    task=task,
-                    attempt=lease.attempt,
-                    storage=lake(),
-                    inputs=_inputs_for(job, task),
-                    cursors=cursors,
-                )
+                ctx = _task_context(lease=lease, job=job, task=task)
                 ctx.lease_lost = first.lease_lost
                 operator.run(ctx)
                 task_publish(lease=lease, ctx=ctx, final=False)
