@@ -3,13 +3,16 @@
 A local eth-tester chain is served over HTTP on 127.0.0.1 (orchestration.evm.testchain) and filled
 with blocks carrying ERC-20 transfers. Then, in the same run and alternating rounds:
 
-- ingestion: `orchestration.evm.ingest.ingest_range` over the whole range — web3's HTTP provider,
-  batches, retries armed, consistency checks, conversion to Arrow tables and the split into
-  block-range partitions. (This is the step the `evm_rpc` operator will call; once the operator
-  exists this benchmark should go through it.)
+- ingestion: one task of an `evm_rpc` job through the engine's execution path (plan, claim with a
+  fenced lease and heartbeat, the operator: web3's HTTP provider, batches, retries armed,
+  consistency checks, conversion to Arrow, block-range partitions merged and written as Parquet to
+  the lake, then the publish transaction with the cursor), from an empty catalog each round.
 - baseline: the same JSON-RPC work with nothing on top — plain httpx POSTs of the same batches
   (`eth_getBlockByNumber` with full transactions, `eth_getLogs` over the same sub-ranges) and
   `json.loads`.
+
+The engine runs on a bench database created afresh in the embedded PostgreSQL (or the server of
+DATABASE_URL) and a temporary lake folder.
 
 The best round of each is kept (the least disturbed by other processes on the machine). The ratio
 baseline_rate / ingestion_rate is our overhead; it must stay under 1.5, i.e. the node, not our code,
@@ -22,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,11 +36,43 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.evm.client import EvmRpcClient
-from orchestration.evm.ingest import ingest_range
 from orchestration.evm.testchain import LocalTestChain
 
 MAX_RATIO = 1.5
+BENCH_DB = "chainlake_bench_ingestion"
+
+
+def prepare_django(lake_dir: str) -> None:
+    """A fresh, migrated bench database and a temporary lake, then django.setup()."""
+    import psycopg
+    from psycopg import sql
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
+    os.environ["DEBUG"] = "0"
+    from platform_site.config import data_dir
+
+    if os.environ.get("DATABASE_URL"):
+        import dj_database_url
+
+        parsed = dj_database_url.parse(os.environ["DATABASE_URL"])
+        credentials = f"{parsed['USER']}:{parsed['PASSWORD']}"
+        admin = f"postgresql://{credentials}@{parsed['HOST']}:{parsed['PORT'] or 5432}/postgres"
+    else:
+        from platform_site.database import embedded_server
+
+        admin = embedded_server(data_dir()).get_uri("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    os.environ["CHAINLAKE_DATABASE_NAME"] = BENCH_DB
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the figures
+    settings.STORAGE_URL = Path(lake_dir).as_uri()
+    call_command("migrate", verbosity=0)
 
 
 def bare_fetch(url: str, last_block: int, batch_size: int) -> tuple[int, int]:
@@ -69,12 +107,50 @@ def bare_fetch(url: str, last_block: int, batch_size: int) -> tuple[int, int]:
     return blocks, logs
 
 
-def ingest(chain: LocalTestChain, last_block: int, batch_size: int) -> tuple[int, int]:
-    client = EvmRpcClient(
-        chain.url, chain_id=chain.chain_id, batch_size=batch_size, log_block_range=batch_size
+def evm_rpc_job(chain: LocalTestChain, last_block: int, batch_size: int):
+    from orchestration.services import job_create
+    from orgs.models import platform_org
+
+    return job_create(
+        org=platform_org(),
+        name="bench_evm_rpc",
+        operator="evm_rpc",
+        runtime="source",
+        execution_strategy="incremental",
+        output_datasets=["evm.blocks", "evm.transactions", "evm.logs"],
+        source={
+            "url": chain.url,
+            "chain_id": chain.chain_id,
+            "end_block": last_block,
+            "batch_size": batch_size,
+            "log_block_range": batch_size,
+        },
     )
-    result = ingest_range(client, start=0, end=last_block, stored_hashes={}, partition_width=1000)
-    return result.block_count, result.log_count
+
+
+def ingest(job) -> tuple[int, int]:
+    """One evm_rpc task from an empty catalog through the engine; (blocks, logs) it published."""
+    from orchestration.models import Task
+    from orchestration.services import job_plan, task_execute, tasks_dispatch
+    from versioning.models import DatasetCursor, PartitionVersion
+
+    PartitionVersion.objects.all().delete()
+    DatasetCursor.objects.all().delete()
+    Task.objects.all().delete()
+    job_plan(job=job, force=True)
+    tasks_dispatch(enqueue=False)  # queued, then run inline here: no qcluster in the measurement
+    task = Task.objects.get(job=job)
+    outcome = task_execute(task_id=task.id)
+    if outcome != "succeeded":
+        raise SystemExit(
+            f"the evm_rpc task did not succeed: {outcome}: {Task.objects.get(pk=task.id).error_message}"
+        )
+    rows = dict(
+        PartitionVersion.objects.filter(dataset__in=["evm.blocks", "evm.logs"]).values_list(
+            "dataset", "row_count"
+        )
+    )
+    return rows.get("evm.blocks", 0), rows.get("evm.logs", 0)
 
 
 def main() -> int:
@@ -84,19 +160,22 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=50)
     args = parser.parse_args()
 
+    lake_dir = tempfile.mkdtemp(prefix="chainlake-bench-lake-")
+    prepare_django(lake_dir)
     with LocalTestChain(seed=42) as chain:
         started = time.perf_counter()
         chain.deploy_token()
         chain.mine_random_blocks(args.blocks - chain.head - 1, max_transfers_per_block=5)
         last_block = chain.head
         print(f"chain: {last_block + 1} blocks mined in {time.perf_counter() - started:.1f}s at {chain.url}")
+        job = evm_rpc_job(chain, last_block, args.batch_size)
 
         best = {"ingestion": float("inf"), "bare": float("inf")}
         counts = {}
         for round_number in range(1, args.rounds + 1):
             for name, run in (
                 ("bare", lambda: bare_fetch(chain.url, last_block, args.batch_size)),
-                ("ingestion", lambda: ingest(chain, last_block, args.batch_size)),
+                ("ingestion", lambda: ingest(job)),
             ):
                 started = time.perf_counter()
                 counts[name] = run()

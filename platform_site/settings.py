@@ -119,7 +119,8 @@ TASK_RETRY_BASE_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_BASE_SECONDS", "
 TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "600"))
 TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
-PYTHON_CALLABLE_MODULES = env_list("CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs."])
+# ``orchestration.demo`` holds the step of the shipped demo pipeline (evm.transfers).
+PYTHON_CALLABLE_MODULES = env_list("CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo"])
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 
 REST_FRAMEWORK = {

@@ -42,12 +42,14 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Operator, OperatorError, TaskContext
+from .base import Operator, OperatorError, PermanentOperatorError, TaskContext
 
 BUILTIN_MODULES = [
     "orchestration.operators.duckdb_sql",
     "orchestration.operators.python_callable",
     "orchestration.operators.synthetic_chain",
+    "orchestration.operators.evm_rpc",
+    "orchestration.operators.address_labels",
 ]
 
 _REGISTRY: dict[str, Operator] = {}
@@ -80,4 +82,12 @@ def operator_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-__all__ = ["Operator", "OperatorError", "TaskContext", "get_operator", "operator_names", "register"]
+__all__ = [
+    "Operator",
+    "OperatorError",
+    "PermanentOperatorError",
+    "TaskContext",
+    "get_operator",
+    "operator_names",
+    "register",
+]

@@ -19,6 +19,11 @@ class OperatorError(Exception):
     """The operator failed in a way worth showing the user (bad SQL at run time, bad callable…)."""
 
 
+class PermanentOperatorError(OperatorError):
+    """A failure retrying cannot fix (a node serving another chain, a reorg deeper than allowed):
+    the task fails at once instead of using up its retries."""
+
+
 @dataclass(frozen=True)
 class InputPartition:
     dataset: str

@@ -5,7 +5,10 @@ Writes ``evm.blocks``, ``evm.transactions`` and ``evm.logs`` (whichever are in
 ``output_datasets``) in block-range partitions named ``blocks_<first block, 8 digits>``.
 
 ``config``: ``chain_id`` (1), ``start_block`` (0), ``end_block`` (inclusive, required),
-``partition_size`` (1000), ``txs_per_block`` (3), ``logs_per_tx`` (1), ``seed`` (0).
+``partition_size`` (1000), ``txs_per_block`` (3), ``logs_per_tx`` (1), ``seed`` (0), ``layout``
+(``"compact"``, the default: a few columns per dataset; ``"evm"``: exactly the schemas the
+``evm_rpc`` source writes, with real ERC-20 ``Transfer`` logs, so a pipeline built on the synthetic
+source runs unchanged on a real node).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from . import register
 from .base import Operator, TaskContext
 
 OUTPUTS = ("evm.blocks", "evm.transactions", "evm.logs")
+LAYOUTS = ("compact", "evm")
 GENESIS_TIME = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 
 
@@ -48,12 +52,15 @@ def _settings(config: dict) -> dict:
         "txs_per_block": int(config.get("txs_per_block", 3)),
         "logs_per_tx": int(config.get("logs_per_tx", 1)),
         "seed": config.get("seed", 0),
+        "layout": config.get("layout", "compact"),
     }
 
 
 def generate(config: dict, key: str) -> dict[str, pa.Table]:
     """The three tables of one block-range partition."""
     s = _settings(config)
+    if s["layout"] == "evm":
+        return generate_evm_layout(s, key)
     seed, chain = s["seed"], s["chain_id"]
     numbers = [
         n for n in partition_range(key, s["partition_size"]) if s["start_block"] <= n <= s["end_block"]
@@ -155,6 +162,84 @@ def generate(config: dict, key: str) -> dict[str, pa.Table]:
     }
 
 
+def _word(value: int) -> str:
+    return "0x" + f"{value:064x}"
+
+
+def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
+    """The partition as a node would answer it (JSON-RPC blocks, transactions and logs), converted
+    by the same code as evm_rpc's: every log is an ERC-20 Transfer of one of ten tokens."""
+    from orchestration.evm.convert import TRANSFER_TOPIC, blocks_table, logs_table, transactions_table
+
+    seed, chain = s["seed"], s["chain_id"]
+    numbers = [
+        n for n in partition_range(key, s["partition_size"]) if s["start_block"] <= n <= s["end_block"]
+    ]
+    blocks, logs = [], []
+    for number in numbers:
+        block_hash = _hash(seed, chain, "block", number)
+        tx_count = (number * 7 + len(str(seed))) % (s["txs_per_block"] + 1) if s["txs_per_block"] else 0
+        transactions = []
+        for index in range(tx_count):
+            tx_hash = _hash(seed, chain, "tx", number, index)
+            sender = _address(seed, "from", (number + index) % 50)
+            token = _address(seed, "token", number % 10)
+            transactions.append(
+                {
+                    "blockNumber": hex(number),
+                    "blockHash": block_hash,
+                    "transactionIndex": hex(index),
+                    "hash": tx_hash,
+                    "from": sender,
+                    "to": token,
+                    "value": "0x0",
+                    "gas": hex(60_000),
+                    "gasPrice": hex(10**9 + number),
+                    "nonce": hex(number),
+                    "input": "0xa9059cbb",
+                    "type": "0x0",
+                }
+            )
+            for log_index in range(s["logs_per_tx"]):
+                recipient = _address(seed, "to", (number * 3 + index + log_index) % 40)
+                amount = ((number * 31 + index * 17 + log_index) % 1_000_000) * 10**15
+                logs.append(
+                    {
+                        "blockNumber": hex(number),
+                        "blockHash": block_hash,
+                        "transactionIndex": hex(index),
+                        "transactionHash": tx_hash,
+                        "logIndex": hex(index * s["logs_per_tx"] + log_index),
+                        "address": token,
+                        "topics": [
+                            TRANSFER_TOPIC,
+                            "0x" + "0" * 24 + sender[2:],
+                            "0x" + "0" * 24 + recipient[2:],
+                        ],
+                        "data": _word(amount),
+                    }
+                )
+        blocks.append(
+            {
+                "number": hex(number),
+                "hash": block_hash,
+                "parentHash": _hash(seed, chain, "block", number - 1) if number else "0x" + "0" * 64,
+                "timestamp": hex(GENESIS_TIME + 12 * number),
+                "miner": _address(seed, "miner", number % 5),
+                "gasLimit": hex(30_000_000),
+                "gasUsed": hex(21_000 * tx_count + number % 1000),
+                "baseFeePerGas": hex(10**9),
+                "transactions": transactions,
+            }
+        )
+    timestamps = {n: GENESIS_TIME + 12 * n for n in numbers}
+    return {
+        "evm.blocks": blocks_table(chain, blocks),
+        "evm.transactions": transactions_table(chain, blocks),
+        "evm.logs": logs_table(chain, logs, timestamps),
+    }
+
+
 @register
 class SyntheticChainOperator(Operator):
     name = "synthetic_chain"
@@ -168,9 +253,12 @@ class SyntheticChainOperator(Operator):
             s = _settings(config)
             if s["partition_size"] < 1 or s["end_block"] < s["start_block"] or s["start_block"] < 0:
                 raise ValueError
+            if s["layout"] not in LAYOUTS:
+                raise ValueError
         except (KeyError, TypeError, ValueError):
             errors["config"] = (
-                "synthetic_chain needs integer end_block >= start_block >= 0 and partition_size >= 1"
+                "synthetic_chain needs integer end_block >= start_block >= 0, partition_size >= 1 and "
+                f"layout one of {', '.join(LAYOUTS)}"
             )
         extra = set(job.output_datasets) - set(OUTPUTS)
         if extra or not job.output_datasets:

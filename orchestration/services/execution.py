@@ -26,7 +26,7 @@ from django.utils import timezone
 from orchestration import schema_changes, selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
-from orchestration.operators.base import InputPartition, TaskContext
+from orchestration.operators.base import InputPartition, PermanentOperatorError, TaskContext
 from versioning.models import DatasetCursor, PartitionVersion
 from versioning.services import PublishedPartition, invalidation_create, partition_versions_publish
 from versioning.storage import lake, schema_hash
@@ -326,17 +326,21 @@ def _fault_pause(job: Job) -> None:
 
 def _advance_cursors(*, job: Job, ctx: TaskContext) -> None:
     column = (job.config or {}).get("cursor_column", "")
-    for dataset, parts in ctx.inputs.items():
+    # A source job has no inputs: its cursor is on a dataset it writes (evm_rpc: evm.blocks).
+    own = {d: [] for d in ctx.cursor_updates if d not in ctx.inputs}
+    for dataset, parts in {**ctx.inputs, **own}.items():
         newest = max((p.version for p in parts), default=None)
         existing = DatasetCursor.objects.filter(dataset=dataset, job=job).first()
-        value = ctx.cursor_updates.get(dataset, (column, existing.cursor_value if existing else None))[1]
+        cursor_column, value = ctx.cursor_updates.get(
+            dataset, (column, existing.cursor_value if existing else None)
+        )
         updated = max(
             filter(None, [newest, existing.updated_at if existing else None]), default=timezone.now()
         )
         DatasetCursor.objects.update_or_create(
             dataset=dataset,
             job=job,
-            defaults={"cursor_column": column, "cursor_value": value, "updated_at": updated},
+            defaults={"cursor_column": cursor_column, "cursor_value": value, "updated_at": updated},
         )
 
 
@@ -376,18 +380,19 @@ def _propagate_invalidations(*, job: Job, task: Task, outputs) -> None:
 
 
 # -- failure, retry, reap, cancel --------------------------------------------------------------
-def task_fail(*, lease: Lease, error: str) -> str | None:
-    """Fail the attempt (fenced): back to pending with a backoff delay while attempts remain."""
+def task_fail(*, lease: Lease, error: str, retry: bool = True) -> str | None:
+    """Fail the attempt (fenced): back to pending with a backoff delay while attempts remain
+    (``retry=False``: the error is permanent, e.g. a wrong chain, and the task fails now)."""
     with transaction.atomic(), connection.cursor() as cursor:
         if not _lock_leased(cursor, lease):
             return None
         task = Task.objects.select_related("job").get(pk=lease.task_id)
-        return _fail(task=task, error=error)
+        return _fail(task=task, error=error, retry=retry)
 
 
-def _fail(*, task: Task, error: str) -> str:
+def _fail(*, task: Task, error: str, retry: bool = True) -> str:
     attempts, maximum = task.attempts, task.job.max_attempts
-    if attempts < maximum:
+    if retry and attempts < maximum:
         capped, delay = backoff_delay(attempts)
         task.status = Task.Status.PENDING
         task.next_retry_at = timezone.now() + timedelta(seconds=delay)
@@ -400,7 +405,11 @@ def _fail(*, task: Task, error: str) -> str:
         task.status = Task.Status.FAILED
         task.next_retry_at = None
         task.completed_at = timezone.now()
-        task.error_message = f"{error}\ngave up after {attempts} attempt(s)"
+        task.error_message = (
+            f"{error}\ngave up after {attempts} attempt(s)"
+            if retry
+            else f"{error}\nnot retried: retrying cannot fix this error"
+        )
     task.save(update_fields=["status", "next_retry_at", "completed_at", "error_message"])
     return task.status
 
@@ -535,7 +544,11 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         return "lease lost"
     except Exception as exc:
         log.warning("task %s failed: %s", task_id, exc)
-        status = task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}")
+        status = task_fail(
+            lease=lease,
+            error=f"{type(exc).__name__}: {exc}",
+            retry=not isinstance(exc, PermanentOperatorError),
+        )
         return status or "lease lost"
     finally:
         if heartbeat is not None:

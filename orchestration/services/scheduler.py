@@ -102,10 +102,16 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
             log.warning("job %s: unknown operator %s, not planned", job, job.operator)
             return result
         invalidations: dict[str, set[str]] = defaultdict(set)
-        if operator.is_source:
+        cursor_driven = job.execution_strategy in (
+            Job.ExecutionStrategy.INCREMENTAL,
+            Job.ExecutionStrategy.STREAMING,
+        )
+        if operator.is_source and not cursor_driven:
             keys = selectors.stale_source_partitions(job=job, expected=operator.expected_partitions(job))
-        elif job.execution_strategy in (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING):
-            due = force or selectors.incremental_is_due(job=job)
+        elif cursor_driven:
+            # An incremental source (e.g. evm_rpc) has no inputs to be due on: it runs when forced
+            # (its schedule fired, or "run now") and finds its own partitions from its cursor.
+            due = force or (not operator.is_source and selectors.incremental_is_due(job=job))
             result.created = incremental_task_create(job=job) if due else 0
             return result
         else:

@@ -1,8 +1,10 @@
-"""Create the platform org, a demo org and a superuser, once; print how to log in every time."""
+"""Create the platform org, a demo org, a superuser and the demo pipeline, once; print how to log in
+every time."""
 
 import secrets
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
                 User.objects.create_superuser(ADMIN_LOGIN, password, email="admin@localhost", org=platform)
                 password_file.write_text(password)
                 password_file.chmod(0o600)
+        call_command("seed_demo_pipeline", quiet=quiet, stdout=self.stdout)
         if quiet:
             return
         if password_file.exists():

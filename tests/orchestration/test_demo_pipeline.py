@@ -1,0 +1,62 @@
+"""The demo pipeline `make run` seeds: idempotent, and it runs to completion on the synthetic chain."""
+
+import pyarrow as pa
+import pytest
+from django.core.management import call_command
+
+from orchestration.demo import demo_labels
+from orchestration.models import Job
+from orchestration.services import plan_active_jobs
+from orgs.models import Org, platform_org
+from tests.factories import UserFactory
+from versioning.models import PartitionVersion
+from versioning.storage import lake
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def demo_callables(settings, monkeypatch):
+    settings.PYTHON_CALLABLE_MODULES = ["orchestration.demo"]
+    monkeypatch.delenv("CHAINLAKE_EVM_RPC_URL", raising=False)
+
+
+def dataset(name: str) -> pa.Table:
+    parts = PartitionVersion.objects.filter(dataset=name).order_by("partition_key")
+    return pa.concat_tables([lake().read_table(p.location) for p in parts])
+
+
+def test_the_demo_pipeline_seeds_once_and_runs_to_completion(run_tasks):
+    UserFactory(org=platform_org(), is_superuser=True)
+    call_command("seed_demo_pipeline", quiet=True)
+    first = {job.id: job.config_hash for job in Job.objects.all()}
+    call_command("seed_demo_pipeline", quiet=True)
+    assert {job.id: job.config_hash for job in Job.objects.all()} == first
+    assert len(first) == 4
+
+    plan_active_jobs()
+    run_tasks()
+    blocks, transfers = dataset("evm.blocks"), dataset("evm.transfers")
+    assert blocks.num_rows == 5000
+    assert transfers.num_rows == dataset("evm.logs").num_rows > 0  # every synthetic log is a Transfer
+    stats = dataset("evm.daily_transfer_stats")
+    assert sum(stats["transfers"].to_pylist()) == transfers.num_rows
+    labelled = dataset(f"{Org.objects.get(slug='demo').slug}.labelled_transfers")
+    labels = dict(
+        zip(labelled["token_address"].to_pylist(), labelled["token_address_label"].to_pylist(), strict=True)
+    )
+    assert {a: labels[a] for a in demo_labels()} == demo_labels()
+    assert None in labels.values()  # unlabelled tokens stay null
+
+
+def test_a_node_url_switches_the_source_to_evm_rpc(monkeypatch):
+    call_command("seed_demo_pipeline", quiet=True)
+    monkeypatch.setenv("CHAINLAKE_EVM_RPC_URL", "http://127.0.0.1:8545")
+    call_command("seed_demo_pipeline", quiet=True)
+    source = Job.objects.get(name="evm_source")
+    assert (source.operator, source.source["url"], source.execution_strategy) == (
+        "evm_rpc",
+        "http://127.0.0.1:8545",
+        "incremental",
+    )
+    assert Job.objects.count() == 4
