@@ -24,22 +24,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 BENCH_DB = "chainlake_bench_api"
-
-
-def use_bench_database() -> None:
-    """Point Django at a database of its own, so the benchmark never touches development data."""
-    if os.environ.get("DATABASE_URL"):
-        return
-    from platform_site.config import data_dir
-    from platform_site.database import _ensure_database, embedded_server
-
-    server = embedded_server(data_dir())
-    _ensure_database(server.get_uri("postgres"), BENCH_DB)
-    os.environ["DATABASE_URL"] = server.get_uri(BENCH_DB)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -185,7 +176,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     args = parser.parse_args()
 
-    use_bench_database()
+    use_bench_database(BENCH_DB, fresh=False)
     import django
 
     django.setup()

@@ -36,6 +36,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_database import use_bench_database
+
 from orchestration.evm.testchain import LocalTestChain
 
 MAX_RATIO = 1.5
@@ -44,27 +46,8 @@ BENCH_DB = "chainlake_bench_ingestion"
 
 def prepare_django(lake_dir: str) -> None:
     """A fresh, migrated bench database and a temporary lake, then django.setup()."""
-    import psycopg
-    from psycopg import sql
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
     os.environ["DEBUG"] = "0"
-    from platform_site.config import data_dir
-
-    if os.environ.get("DATABASE_URL"):
-        import dj_database_url
-
-        parsed = dj_database_url.parse(os.environ["DATABASE_URL"])
-        credentials = f"{parsed['USER']}:{parsed['PASSWORD']}"
-        admin = f"postgresql://{credentials}@{parsed['HOST']}:{parsed['PORT'] or 5432}/postgres"
-    else:
-        from platform_site.database import embedded_server
-
-        admin = embedded_server(data_dir()).get_uri("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    os.environ["CHAINLAKE_DATABASE_NAME"] = BENCH_DB
+    use_bench_database(BENCH_DB, fresh=True)
     import django
     from django.conf import settings
     from django.core.management import call_command

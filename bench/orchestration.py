@@ -27,32 +27,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+
 BENCH_DB = "chainlake_bench_orchestration"
 
 
 def prepare_database() -> None:
     """Create the bench database afresh and point Django at it (before django.setup())."""
-    import psycopg
-    from psycopg import sql
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
     os.environ["DEBUG"] = "0"  # no per-query debug recording in the measured processes
-    from platform_site.config import data_dir
-
-    if os.environ.get("DATABASE_URL"):
-        import dj_database_url
-
-        parsed = dj_database_url.parse(os.environ["DATABASE_URL"])
-        credentials = f"{parsed['USER']}:{parsed['PASSWORD']}"
-        admin = f"postgresql://{credentials}@{parsed['HOST']}:{parsed['PORT'] or 5432}/postgres"
-    else:
-        from platform_site.database import embedded_server
-
-        admin = embedded_server(data_dir()).get_uri("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    os.environ["CHAINLAKE_DATABASE_NAME"] = BENCH_DB
+    use_bench_database(BENCH_DB, fresh=True)
 
 
 def setup_django() -> None:
