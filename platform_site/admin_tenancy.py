@@ -35,7 +35,13 @@ class OrgScopedAdminMixin:
     tenancy_scoped = True
 
     def get_queryset(self, request):
-        return tenancy.visible_to(request.user, super().get_queryset(request))
+        queryset = tenancy.visible_to(request.user, super().get_queryset(request))
+        org_field = tenancy.scope_for(self.model).org_field
+        if _is_superuser(request) or not org_field:
+            return queryset
+        # Staff work on their own org in the admin: other orgs' public objects stay readable through
+        # the API and queries, but never appear among the rows an org's staff manage.
+        return queryset.filter(**{org_field: request.user.org_id})
 
     def has_module_permission(self, request) -> bool:
         return bool(request.user.is_active and request.user.is_staff)

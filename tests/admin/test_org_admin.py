@@ -125,3 +125,20 @@ def test_member_sees_visible_objects_and_changes_only_its_own(client, org_a):
     assert response.status_code == 302
     own.refresh_from_db()
     assert (own.name, own.user) == ("renamed", member)
+
+
+def test_other_orgs_public_objects_stay_out_of_the_admin(client, db):
+    from django.urls import reverse
+
+    from tests.factories import OrgFactory, SavedQueryFactory, UserFactory
+
+    home, other = OrgFactory(slug="home"), OrgFactory(slug="other")
+    staff = UserFactory(org=home, role="admin", is_staff=True)
+    public_elsewhere = SavedQueryFactory(org=other, visibility="public", name="someone else's")
+    mine = SavedQueryFactory(org=home, visibility="org", name="ours")
+    client.force_login(staff)
+    listing = client.get(reverse("admin:queries_savedquery_changelist")).content.decode()
+    assert "ours" in listing and "someone else" not in listing
+    page = client.get(reverse("admin:queries_savedquery_change", args=[public_elsewhere.pk]))
+    assert page.status_code == 404
+    assert client.get(reverse("admin:queries_savedquery_change", args=[mine.pk])).status_code == 200
