@@ -102,11 +102,29 @@ def test_three_job_dag_under_qcluster_matches_duckdb(start_cluster):
     )
     cluster = start_cluster()
     services.job_run_now(job=source)
+
+    def aggregate_is_current() -> bool:
+        # Finished means the aggregate was built from every current input version, not merely that
+        # it exists: between an input's publish and the downstream plan, an older build looks done.
+        last = (
+            Task.objects.filter(job__name="miner_totals", status="succeeded")
+            .order_by("-completed_at")
+            .first()
+        )
+        current = set(
+            PartitionVersion.objects.filter(dataset="acme.tx_per_block").values_list(
+                "partition_key", "version"
+            )
+        )
+        return (
+            last is not None and set(last.inputs.values_list("input_partition", "input_version")) == current
+        )
+
     wait_for(
         lambda: (
-            PartitionVersion.objects.filter(dataset="acme.miner_totals").exists()
+            PartitionVersion.objects.filter(dataset="acme.tx_per_block").count() == 3
+            and aggregate_is_current()
             and all_done()
-            and PartitionVersion.objects.filter(dataset="acme.tx_per_block").count() == 3
         ),
         timeout=120,
         tick=tick,
