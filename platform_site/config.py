@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,9 +44,10 @@ def data_dir() -> Path:
     path = Path(os.environ.get("CHAINLAKE_DATA_DIR") or BASE_DIR / ".data").expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
+        # An anonymous file of this process's own: web, workers and commands start together, and a
+        # shared probe name would let one process delete the file another is checking.
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as exc:
         raise ConfigError(
             f"data folder {path} is not writable ({exc.strerror or exc}); "

@@ -55,3 +55,16 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
     first = secret_key(tmp_path)
     assert len(first) >= 50 and secret_key(tmp_path) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_together_all_accept_the_data_dir(tmp_path, monkeypatch):
+    # make run starts the web server and the workers at the same moment; each checks the folder.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from platform_site.config import data_dir
+
+    monkeypatch.setenv("CHAINLAKE_DATA_DIR", str(tmp_path))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: data_dir(), range(2000)))
+    assert set(results) == {tmp_path.resolve()}
+    assert list(tmp_path.iterdir()) == []
