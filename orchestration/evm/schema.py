@@ -50,14 +50,22 @@ BLOCKS_SCHEMA = pa.schema(
     ]
 )
 
+# Where a row sits on the chain: every transaction-level dataset starts with these columns.
+_IN_BLOCK = [
+    pa.field("chain_id", pa.int64(), nullable=False),
+    pa.field("block_number", pa.int64(), nullable=False),
+    pa.field("block_hash", pa.string(), nullable=False),
+    pa.field("block_timestamp", _timestamp, nullable=False),
+]
+_IN_TRANSACTION = [
+    *_IN_BLOCK,
+    pa.field("transaction_index", pa.int32(), nullable=False),
+    pa.field("transaction_hash", pa.string(), nullable=False),
+]
+
 TRANSACTIONS_SCHEMA = pa.schema(
     [
-        pa.field("chain_id", pa.int64(), nullable=False),
-        pa.field("block_number", pa.int64(), nullable=False),
-        pa.field("block_hash", pa.string(), nullable=False),
-        pa.field("block_timestamp", _timestamp, nullable=False),
-        pa.field("transaction_index", pa.int32(), nullable=False),
-        pa.field("transaction_hash", pa.string(), nullable=False),
+        *_IN_TRANSACTION,
         pa.field("from_address", pa.string(), nullable=False),
         pa.field("to_address", pa.string()),  # null for a contract creation
         pa.field("value", pa.string(), nullable=False),
@@ -73,12 +81,7 @@ TRANSACTIONS_SCHEMA = pa.schema(
 
 LOGS_SCHEMA = pa.schema(
     [
-        pa.field("chain_id", pa.int64(), nullable=False),
-        pa.field("block_number", pa.int64(), nullable=False),
-        pa.field("block_hash", pa.string(), nullable=False),
-        pa.field("block_timestamp", _timestamp, nullable=False),
-        pa.field("transaction_index", pa.int32(), nullable=False),
-        pa.field("transaction_hash", pa.string(), nullable=False),
+        *_IN_TRANSACTION,
         pa.field("log_index", pa.int32(), nullable=False),
         pa.field("address", pa.string(), nullable=False),
         pa.field("topic0", pa.string()),
@@ -91,10 +94,7 @@ LOGS_SCHEMA = pa.schema(
 
 TRANSFERS_SCHEMA = pa.schema(
     [
-        pa.field("chain_id", pa.int64(), nullable=False),
-        pa.field("block_number", pa.int64(), nullable=False),
-        pa.field("block_hash", pa.string(), nullable=False),
-        pa.field("block_timestamp", _timestamp, nullable=False),
+        *_IN_BLOCK,
         pa.field("transaction_hash", pa.string(), nullable=False),
         pa.field("log_index", pa.int32(), nullable=False),
         pa.field("token_address", pa.string(), nullable=False),
