@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from . import row_filter as rf
 from .models import DataInvalidation, PartitionVersion
-from .selectors import dataset_consumers
+from .selectors import (
+    SUPERSEDED_KEY,
+    dataset_consumers,
+    dataset_exists,
+    dataset_schema,
+    partitions_matching,
+)
 from .storage import TMP_DIR, Storage, lake, partition_location, schema_hash, task_id_of
 
 
@@ -93,6 +99,49 @@ def dataset_partition_write(
     return PartitionVersion.objects.get(dataset=dataset, partition_key=partition_key)
 
 
+def invalidation_errors(
+    *,
+    dataset: str,
+    scope: str,
+    partition_key: str | None = None,
+    row_filter: object = None,
+    storage: Storage | None = None,
+) -> dict[str, str]:
+    """Why an invalidation may not be recorded (field -> message); empty when it may.
+
+    The dataset must be known (in the catalog, or written by a job); a partition must be current;
+    a row filter must name the dataset's columns with values of their types (checked against the
+    schema of its newest partition) using the documented operators.
+    """
+    errors: dict[str, str] = {}
+    if scope not in DataInvalidation.Scope.values:
+        errors["scope"] = f"scope must be one of {', '.join(DataInvalidation.Scope.values)}"
+    if not isinstance(dataset, str) or "." not in dataset or not all(dataset.split(".", 1)):
+        errors["dataset"] = "dataset is namespace.name"
+    elif not dataset_exists(dataset=dataset):
+        errors["dataset"] = f"unknown dataset {dataset!r}: no partition of it and no job writes it"
+    if errors:
+        return errors
+    if scope == DataInvalidation.Scope.PARTITION:
+        if not partition_key:
+            errors["partition_key"] = "a partition invalidation needs partition_key"
+        elif not PartitionVersion.objects.filter(dataset=dataset, partition_key=partition_key).exists():
+            errors["partition_key"] = f"{dataset} has no current partition {partition_key!r}"
+    if scope == DataInvalidation.Scope.ROWS:
+        if error := rf.validation_error(row_filter):
+            errors["row_filter"] = error
+        else:
+            try:
+                schema = dataset_schema(dataset=dataset, storage=storage)
+            except OSError as exc:
+                schema, errors["row_filter"] = None, f"the schema of {dataset} is unreadable: {exc}"
+            if schema is None:
+                errors.setdefault("row_filter", f"{dataset} has no partitions yet: no rows to filter")
+            elif error := rf.schema_error(row_filter, schema):
+                errors["row_filter"] = error
+    return errors
+
+
 def invalidation_create(
     *,
     dataset: str,
@@ -101,23 +150,30 @@ def invalidation_create(
     row_filter: dict | None = None,
     reason: str = "",
     source_event: dict | None = None,
+    superseded: dict[str, str] | None = None,
+    storage: Storage | None = None,
 ) -> DataInvalidation:
     """Record that data of ``dataset`` is wrong; consumers reprocess what it covers.
 
-    Raises ValidationError (field -> message) on a bad scope/key/filter. With no consumer, it is
-    processed at once.
+    Raises ValidationError (field -> message, see :func:`invalidation_errors`). With no consumer,
+    it is processed at once. ``superseded`` (partition key -> location of the version the same
+    transaction replaces) lets a ``rows`` invalidation also cover what the replaced files held: the
+    keys whose old file matches are kept in ``source_event["superseded_partitions"]``.
     """
-    errors = {}
-    if scope not in DataInvalidation.Scope.values:
-        errors["scope"] = f"scope must be one of {', '.join(DataInvalidation.Scope.values)}"
-    if scope == DataInvalidation.Scope.PARTITION and not partition_key:
-        errors["partition_key"] = "a partition invalidation needs partition_key"
-    if scope == DataInvalidation.Scope.ROWS and (error := rf.validation_error(row_filter)):
-        errors["row_filter"] = error
-    if not dataset or "." not in dataset:
-        errors["dataset"] = "dataset is namespace.name"
+    storage = storage or lake()
+    errors = invalidation_errors(
+        dataset=dataset, scope=scope, partition_key=partition_key, row_filter=row_filter, storage=storage
+    )
     if errors:
         raise ValidationError(errors)
+    event = dict(source_event or {})
+    event.pop(SUPERSEDED_KEY, None)  # computed here from the replaced files, never taken as given
+    if scope == DataInvalidation.Scope.ROWS and superseded:
+        matching = partitions_matching(
+            keys=sorted(superseded.items()), row_filter=row_filter, storage=storage
+        )
+        if matching:
+            event[SUPERSEDED_KEY] = matching
     has_consumers = dataset_consumers(dataset=dataset).exists()
     return DataInvalidation.objects.create(
         dataset=dataset,
@@ -125,7 +181,7 @@ def invalidation_create(
         partition_key=partition_key if scope == DataInvalidation.Scope.PARTITION else None,
         row_filter=row_filter if scope == DataInvalidation.Scope.ROWS else None,
         reason=reason,
-        source_event=source_event or {},
+        source_event=event,
         processed_at=None if has_consumers else timezone.now(),
     )
 
@@ -140,7 +196,6 @@ def invalidation_mark_processed(*, invalidation_id: uuid.UUID, job_id: uuid.UUID
                 processed_at = CASE WHEN NOT EXISTS (
                     SELECT 1 FROM jobs j
                     WHERE j.active AND d.dataset = ANY(j.input_datasets)
-                      AND j.execution_strategy NOT IN ('incremental', 'streaming')
                       AND j.id <> %(job)s::uuid AND NOT (j.id = ANY(d.processed_by))
                 ) THEN now() END
             WHERE d.id = %(id)s AND NOT (%(job)s::uuid = ANY(d.processed_by))
@@ -156,18 +211,25 @@ class CatalogProblem:
     problem: str
 
 
+# Datasets whose partitions are block ranges: two current partitions holding the same block mean the
+# layout changed without the old partitions being retired, and every block there counts twice.
+RANGE_COLUMN = "block_number"
+
+
 def catalog_verify(
     *,
     dataset: str | None = None,
     storage: Storage | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[CatalogProblem]:
-    """Check every catalog row against storage: the file exists, its rows and schema match."""
+    """Check every catalog row against storage: the file exists, its rows and schema match, and no
+    two current partitions of a dataset hold overlapping block ranges."""
     storage = storage or lake()
     rows = PartitionVersion.objects.order_by("dataset", "partition_key")
     if dataset:
         rows = rows.filter(dataset=dataset)
     problems = []
+    ranges: dict[str, list[tuple[object, object, str]]] = {}
     for pv in rows.iterator(chunk_size=2000):
         try:
             if not storage.exists(pv.location):
@@ -175,6 +237,7 @@ def catalog_verify(
                 continue
             schema = storage.read_schema(pv.location)
             count = storage.parquet_row_count(pv.location)
+            bounds = storage.column_range(pv.location, RANGE_COLUMN)
         except OSError as exc:
             problems.append(CatalogProblem(pv.dataset, pv.partition_key, f"unreadable: {exc}"))
             continue
@@ -186,8 +249,31 @@ def catalog_verify(
             )
         if schema_hash(schema) != pv.schema_hash:
             problems.append(CatalogProblem(pv.dataset, pv.partition_key, "schema differs from the catalog"))
+        if bounds is not None:
+            ranges.setdefault(pv.dataset, []).append((*bounds, pv.partition_key))
         if progress:
             progress(1)
+    for name, spans in ranges.items():
+        problems.extend(_overlaps(name, spans))
+    return problems
+
+
+def _overlaps(dataset: str, spans: list[tuple[object, object, str]]) -> list[CatalogProblem]:
+    """Partitions whose [min, max] block range overlaps the one of a partition before it."""
+    problems = []
+    reach: tuple[object, str] | None = None  # the highest block so far, and whose it is
+    for low, high, key in sorted(spans, key=lambda span: (span[0], span[1])):
+        if reach is not None and low <= reach[0]:
+            problems.append(
+                CatalogProblem(
+                    dataset,
+                    key,
+                    f"{RANGE_COLUMN} {low}..{high} overlaps partition {reach[1]} (up to {reach[0]}): "
+                    "the same blocks are current twice",
+                )
+            )
+        if reach is None or high > reach[0]:
+            reach = (high, key)
     return problems
 
 

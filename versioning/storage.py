@@ -21,6 +21,7 @@ from functools import lru_cache
 from urllib.parse import urlparse
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from django.conf import settings
@@ -83,6 +84,23 @@ class Storage:
     def parquet_row_count(self, location: str) -> int:
         with self.fs.open_input_file(self._path(location)) as handle:
             return pq.ParquetFile(handle).metadata.num_rows
+
+    def column_range(self, location: str, column: str) -> tuple[object, object] | None:
+        """(min, max) of ``column`` in a file, from its row-group statistics when every row group
+        has them (else by reading the column); None when the file lacks the column or has no
+        non-null value in it."""
+        with self.fs.open_input_file(self._path(location)) as handle:
+            parquet = pq.ParquetFile(handle)
+            if column not in parquet.schema_arrow.names:
+                return None
+            index = parquet.schema_arrow.names.index(column)
+            metadata = parquet.metadata
+            stats = [metadata.row_group(i).column(index).statistics for i in range(metadata.num_row_groups)]
+            if stats and all(s is not None and s.has_min_max for s in stats):
+                return min(s.min for s in stats), max(s.max for s in stats)
+            values = parquet.read(columns=[column])[column]
+        bounds = pc.min_max(values).as_py()
+        return None if bounds["min"] is None else (bounds["min"], bounds["max"])
 
     def exists(self, location: str) -> bool:
         return self.fs.get_file_info(self._path(location)).type == pafs.FileType.File

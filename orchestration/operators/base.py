@@ -77,6 +77,12 @@ class TaskContext:
         self.lease_lost = threading.Event()
 
     @property
+    def rebuild(self) -> bool:
+        """A cursor-driven job rewriting ``partitions`` whole (what an invalidation covered): its
+        writes replace the partitions instead of merging into them, and its cursor stays put."""
+        return "rebuild" in (self.task.input_versions or {})
+
+    @property
     def heartbeat_ok(self) -> bool:
         return not self.lease_lost.is_set()
 
@@ -110,7 +116,8 @@ class TaskContext:
             raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
         from orchestration.services.merge import merge_with_current
 
-        table = merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
+        if not self.rebuild:
+            table = merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
         location = partition_location(dataset, partition_key, self.task.id, self.attempt)
         written = self.storage.write_table(location, table)
         self.outputs = [o for o in self.outputs if (o.dataset, o.partition_key) != (dataset, partition_key)]

@@ -130,6 +130,9 @@ class DuckDBSQLOperator(Operator):
                 ctx.write(output, key, _execute(tables, sql))
 
     def _run_incremental(self, ctx: TaskContext, sql: str, output: str, config: dict) -> None:
+        """Rows past the cursor, routed by ``partition_by``. A rebuild (``ctx.rebuild``) instead
+        recomputes its ``partitions`` whole from the rows up to the cursor (what earlier runs
+        processed), writing each even when empty; rows past the cursor are left to the next run."""
         column = config["cursor_column"]
         tables: dict[str, pa.Table] = {}
         highest: dict[str, object] = {}
@@ -137,7 +140,13 @@ class DuckDBSQLOperator(Operator):
             table = ctx.read(dataset) or empty_like(ctx, dataset)
             if column in table.column_names:
                 cursor = ctx.cursor(dataset)
-                if cursor is not None:
+                if ctx.rebuild:
+                    if cursor is None:
+                        table = table.slice(0, 0)
+                    else:
+                        value = pa.scalar(cursor).cast(table.schema.field(column).type)
+                        table = table.filter(pc.less_equal(table[column], value))
+                elif cursor is not None:
                     value = pa.scalar(cursor).cast(table.schema.field(column).type)
                     table = table.filter(pc.greater(table[column], value))
                 if table.num_rows:
@@ -146,6 +155,11 @@ class DuckDBSQLOperator(Operator):
         result = _execute(
             tables, f"SELECT ({config['partition_by']})::VARCHAR AS __partition, * FROM ({sql})"
         )
+        if ctx.rebuild:
+            for key in ctx.partitions:
+                rows = result.filter(pc.equal(result["__partition"], key)).drop_columns(["__partition"])
+                ctx.write(output, key, rows)
+            return
         keys = pc.unique(result["__partition"]).to_pylist() if result.num_rows else []
         for key in keys:
             rows = result.filter(pc.equal(result["__partition"], key)).drop_columns(["__partition"])

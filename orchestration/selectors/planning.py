@@ -267,6 +267,57 @@ def live_task_processes(*, job: Job, invalidation_id) -> bool:
         return cursor.fetchone() is not None
 
 
+def outputs_fed_by(*, job: Job, dataset: str, keys: list[str]) -> list[str]:
+    """Output partitions of a cursor-driven job written by a task that read one of ``keys`` of
+    ``dataset`` (``task_inputs`` records what each publish read)."""
+    if not keys:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT k FROM tasks t, unnest(t.partitions) k
+            WHERE t.job_id = %s AND EXISTS (
+                SELECT 1 FROM task_inputs ti WHERE ti.task_id = t.id AND ti.input_dataset = %s
+                  AND ti.input_partition = ANY(%s))
+            ORDER BY k
+            """,
+            [job.id, dataset, keys],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def inputs_feeding(*, job: Job, outputs: list[str]) -> dict[str, list[str]]:
+    """Input partitions (per dataset) read by the tasks of ``job`` that wrote any of ``outputs``:
+    everything a rebuild of those outputs must read again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT ti.input_dataset, ti.input_partition
+            FROM tasks t JOIN task_inputs ti ON ti.task_id = t.id
+            WHERE t.job_id = %s AND t.partitions && %s::text[]
+            ORDER BY 1, 2
+            """,
+            [job.id, outputs],
+        )
+        found: dict[str, list[str]] = {}
+        for dataset, key in cursor.fetchall():
+            found.setdefault(dataset, []).append(key)
+        return found
+
+
+# A job's last planning failure lives in a ``dataset_cursors`` row of its own (this pseudo dataset,
+# never a real one: real names are ``namespace.name``): durable, scoped to the job's org like its
+# cursors, dropped with the job's cursors on a config change and on the next clean plan.
+PLANNING_ERROR_DATASET = "_planning"
+PLANNING_ERROR_COLUMN = "_planning_error"
+
+
+def planning_error(*, job: Job) -> tuple[str, datetime] | None:
+    """(message, when) of the job's last planning failure, None when its last plan went through."""
+    row = DatasetCursor.objects.filter(job=job, dataset=PLANNING_ERROR_DATASET).first()
+    return None if row is None else (row.cursor_value or "", row.updated_at)
+
+
 def downstream_jobs(*, datasets: list[str]):
     return Job.objects.filter(active=True, input_datasets__overlap=list(datasets))
 

@@ -237,6 +237,7 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
     with transaction.atomic(), connection.cursor() as cursor:
         if not _lock_leased(cursor, lease):
             raise LeaseLost(str(lease.task_id))
+        superseded = _current_locations(outputs)
         version = partition_versions_publish(partitions=outputs)
         if read:
             cursor.execute(
@@ -252,7 +253,7 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
                     [p.version for p in read],
                 ],
             )
-        if job.execution_strategy in CURSOR_STRATEGIES:
+        if job.execution_strategy in CURSOR_STRATEGIES and not is_rebuild(ctx.task):
             _advance_cursors(job=job, ctx=ctx)
         for pending in ctx.invalidations:
             invalidation_create(
@@ -262,8 +263,9 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
                 row_filter=pending.row_filter,
                 reason=pending.reason,
                 source_event=pending.source_event,
+                superseded=superseded.get(pending.dataset),
             )
-        _propagate_invalidations(job=job, task=ctx.task, outputs=ctx.outputs)
+        _propagate_invalidations(job=job, task=ctx.task, outputs=ctx.outputs, superseded=superseded)
         recorded = [
             {
                 "dataset": o.dataset,
@@ -344,32 +346,80 @@ def _advance_cursors(*, job: Job, ctx: TaskContext) -> None:
         )
 
 
-def _propagate_invalidations(*, job: Job, task: Task, outputs) -> None:
-    """What a task rewrote because of an invalidation invalidates, in turn, what was built from it."""
+def _current_locations(outputs: list[PublishedPartition]) -> dict[str, dict[str, str]]:
+    """dataset -> partition key -> location of the versions this publish is about to replace."""
+    wanted = {(o.dataset, o.partition_key) for o in outputs}
+    found: dict[str, dict[str, str]] = {}
+    if not wanted:
+        return found
+    current = PartitionVersion.objects.filter(
+        dataset__in={d for d, _ in wanted}, partition_key__in={k for _, k in wanted}
+    ).values_list("dataset", "partition_key", "location")
+    for dataset, key, location in current:
+        if (dataset, key) in wanted:
+            found.setdefault(dataset, {})[key] = location
+    return found
+
+
+def is_rebuild(task: Task) -> bool:
+    """A cursor-driven job's rebuild of what an invalidation covers (see ``rebuild_task_create``)."""
+    return "rebuild" in (task.input_versions or {})
+
+
+def _propagate_invalidations(
+    *, job: Job, task: Task, outputs, superseded: dict[str, dict[str, str]] | None = None
+) -> None:
+    """What a task rewrote because of an invalidation invalidates, in turn, what was built from it.
+
+    Recorded once per (output dataset, source invalidation[, partition]) whatever the state of an
+    earlier one: a dataset nobody reads closes its invalidation at once, and a second task of the
+    same rebuild must not record the same event again. The event names its origin (a reorg's own
+    event travels down the DAG in ``origin``).
+    """
     from versioning.models import DataInvalidation
+    from versioning.row_filter import schema_error
 
     ids = (task.input_versions or {}).get("invalidations") or []
     if not ids or not outputs:
         return
+    superseded = superseded or {}
     for source in DataInvalidation.objects.filter(id__in=ids):
+        origin = source.source_event.get("origin") or {
+            k: v for k, v in source.source_event.items() if k != "superseded_partitions"
+        }
         for dataset in job.output_datasets:
             written = sorted({o.partition_key for o in outputs if o.dataset == dataset})
-            event = {"type": "propagated", "invalidation": str(source.id), "job": str(job.id)}
-            schema_columns = {n for o in outputs if o.dataset == dataset for n in o.schema.names}
-            if source.scope == "rows" and set(source.row_filter) <= schema_columns:
-                exists = DataInvalidation.objects.filter(
-                    dataset=dataset, processed_at__isnull=True, source_event__invalidation=str(source.id)
-                ).exists()
-                if not exists:
+            if not written:
+                continue
+            event = {
+                "type": "propagated",
+                "invalidation": str(source.id),
+                "job": str(job.id),
+                "origin": origin,
+            }
+            earlier = DataInvalidation.objects.filter(
+                dataset=dataset, source_event__invalidation=str(source.id)
+            )
+            schema = next((o.schema for o in outputs if o.dataset == dataset), None)
+            if (
+                source.scope == "rows"
+                and schema is not None
+                and schema_error(source.row_filter, schema) is None
+            ):
+                if not earlier.filter(scope="rows").exists():
                     invalidation_create(
                         dataset=dataset,
                         scope="rows",
                         row_filter=source.row_filter,
                         reason=f"propagated from {source.dataset}",
                         source_event=event,
+                        superseded=superseded.get(dataset),
                     )
                 continue
+            done = set(earlier.filter(scope="partition").values_list("partition_key", flat=True))
             for key in written:
+                if key in done:
+                    continue
                 invalidation_create(
                     dataset=dataset,
                     scope="partition",
@@ -476,6 +526,16 @@ def task_retry(*, task: Task) -> Task | None:
 # -- the worker ---------------------------------------------------------------------------------
 def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
     rows = PartitionVersion.objects.filter(dataset__in=job.input_datasets)
+    if is_rebuild(task):
+        # The current versions of the input partitions the planner listed (what fed the outputs).
+        listed = task.input_versions["rebuild"]
+        found = {d: [] for d in job.input_datasets}
+        for pv in rows.order_by("partition_key"):
+            if pv.partition_key in listed.get(pv.dataset, ()):
+                found[pv.dataset].append(
+                    InputPartition(pv.dataset, pv.partition_key, pv.version, pv.location, pv.schema_hash)
+                )
+        return found
     if job.execution_strategy in CURSOR_STRATEGIES:
         cursors = {c.dataset: c.updated_at for c in DatasetCursor.objects.filter(job=job)}
         found: dict[str, list[InputPartition]] = {d: [] for d in job.input_datasets}
@@ -525,7 +585,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         return "not claimed"
     task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
     job = task.job
-    if job.activation == Job.Activation.CONTINUOUS:
+    if job.activation == Job.Activation.CONTINUOUS and not is_rebuild(task):
         return _run_continuous(lease=lease, task=task)
     heartbeat = None
     try:
@@ -597,6 +657,10 @@ def _run_continuous(*, lease: Lease, task: Task) -> str:
     last_new = time.monotonic()
     try:
         while first.heartbeat_ok:
+            if selectors.open_invalidations(job=job).exists():
+                # Let the planner rebuild what the invalidation covers; it starts a new run after.
+                task_complete(lease=lease)
+                return "succeeded"
             if _has_new_input(job):
                 task = Task.objects.select_related("job").get(pk=lease.task_id)
                 ctx = _task_context(lease=lease, job=job, task=task)
@@ -624,9 +688,9 @@ def after_publish(*, job: Job, task: Task) -> None:
     """Downstream planning the moment a task publishes, then dispatch what became due."""
     try:
         if (task.input_versions or {}).get("invalidations"):
-            from .scheduler import job_plan
+            from .scheduler import job_plan_isolated
 
-            job_plan(job=job)  # closes the invalidations this task finished
+            job_plan_isolated(job=job)  # closes the invalidations this task finished
         plan_downstream(datasets=list(job.output_datasets))
         tasks_dispatch()
     except Exception:

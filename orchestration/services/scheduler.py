@@ -23,6 +23,12 @@ from django.utils import timezone
 from orchestration import selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
+from orchestration.selectors.planning import (
+    PLANNING_ERROR_COLUMN,
+    PLANNING_ERROR_DATASET,
+    inputs_feeding,
+    outputs_fed_by,
+)
 from platform_site.db import uuid7
 from versioning.models import DatasetCursor
 from versioning.selectors import invalidation_covered_partitions
@@ -38,6 +44,7 @@ class PlanResult:
     job_id: str
     created: int = 0
     partitions: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 def lock_job(job_id) -> None:
@@ -89,6 +96,20 @@ def incremental_task_create(*, job: Job) -> int:
     return 1
 
 
+def rebuild_task_create(*, job: Job, invalidations: dict[str, set[str]]) -> int:
+    """A cursor-driven job's rebuild: one task rewriting the output partitions ``invalidations``
+    names (key -> invalidation ids) from every input partition that fed them, up to the cursor.
+
+    The inputs are fixed here (``input_versions.rebuild``) from ``task_inputs``; the cursor does not
+    move, so what lies past it is still read by the next ordinary run.
+    """
+    keys = sorted(invalidations)
+    ids = sorted(set().union(*invalidations.values()))
+    feeding = inputs_feeding(job=job, outputs=keys)
+    Task.objects.create(job=job, partitions=keys, input_versions={"invalidations": ids, "rebuild": feeding})
+    return 1
+
+
 def job_plan(*, job: Job, force: bool = False) -> PlanResult:
     """Create tasks for every stale partition of ``job`` (``force``: a full job runs even if fresh)."""
     with transaction.atomic():
@@ -106,13 +127,24 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
             Job.ExecutionStrategy.INCREMENTAL,
             Job.ExecutionStrategy.STREAMING,
         )
+        problems: list[str] = []
         if operator.is_source and not cursor_driven:
             keys = selectors.stale_source_partitions(job=job, expected=operator.expected_partitions(job))
         elif cursor_driven:
+            live = Task.objects.filter(job=job, status__in=Task.LIVE_STATUSES).exists()
+            if not operator.is_source and not live:
+                # What an invalidation covers is rebuilt before the cursor moves on.
+                work = _invalidation_work(job=job, whole=False, problems=problems, cursor_driven=True)
+                if work:
+                    result.created = rebuild_task_create(job=job, invalidations=work)
+                    result.partitions = sorted(work)
+                    _record_planning_problems(job=job, problems=problems)
+                    return result
             # An incremental source (e.g. evm_rpc) has no inputs to be due on: it runs when forced
             # (its schedule fired, or "run now") and finds its own partitions from its cursor.
             due = force or (not operator.is_source and selectors.incremental_is_due(job=job))
             result.created = incremental_task_create(job=job) if due else 0
+            _record_planning_problems(job=job, problems=problems)
             return result
         else:
             started = _database_now()
@@ -125,7 +157,7 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
                     keys = [key]
             else:
                 keys = selectors.stale_partitions(job=job, until=until)
-            for key, ids in _invalidation_work(job=job, whole=whole).items():
+            for key, ids in _invalidation_work(job=job, whole=whole, problems=problems).items():
                 invalidations[key] |= ids
             extra = sorted(set(invalidations) - set(keys))
             if extra:
@@ -133,15 +165,32 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
             _advance_watermarks(job=job, until=until, safe=started - selectors.commit_margin())
         result.created = tasks_create(job=job, keys=keys, invalidations=invalidations)
         result.partitions = keys
+        _record_planning_problems(job=job, problems=problems)
         return result
 
 
-def _invalidation_work(*, job: Job, whole: bool) -> dict[str, set[str]]:
-    """Output keys to rebuild because of open invalidations; closes those this job has finished."""
+def _invalidation_work(
+    *, job: Job, whole: bool, problems: list[str], cursor_driven: bool = False
+) -> dict[str, set[str]]:
+    """Output keys to rebuild because of open invalidations; closes those this job has finished.
+
+    An invalidation whose coverage cannot be computed (its filter no longer fits a partition's
+    schema, a file is unreadable) is left open and reported in ``problems``: it does not stop the
+    job's other work, nor any other job.
+    """
     work: dict[str, set[str]] = defaultdict(set)
     for invalidation in selectors.open_invalidations(job=job):
-        covered = invalidation_covered_partitions(invalidation=invalidation)
-        if whole:
+        try:
+            covered = invalidation_covered_partitions(invalidation=invalidation)
+        except Exception as exc:  # any failure here is this invalidation's: reported, not raised
+            log.warning("job %s: invalidation %s not evaluated: %s", job, invalidation.id, exc)
+            problems.append(f"invalidation {invalidation.id} of {invalidation.dataset}: {exc}")
+            continue
+        if cursor_driven:
+            # Output partitions are keyed by the cursor's routing, not the input's: the ones to
+            # rebuild are those written by a task that read a covered partition.
+            covered = outputs_fed_by(job=job, dataset=invalidation.dataset, keys=covered)
+        elif whole:
             covered = [selectors.whole_output_key(job)] if covered else []
         stale = selectors.outputs_built_before(job=job, keys=covered, moment=invalidation.created_at)
         if not stale and not selectors.live_task_processes(job=job, invalidation_id=invalidation.id):
@@ -150,6 +199,45 @@ def _invalidation_work(*, job: Job, whole: bool) -> dict[str, set[str]]:
         for key in stale:
             work[key].add(str(invalidation.id))
     return work
+
+
+def _record_planning_problems(*, job: Job, problems: list[str]) -> None:
+    if problems:
+        planning_error_record(job=job, message="; ".join(problems))
+    else:
+        planning_error_clear(job=job)
+
+
+def planning_error_record(*, job: Job, message: str) -> None:
+    """Keep the job's last planning failure where its page and the API show it."""
+    DatasetCursor.objects.update_or_create(
+        dataset=PLANNING_ERROR_DATASET,
+        job=job,
+        defaults={
+            "cursor_column": PLANNING_ERROR_COLUMN,
+            "cursor_value": message[:4000],
+            "updated_at": timezone.now(),
+        },
+    )
+
+
+def planning_error_clear(*, job: Job) -> None:
+    DatasetCursor.objects.filter(dataset=PLANNING_ERROR_DATASET, job=job).delete()
+
+
+def job_plan_isolated(*, job: Job, force: bool = False) -> PlanResult:
+    """:func:`job_plan`, with a failure recorded on the job (its page and the API show it) instead
+    of raised: one job's broken plan never keeps the others from being planned."""
+    try:
+        return job_plan(job=job, force=force)
+    except Exception as exc:
+        log.exception("planning %s failed", job)
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            planning_error_record(job=job, message=message)
+        except Exception:
+            log.exception("recording the planning failure of %s failed", job)
+        return PlanResult(job_id=str(job.id), error=message)
 
 
 def _database_now() -> datetime:
@@ -247,10 +335,7 @@ def plan_active_jobs(*, progress=None) -> list[PlanResult]:
     for job in jobs:
         if job.activation == Job.Activation.SCHEDULE and not schedule_is_due(job=job):
             continue
-        try:
-            results.append(job_plan(job=job, force=job.activation == Job.Activation.SCHEDULE))
-        except Exception:
-            log.exception("planning %s failed", job)
+        results.append(job_plan_isolated(job=job, force=job.activation == Job.Activation.SCHEDULE))
         if progress:
             progress(1)
     return results
@@ -261,4 +346,4 @@ def plan_downstream(*, datasets: list[str]) -> list[PlanResult]:
     jobs = selectors.downstream_jobs(datasets=datasets).filter(
         activation__in=[Job.Activation.REACTIVE, Job.Activation.CONTINUOUS]
     )
-    return [job_plan(job=job) for job in jobs]
+    return [job_plan_isolated(job=job) for job in jobs]

@@ -21,6 +21,7 @@ def run(*args) -> str:
 
 
 def test_invalidate_rows_and_bad_filter(db):
+    dataset_partition_write(dataset="evm.blocks", partition_key="k", table=TABLE)
     assert "recorded" in run(
         "invalidate", "evm.blocks", "--scope", "rows", "--rows", '{"block_number": {"gte": 5}}'
     )

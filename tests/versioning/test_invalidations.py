@@ -124,6 +124,7 @@ def test_dataset_invalidation_rebuilds_everything_consumed(dag, run_tasks):
 
 
 def test_invalidation_without_consumers_is_processed_at_once(db):
+    dataset_partition_write(dataset="acme.nobody_reads", partition_key="k", table=pa.table({"n": [1]}))
     inv = invalidation_create(dataset="acme.nobody_reads", scope="dataset")
     assert inv.processed_at is not None
 
@@ -138,6 +139,7 @@ def test_invalidation_without_consumers_is_processed_at_once(db):
     ],
 )
 def test_bad_invalidation_is_rejected(db, fields, field):
+    dataset_partition_write(dataset="evm.blocks", partition_key="k", table=pa.table({"block_number": [1]}))
     with pytest.raises(ValidationError) as excinfo:
         invalidation_create(dataset="evm.blocks", **fields)
     assert field in excinfo.value.message_dict

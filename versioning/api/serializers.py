@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from orgs.selectors import writable_namespaces
-from platform_site.api.serializers import CleanModelSerializer
+from platform_site.api.serializers import CleanModelSerializer, model_errors
 
 from ..models import DataInvalidation, DatasetCursor, PartitionVersion
+from ..services import invalidation_create, invalidation_errors
 
 
 class PartitionVersionSerializer(serializers.ModelSerializer):
@@ -54,3 +56,27 @@ class DataInvalidationSerializer(CleanModelSerializer):
         if not user.is_superuser and ("." not in dataset or dataset.split(".", 1)[0] not in allowed):
             raise serializers.ValidationError(f"only datasets under {allowed} can be invalidated by your org")
         return dataset
+
+    def validate_instance(self, instance: DataInvalidation) -> None:
+        # The service's rules: a known dataset, a current partition, a filter that fits the schema.
+        errors = invalidation_errors(
+            dataset=instance.dataset,
+            scope=instance.scope,
+            partition_key=instance.partition_key,
+            row_filter=instance.row_filter,
+        )
+        if errors:
+            raise DjangoValidationError(errors)
+
+    def create(self, validated_data) -> DataInvalidation:
+        try:
+            return invalidation_create(
+                dataset=validated_data["dataset"],
+                scope=validated_data["scope"],
+                partition_key=validated_data.get("partition_key"),
+                row_filter=validated_data.get("row_filter"),
+                reason=validated_data.get("reason", ""),
+                source_event=validated_data.get("source_event") or {},
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(model_errors(exc)) from None

@@ -1,7 +1,9 @@
-"""Catalog reads: a dataset's current partitions, what an invalidation covers, who consumes what."""
+"""Catalog reads: a dataset's current partitions and schema, what an invalidation covers, who
+consumes what."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pyarrow.dataset as pads
 from django.db import connection
 
@@ -9,9 +11,32 @@ from .. import row_filter as rf
 from ..models import DataInvalidation, PartitionVersion
 from ..storage import Storage, lake
 
+# The key of ``source_event`` listing the partitions whose replaced version held rows a ``rows``
+# invalidation matches (see ``invalidation_create``): after a reorg the new version of a partition
+# can lack the rows the old one had, and what was built from the old rows must still be rebuilt.
+SUPERSEDED_KEY = "superseded_partitions"
+
 
 def dataset_partitions(*, dataset: str):
     return PartitionVersion.objects.filter(dataset=dataset).order_by("partition_key")
+
+
+def dataset_exists(*, dataset: str) -> bool:
+    """A dataset is known when the catalog has a partition of it or an active job writes it."""
+    from orchestration.models import Job
+
+    return (
+        PartitionVersion.objects.filter(dataset=dataset).exists()
+        or Job.objects.filter(output_datasets__contains=[dataset]).exists()
+    )
+
+
+def dataset_schema(*, dataset: str, storage: Storage | None = None) -> pa.Schema | None:
+    """The schema of the dataset's newest partition (its Parquet footer), None without partitions."""
+    newest = PartitionVersion.objects.filter(dataset=dataset).order_by("-version").first()
+    if newest is None:
+        return None
+    return (storage or lake()).read_schema(newest.location)
 
 
 def dataset_names() -> list[str]:
@@ -35,33 +60,46 @@ def dataset_names() -> list[str]:
 def invalidation_covered_partitions(
     *, invalidation: DataInvalidation, storage: Storage | None = None
 ) -> list[str]:
-    """The partition keys of ``invalidation.dataset`` that the invalidation covers."""
+    """The partition keys of ``invalidation.dataset`` that the invalidation covers.
+
+    A ``rows`` invalidation covers the current partitions holding a matching row and the partitions
+    whose replaced version held one (recorded when it was created, ``superseded_partitions``).
+    Raises ValueError when its filter no longer applies to a partition's schema.
+    """
     if invalidation.scope == DataInvalidation.Scope.PARTITION:
         return [invalidation.partition_key]
     keys = list(dataset_partitions(dataset=invalidation.dataset).values_list("partition_key", "location"))
     if invalidation.scope == DataInvalidation.Scope.DATASET:
         return [key for key, _ in keys]
-    return partitions_matching(keys=keys, row_filter=invalidation.row_filter, storage=storage or lake())
+    covered = set(
+        partitions_matching(keys=keys, row_filter=invalidation.row_filter, storage=storage or lake())
+    )
+    superseded = (invalidation.source_event or {}).get(SUPERSEDED_KEY) or []
+    return sorted(covered | {str(key) for key in superseded})
 
 
 def partitions_matching(*, keys: list[tuple[str, str]], row_filter: dict, storage: Storage) -> list[str]:
-    """Partitions holding at least one row that matches ``row_filter`` (Parquet statistics prune)."""
-    expression = rf.to_expression(row_filter)
+    """Partitions holding at least one row that matches ``row_filter`` (Parquet statistics prune).
+
+    The filter is typed against each file's own schema; a file lacking a filtered column holds no
+    matching row. Raises ValueError when a value does not fit a file's column type.
+    """
     wanted = rf.columns(row_filter)
     covered = []
     for key, location in keys:
         fragment = pads.dataset(storage._path(location), filesystem=storage.fs, format="parquet")
         if not wanted <= set(fragment.schema.names):
             continue
-        if fragment.count_rows(filter=expression) > 0:
+        if (error := rf.schema_error(row_filter, fragment.schema)) is not None:
+            raise ValueError(f"partition {key}: {error}")
+        if fragment.count_rows(filter=rf.to_expression(row_filter, fragment.schema)) > 0:
             covered.append(key)
     return covered
 
 
 def dataset_consumers(*, dataset: str):
-    """Active jobs that read ``dataset`` and so must process its invalidations."""
+    """Active jobs that read ``dataset`` and so must process its invalidations (every strategy:
+    incremental and streaming jobs rebuild what they built from covered partitions)."""
     from orchestration.models import Job
 
-    return Job.objects.filter(active=True, input_datasets__contains=[dataset]).exclude(
-        execution_strategy__in=[Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING]
-    )
+    return Job.objects.filter(active=True, input_datasets__contains=[dataset])
