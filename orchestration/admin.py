@@ -17,6 +17,7 @@ from versioning.models import PartitionVersion
 
 from . import selectors, services
 from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from .selectors.planning import planning_error
 
 
 class JobAdminForm(forms.ModelForm):
@@ -226,10 +227,17 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Failures")
     def failures(self, job: Job) -> str:
         tasks = selectors.recent_failures(job=job) if job.pk else []
-        return html_table(
+        failed = planning_error(job=job) if job.pk else None
+        table = html_table(
             ["Task", "Status", "Attempts", "Next retry", "Error"],
             [(t.id, t.status, t.attempts, t.next_retry_at, (t.error_message or "")[:300]) for t in tasks],
+            empty="none" if failed is None else "",
         )
+        if failed is None:
+            return table
+        # A planning failure has no task to carry it: the job's last one is kept on the job.
+        message, at = failed
+        return format_html('<p class="errornote">Planning failed at {}: {}</p>{}', at, message[:1000], table)
 
     @admin.display(description="Partitions owned (newest 50)")
     def owned_partitions(self, job: Job) -> str:

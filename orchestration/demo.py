@@ -13,7 +13,7 @@ demo-org enrichment with address labels.
 - ``labelled_transfers`` (demo org, address_labels): evm.transfers with the labels of the sender,
   recipient and token that the demo org may see.
 
-:func:`demo_pipeline_seed` creates (or brings up to date) these jobs; it is idempotent.
+:func:`demo_pipeline_seed` creates the missing ones and leaves existing ones as staff left them.
 """
 
 from __future__ import annotations
@@ -158,14 +158,23 @@ def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[Job
     ]
 
 
+def _follows(job: Job, rpc_url: str) -> bool:
+    return job.operator == "evm_rpc" and (job.source or {}).get("url") == rpc_url
+
+
 def demo_labels() -> dict[str, str]:
     """Public labels on the synthetic chain's token contracts, so the enrichment shows something."""
     return {_address(SYNTHETIC_SEED, "token", n): f"Demo token {n}" for n in range(3)}
 
 
 def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: str | None) -> list[Job]:
-    """Create the demo jobs, or update those whose definition changed (e.g. a node URL was set);
-    add the demo labels when ``user`` is given. Idempotent. Returns the jobs."""
+    """Create the demo jobs that are missing; add the demo labels when ``user`` is given.
+    Idempotent. Returns the jobs.
+
+    A job that exists is left as it is: staff may have changed it in the admin, and every
+    ``make run`` seeds again. The one exception is the explicit switch to a node: with ``rpc_url``
+    set, a source not yet following that URL is pointed at it.
+    """
     jobs = []
     with transaction.atomic():
         for spec in pipeline_specs(platform, demo, rpc_url=rpc_url):
@@ -173,7 +182,7 @@ def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: 
             job = Job.objects.filter(org=spec.org, name=spec.name).first()
             if job is None:
                 job = job_create(org=spec.org, name=spec.name, **fields)
-            elif any(getattr(job, name) != value for name, value in fields.items()):
+            elif rpc_url and spec.name == "evm_source" and not _follows(job, rpc_url):
                 job = job_update(job=job, **fields)
             jobs.append(job)
         if user is not None:

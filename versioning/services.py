@@ -71,6 +71,37 @@ def partition_versions_publish(*, partitions: Iterable[PublishedPartition]) -> d
         return max(row[0] for row in cursor.fetchall())
 
 
+def partition_versions_retire(
+    *, dataset: str, keys: Iterable[str], reason: str, source_event: dict | None = None
+) -> list[str]:
+    """Take partitions out of the catalog (they are no longer part of ``dataset``: a source changed
+    its partition layout, an input partition was retired), recording one ``partition``
+    invalidation per retired key so consumers rebuild, or retire in turn, what they built from it.
+
+    Must run inside the caller's transaction. Returns the keys that were current.
+    """
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM partition_versions WHERE dataset = %s AND partition_key = ANY(%s) "
+            "RETURNING partition_key",
+            [dataset, wanted],
+        )
+        retired = sorted(row[0] for row in cursor.fetchall())
+    event = {"type": "retired", **(source_event or {})}
+    for key in retired:
+        invalidation_create(
+            dataset=dataset,
+            scope=DataInvalidation.Scope.PARTITION,
+            partition_key=key,
+            reason=reason,
+            source_event=event,
+        )
+    return retired
+
+
 def dataset_partition_write(
     *,
     dataset: str,
@@ -109,9 +140,9 @@ def invalidation_errors(
 ) -> dict[str, str]:
     """Why an invalidation may not be recorded (field -> message); empty when it may.
 
-    The dataset must be known (in the catalog, or written by a job); a partition must be current;
-    a row filter must name the dataset's columns with values of their types (checked against the
-    schema of its newest partition) using the documented operators.
+    The dataset must be known (in the catalog, or written by a job); a row filter must name the
+    dataset's columns with values of their types (checked against the schema of its newest
+    partition) using the documented operators.
     """
     errors: dict[str, str] = {}
     if scope not in DataInvalidation.Scope.values:
@@ -122,11 +153,8 @@ def invalidation_errors(
         errors["dataset"] = f"unknown dataset {dataset!r}: no partition of it and no job writes it"
     if errors:
         return errors
-    if scope == DataInvalidation.Scope.PARTITION:
-        if not partition_key:
-            errors["partition_key"] = "a partition invalidation needs partition_key"
-        elif not PartitionVersion.objects.filter(dataset=dataset, partition_key=partition_key).exists():
-            errors["partition_key"] = f"{dataset} has no current partition {partition_key!r}"
+    if scope == DataInvalidation.Scope.PARTITION and not partition_key:
+        errors["partition_key"] = "a partition invalidation needs partition_key"
     if scope == DataInvalidation.Scope.ROWS:
         if error := rf.validation_error(row_filter):
             errors["row_filter"] = error

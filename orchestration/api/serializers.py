@@ -5,15 +5,28 @@ from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
 
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..selectors.planning import planning_error
 from ..services import job_save, job_validate
 from ..services.jobs import EDITABLE_FIELDS
 
 
 class JobSerializer(CleanModelSerializer):
+    planning_error = serializers.SerializerMethodField(
+        help_text="The job's last planning failure ({message, at}), null when its last plan went through."
+    )
+
     class Meta:
         model = Job
-        fields = ["id", "org", *EDITABLE_FIELDS, "config_hash", "created_at", "updated_at"]
+        fields = ["id", "org", *EDITABLE_FIELDS, "config_hash", "planning_error", "created_at", "updated_at"]
         read_only_fields = ["org", "config_hash", "created_at", "updated_at"]
+
+    def get_planning_error(self, job: Job) -> dict | None:
+        # Lists annotate the two values (one query per page); a single job reads its row.
+        if hasattr(job, "planning_error_message"):
+            found = (job.planning_error_message, job.planning_error_at) if job.planning_error_at else None
+        else:
+            found = planning_error(job=job) if job.pk else None
+        return None if found is None else {"message": found[0], "at": found[1]}
 
     def validate(self, attrs):
         # Tenancy, not DAG rules: a job writes only its org's namespace and reads its own and the

@@ -2,6 +2,7 @@ from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordView
 
 from ..filtersets import AddressLabelFilter, ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..selectors.planning import with_planning_error
 from .serializers import (
     AddressLabelSerializer,
     ColumnLineageSerializer,
@@ -14,7 +15,7 @@ from .serializers import (
 class JobViewSet(OrgScopedModelViewSet):
     """The org's jobs. Org admins (or holders of an object permission) write them."""
 
-    queryset = Job.objects.all()
+    queryset = with_planning_error(Job.objects.all())
     serializer_class = JobSerializer
     filterset_class = JobFilter
 

@@ -89,27 +89,37 @@ def ingest_range(
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
     chain_id = client.verify_chain()
-    last = client.safe_head()
-    if end is not None:
-        last = min(last, end)
+    head = client.safe_head()
+    last = head if end is None else min(head, end)
     if max_blocks is not None:
         last = min(last, start + max_blocks - 1)
-    if last < start:
+    tip = start - 1
+    below = stored_hash(stored_hashes, tip)
+    blocks = client.get_blocks(range(start, last + 1)) if last >= start else []
+    if blocks:
+        # The first new block must build on the stored tip.
+        forked = below is not None and blocks[0]["parentHash"].lower() != below
+    else:
+        # Nothing new: the node's block at the stored tip must still be the stored one, or a branch
+        # exactly as long as the old one would go unnoticed until a higher block arrived.
+        forked = (
+            below is not None
+            and tip <= head
+            and client.get_blocks([tip], full_transactions=False)[0]["hash"].lower() != below
+        )
+    if not blocks and not forked:
         return IngestResult(chain_id=chain_id, first_block=None, last_block=None)
 
-    blocks = client.get_blocks(range(start, last + 1))
     reorg = None
-    below = stored_hash(stored_hashes, start - 1)
-    if below is not None and blocks[0]["parentHash"].lower() != below:
-        reorg = find_common_ancestor(
-            client, stored_hashes=stored_hashes, tip=start - 1, max_depth=max_reorg_depth
-        )
+    if forked:
+        reorg = find_common_ancestor(client, stored_hashes=stored_hashes, tip=tip, max_depth=max_reorg_depth)
         replaced = client.get_blocks(range(reorg.from_block, start))
         if tuple(block["hash"].lower() for block in replaced) != reorg.new_hashes:
             raise ChainMovedError(
                 f"chain {chain_id}: blocks from {reorg.from_block} changed during the reorg walk"
             )
         blocks = replaced + blocks
+        last = max(last, tip)
     _check_links(chain_id, blocks, stored_hash(stored_hashes, _number(blocks[0]) - 1))
 
     first = _number(blocks[0])

@@ -74,6 +74,7 @@ class TaskContext:
         self.cursor_updates: dict[str, tuple[str, str]] = {}
         self.outputs: list[PendingOutput] = []
         self.invalidations: list[PendingInvalidation] = []
+        self.retirements: dict[str, set[str]] = {}
         self.lease_lost = threading.Event()
 
     @property
@@ -126,6 +127,13 @@ class TaskContext:
     def invalidate(self, dataset: str, *, scope: str, **fields: Any) -> None:
         """Record an invalidation of ``dataset`` to publish with this task's outputs."""
         self.invalidations.append(PendingInvalidation(dataset=dataset, scope=scope, **fields))
+
+    def retire(self, dataset: str, partition_key: str) -> None:
+        """Take a partition of an output out of the catalog at publish (a source whose partition
+        layout changed); consumers are told through a ``partition`` invalidation."""
+        if dataset not in self.job.output_datasets:
+            raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
+        self.retirements.setdefault(dataset, set()).add(partition_key)
 
 
 class Operator:

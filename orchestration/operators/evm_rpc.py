@@ -46,6 +46,7 @@ from orchestration.evm.schema import (
     BLOCKS,
     DEFAULT_PARTITION_WIDTH,
     LOGS,
+    PARTITION_PREFIX,
     SOURCE_DATASETS,
     TRANSACTIONS,
     partition_keys,
@@ -167,6 +168,29 @@ def stored_block_hashes(ctx: TaskContext, *, below: int, depth: int, width: int)
     return hashes
 
 
+def retire_other_layouts(ctx: TaskContext, *, written: set[tuple[str, str]], up_to: int) -> None:
+    """Retire partitions built under another configuration that start at or below ``up_to`` and
+    that this task did not rewrite: after a ``partition_width`` (or ``start_block``) change the job
+    ingests again from its start under the new layout, and the old partitions it has caught up with
+    would otherwise stay current beside the new ones, every block in them counted twice. Old
+    partitions past ``up_to`` stay until the new layout reaches them, so the dataset keeps its
+    blocks meanwhile."""
+    stale = PartitionVersion.objects.filter(dataset__in=ctx.job.output_datasets).exclude(
+        config_hash=ctx.job.config_hash
+    )
+    for dataset, key in stale.values_list("dataset", "partition_key"):
+        if (dataset, key) in written:
+            continue
+        first = _first_block(key)
+        if first is None or first <= up_to:
+            ctx.retire(dataset, key)
+
+
+def _first_block(key: str) -> int | None:
+    digits = key[len(PARTITION_PREFIX) :] if key.startswith(PARTITION_PREFIX) else ""
+    return int(digits) if digits.isdigit() else None
+
+
 @register
 class EvmRpcOperator(Operator):
     name = "evm_rpc"
@@ -224,6 +248,10 @@ class EvmRpcOperator(Operator):
         for write in result.writes:
             if write.dataset in ctx.job.output_datasets:
                 self._apply(ctx, write)
+        if result.last_block is not None:
+            retire_other_layouts(
+                ctx, written={(w.dataset, w.partition_key) for w in result.writes}, up_to=result.last_block
+            )
         if result.cursor_value is not None:
             ctx.advance_cursor(BLOCKS, CURSOR_COLUMN, result.cursor_value)
         if result.reorg is not None:

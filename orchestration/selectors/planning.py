@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from versioning.models import DataInvalidation, DatasetCursor
 
@@ -316,6 +316,16 @@ def planning_error(*, job: Job) -> tuple[str, datetime] | None:
     """(message, when) of the job's last planning failure, None when its last plan went through."""
     row = DatasetCursor.objects.filter(job=job, dataset=PLANNING_ERROR_DATASET).first()
     return None if row is None else (row.cursor_value or "", row.updated_at)
+
+
+def with_planning_error(jobs):
+    """``jobs`` annotated with their last planning failure (``planning_error_message`` and
+    ``planning_error_at``), for lists that show it without a query per job."""
+    row = DatasetCursor.objects.filter(job=OuterRef("pk"), dataset=PLANNING_ERROR_DATASET)
+    return jobs.annotate(
+        planning_error_message=Subquery(row.values("cursor_value")[:1]),
+        planning_error_at=Subquery(row.values("updated_at")[:1]),
+    )
 
 
 def downstream_jobs(*, datasets: list[str]):

@@ -28,7 +28,12 @@ from orchestration.models import Job, Task
 from orchestration.operators import get_operator
 from orchestration.operators.base import InputPartition, PermanentOperatorError, TaskContext
 from versioning.models import DatasetCursor, PartitionVersion
-from versioning.services import PublishedPartition, invalidation_create, partition_versions_publish
+from versioning.services import (
+    PublishedPartition,
+    invalidation_create,
+    partition_versions_publish,
+    partition_versions_retire,
+)
 from versioning.storage import lake, schema_hash
 
 from .scheduler import lock_job, plan_downstream
@@ -239,6 +244,13 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
             raise LeaseLost(str(lease.task_id))
         superseded = _current_locations(outputs)
         version = partition_versions_publish(partitions=outputs)
+        for dataset, keys in ctx.retirements.items():
+            partition_versions_retire(
+                dataset=dataset,
+                keys=keys,
+                reason=f"no longer in the partition layout of {job}",
+                source_event={"job": str(job.id)},
+            )
         if read:
             cursor.execute(
                 """

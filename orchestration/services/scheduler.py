@@ -32,7 +32,7 @@ from orchestration.selectors.planning import (
 from platform_site.db import uuid7
 from versioning.models import DatasetCursor
 from versioning.selectors import invalidation_covered_partitions
-from versioning.services import invalidation_mark_processed
+from versioning.services import invalidation_mark_processed, partition_versions_retire
 
 from .jobs import scaling_of
 
@@ -129,7 +129,9 @@ def job_plan(*, job: Job, force: bool = False) -> PlanResult:
         )
         problems: list[str] = []
         if operator.is_source and not cursor_driven:
-            keys = selectors.stale_source_partitions(job=job, expected=operator.expected_partitions(job))
+            expected = operator.expected_partitions(job)
+            _retire_unexpected(job=job, expected=expected)
+            keys = selectors.stale_source_partitions(job=job, expected=expected)
         elif cursor_driven:
             live = Task.objects.filter(job=job, status__in=Task.LIVE_STATUSES).exists()
             if not operator.is_source and not live:
@@ -193,12 +195,62 @@ def _invalidation_work(
         elif whole:
             covered = [selectors.whole_output_key(job)] if covered else []
         stale = selectors.outputs_built_before(job=job, keys=covered, moment=invalidation.created_at)
+        if stale and not whole and not cursor_driven:
+            # An identity-mapped output whose input partition was retired is retired in turn.
+            gone = set(retired_inputs(job=job, keys=stale))
+            if gone:
+                partition_versions_retire(
+                    dataset=job.output_datasets[0],
+                    keys=gone,
+                    reason=f"its input partition was retired ({invalidation.dataset})",
+                    source_event={"job": str(job.id), "invalidation": str(invalidation.id)},
+                )
+                stale = [key for key in stale if key not in gone]
         if not stale and not selectors.live_task_processes(job=job, invalidation_id=invalidation.id):
             invalidation_mark_processed(invalidation_id=invalidation.id, job_id=job.id)
             continue
         for key in stale:
             work[key].add(str(invalidation.id))
     return work
+
+
+def _retire_unexpected(*, job: Job, expected: list[str]) -> None:
+    """A partitioned source whose configuration changed (a new partition size, a shorter range)
+    no longer produces some keys: those built under another configuration leave the catalog."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT dataset, partition_key FROM partition_versions
+            WHERE dataset = ANY(%s) AND config_hash <> %s AND NOT (partition_key = ANY(%s))
+            """,
+            [list(job.output_datasets), job.config_hash, expected],
+        )
+        unexpected: dict[str, list[str]] = defaultdict(list)
+        for dataset, key in cursor.fetchall():
+            unexpected[dataset].append(key)
+    for dataset, keys in unexpected.items():
+        partition_versions_retire(
+            dataset=dataset,
+            keys=keys,
+            reason=f"no longer in the partition layout of {job}",
+            source_event={"job": str(job.id)},
+        )
+
+
+def retired_inputs(*, job: Job, keys: list[str]) -> list[str]:
+    """Of ``keys``, those some input dataset of ``job`` no longer has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT k FROM unnest(%s::text[]) AS k
+            WHERE EXISTS (
+                SELECT 1 FROM unnest(%s::text[]) AS d
+                WHERE NOT EXISTS (SELECT 1 FROM partition_versions p
+                                  WHERE p.dataset = d AND p.partition_key = k))
+            """,
+            [keys, list(job.input_datasets)],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _record_planning_problems(*, job: Job, problems: list[str]) -> None:

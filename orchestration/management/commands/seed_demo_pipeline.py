@@ -1,7 +1,8 @@
 """Create the demo pipeline (chain source -> evm.transfers -> daily stats, labels for the demo org).
 
-Idempotent: run by ``seed_demo`` on every ``make run``. With ``CHAINLAKE_EVM_RPC_URL`` set the source
-follows that node (``evm_rpc``); without it the synthetic chain feeds the same pipeline.
+Idempotent: run by ``seed_demo`` on every ``make run``; creates what is missing and never undoes an
+edit made in the admin. With ``CHAINLAKE_EVM_RPC_URL`` set the source follows that node (``evm_rpc``);
+without it the synthetic chain feeds the same pipeline.
 """
 
 import os
@@ -16,7 +17,7 @@ RPC_URL_ENV = "CHAINLAKE_EVM_RPC_URL"
 
 
 class Command(BaseCommand):
-    help = "Create or update the demo chain pipeline (idempotent)."
+    help = "Create the demo chain pipeline where it is missing (idempotent; keeps admin edits)."
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="print nothing")
