@@ -95,7 +95,7 @@ def test_a_rows_invalidation_of_a_dataset_without_partitions_is_refused(db):
 
 
 def test_the_command_exits_non_zero_on_a_bad_filter_and_records_nothing(transfers):
-    with pytest.raises(CommandError, match="row_filter: .*'abc' is not an integer"):
+    with pytest.raises(CommandError, match=r"row_filter: .*'abc' is not an integer"):
         call_command(
             "invalidate",
             transfers,
@@ -105,7 +105,7 @@ def test_the_command_exits_non_zero_on_a_bad_filter_and_records_nothing(transfer
             '{"block_number": {"gte": "abc"}}',
             stdout=StringIO(),
         )
-    with pytest.raises(CommandError, match="unknown dataset 'nosuch.ds2'"):
+    with pytest.raises(CommandError, match=r"unknown dataset 'nosuch\.ds2'"):
         call_command("invalidate", "nosuch.ds2", "--scope", "dataset", stdout=StringIO())
     assert not DataInvalidation.objects.exists()
 
@@ -180,7 +180,7 @@ def test_the_admin_form_shows_the_error_on_the_field_and_records_nothing(transfe
 
 
 def test_verify_catalog_refuses_an_unknown_dataset(db):
-    with pytest.raises(CommandError, match="unknown dataset 'nope.nope'"):
+    with pytest.raises(CommandError, match=r"unknown dataset 'nope\.nope'"):
         call_command("verify_catalog", "--dataset", "nope.nope", stdout=StringIO(), stderr=StringIO())
 
 
