@@ -14,6 +14,7 @@ when it is recorded instead of failing every planning pass that reads it.
 from __future__ import annotations
 
 import decimal
+import math
 import operator
 from datetime import UTC, date, datetime
 from functools import reduce
@@ -33,6 +34,10 @@ _COMPARE = {
 }
 
 
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def validation_error(row_filter: object) -> str | None:
     if not isinstance(row_filter, dict) or not row_filter:
         return "row_filter must be a non-empty object of column -> condition"
@@ -40,6 +45,8 @@ def validation_error(row_filter: object) -> str | None:
         if not isinstance(column, str) or not column:
             return "row_filter keys are column names"
         if isinstance(condition, SCALAR):
+            if not _finite(condition):
+                return f"row_filter[{column!r}] must be a finite number"
             continue
         if not isinstance(condition, dict) or not condition:
             return f"row_filter[{column!r}] must be a value or an object like {{'gte': 1}}"
@@ -49,8 +56,10 @@ def validation_error(row_filter: object) -> str | None:
             if op == "in":
                 if not isinstance(value, list) or not value or not all(isinstance(v, SCALAR) for v in value):
                     return f"row_filter[{column!r}].in must be a non-empty list of values"
-            elif not isinstance(value, SCALAR):
-                return f"row_filter[{column!r}].{op} must be a number, string or boolean"
+                if not all(_finite(v) for v in value):
+                    return f"row_filter[{column!r}].in must hold finite numbers"
+            elif not isinstance(value, SCALAR) or not _finite(value):
+                return f"row_filter[{column!r}].{op} must be a (finite) number, string or boolean"
     return None
 
 

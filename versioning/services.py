@@ -214,6 +214,21 @@ def invalidation_create(
     )
 
 
+def invalidation_superseded_extend(
+    *, invalidation: DataInvalidation, superseded: dict[str, str], storage: Storage | None = None
+) -> None:
+    """Add to a ``rows`` invalidation the partitions whose replaced file (``superseded``: key ->
+    location) held matching rows: a rebuild spread over several tasks records its event once."""
+    matching = partitions_matching(
+        keys=sorted(superseded.items()), row_filter=invalidation.row_filter, storage=storage or lake()
+    )
+    known = set((invalidation.source_event or {}).get(SUPERSEDED_KEY) or [])
+    if set(matching) <= known:
+        return
+    invalidation.source_event = {**invalidation.source_event, SUPERSEDED_KEY: sorted(known | set(matching))}
+    invalidation.save(update_fields=["source_event"])
+
+
 def invalidation_mark_processed(*, invalidation_id: uuid.UUID, job_id: uuid.UUID) -> None:
     """Append ``job_id`` to ``processed_by``; set ``processed_at`` once every consumer has."""
     with connection.cursor() as cursor:

@@ -36,6 +36,7 @@ from versioning.services import (
 )
 from versioning.storage import lake, schema_hash
 
+from .propagation import invalidations_propagate
 from .scheduler import lock_job, plan_downstream
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
                 source_event=pending.source_event,
                 superseded=superseded.get(pending.dataset),
             )
-        _propagate_invalidations(job=job, task=ctx.task, outputs=ctx.outputs, superseded=superseded)
+        invalidations_propagate(job=job, task=ctx.task, outputs=ctx.outputs, superseded=superseded)
         recorded = [
             {
                 "dataset": o.dataset,
@@ -376,69 +377,6 @@ def _current_locations(outputs: list[PublishedPartition]) -> dict[str, dict[str,
 def is_rebuild(task: Task) -> bool:
     """A cursor-driven job's rebuild of what an invalidation covers (see ``rebuild_task_create``)."""
     return "rebuild" in (task.input_versions or {})
-
-
-def _propagate_invalidations(
-    *, job: Job, task: Task, outputs, superseded: dict[str, dict[str, str]] | None = None
-) -> None:
-    """What a task rewrote because of an invalidation invalidates, in turn, what was built from it.
-
-    Recorded once per (output dataset, source invalidation[, partition]) whatever the state of an
-    earlier one: a dataset nobody reads closes its invalidation at once, and a second task of the
-    same rebuild must not record the same event again. The event names its origin (a reorg's own
-    event travels down the DAG in ``origin``).
-    """
-    from versioning.models import DataInvalidation
-    from versioning.row_filter import schema_error
-
-    ids = (task.input_versions or {}).get("invalidations") or []
-    if not ids or not outputs:
-        return
-    superseded = superseded or {}
-    for source in DataInvalidation.objects.filter(id__in=ids):
-        origin = source.source_event.get("origin") or {
-            k: v for k, v in source.source_event.items() if k != "superseded_partitions"
-        }
-        for dataset in job.output_datasets:
-            written = sorted({o.partition_key for o in outputs if o.dataset == dataset})
-            if not written:
-                continue
-            event = {
-                "type": "propagated",
-                "invalidation": str(source.id),
-                "job": str(job.id),
-                "origin": origin,
-            }
-            earlier = DataInvalidation.objects.filter(
-                dataset=dataset, source_event__invalidation=str(source.id)
-            )
-            schema = next((o.schema for o in outputs if o.dataset == dataset), None)
-            if (
-                source.scope == "rows"
-                and schema is not None
-                and schema_error(source.row_filter, schema) is None
-            ):
-                if not earlier.filter(scope="rows").exists():
-                    invalidation_create(
-                        dataset=dataset,
-                        scope="rows",
-                        row_filter=source.row_filter,
-                        reason=f"propagated from {source.dataset}",
-                        source_event=event,
-                        superseded=superseded.get(dataset),
-                    )
-                continue
-            done = set(earlier.filter(scope="partition").values_list("partition_key", flat=True))
-            for key in written:
-                if key in done:
-                    continue
-                invalidation_create(
-                    dataset=dataset,
-                    scope="partition",
-                    partition_key=key,
-                    reason=f"propagated from {source.dataset}",
-                    source_event=event,
-                )
 
 
 # -- failure, retry, reap, cancel --------------------------------------------------------------

@@ -9,6 +9,8 @@ from orchestration.evm.schema import partition_key
 from orchestration.evm.testchain import LocalTestChain
 from orchestration.models import Job
 from orchestration.services import job_update
+from orgs.models import platform_org
+from tests.factories import sql_job
 from tests.orchestration.test_evm_rpc import chain_transfers, dataset, downstream_jobs, ingest, source_job
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.selectors import invalidation_covered_partitions
@@ -32,7 +34,6 @@ def chain():
 
 def transfers_job():
     from orchestration.services import job_create
-    from orgs.models import platform_org
 
     return job_create(
         org=platform_org(),
@@ -70,10 +71,19 @@ def propagated_from_reorg(name: str) -> list[DataInvalidation]:
 def test_a_dataset_nobody_reads_gets_each_reorg_once(chain, run_tasks):
     # evm.transfers has no consumer: each propagated invalidation of it closes at once, and the
     # reorg is rewritten by one task per partition (batch size 1), each of which propagates.
+    # evm.log_blocks hears of the same reorg through two inputs.
     for _ in range(13):
         chain.mine(chain.random_transfers(2))
     job = source_job(chain, max_reorg_depth=10)
     transfers_job()
+    sql_job(
+        platform_org(),
+        "log_blocks",
+        "SELECT l.block_number, l.log_index, b.block_hash "
+        "FROM evm.logs l JOIN evm.blocks b USING (block_number)",
+        ["evm.blocks", "evm.logs"],
+        "evm.log_blocks",
+    )
     ingest(job, run_tasks)
     fork_point = chain.head - 8
     chain.reorg(8, new_branch_length=9)  # replaces blocks across two partitions of width 5
@@ -88,6 +98,8 @@ def test_a_dataset_nobody_reads_gets_each_reorg_once(chain, run_tasks):
     assert event.source_event["invalidation"] == str(reorg.id)
     assert event.source_event["origin"]["old_hashes"] == reorg.source_event["old_hashes"]
     assert transfer_rows() == chain_transfers(chain)
+    (joined,) = propagated_from_reorg("evm.log_blocks")
+    assert joined.row_filter == {"block_number": {"gte": fork_point + 1}}
 
 
 def test_rows_the_orphaned_branch_held_are_covered_and_propagated(chain, run_tasks):

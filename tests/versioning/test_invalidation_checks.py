@@ -44,6 +44,7 @@ BAD_FILTERS = [
     ({"block_timestamp": {"gte": "yesterday"}}, "ISO 8601"),
     ({"removed": {"eq": "no"}}, "true or false"),
     ({"block_number": {"in": []}}, "non-empty list"),
+    ({"block_number": {"gte": float("nan")}}, "finite"),
 ]
 
 
