@@ -115,10 +115,12 @@ class TaskContext:
         """Write one output partition (merged per the job's update strategy); published later."""
         if dataset not in self.job.output_datasets:
             raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
-        from orchestration.services.merge import merge_with_current
+        from orchestration.services.merge import last_per_key, merge_with_current
 
         if not self.rebuild:
             table = merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
+        elif self.job.update_strategy == "upsert":
+            table = last_per_key(table, list(self.job.unique_key))
         location = partition_location(dataset, partition_key, self.task.id, self.attempt)
         written = self.storage.write_table(location, table)
         self.outputs = [o for o in self.outputs if (o.dataset, o.partition_key) != (dataset, partition_key)]

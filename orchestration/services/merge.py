@@ -28,11 +28,11 @@ def merge_with_current(*, job, dataset: str, partition_key: str, new: pa.Table) 
     # Upsert: keep old rows whose key is not among the new rows, then add every new row.
     kept = old.join(new.select(keys), keys=keys, join_type="left anti")
     kept = kept.select(new.column_names).cast(new.schema)
-    deduped = _last_per_key(new, keys)
+    deduped = last_per_key(new, keys)
     return pa.concat_tables([kept, deduped])
 
 
-def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+def last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
     """Within one batch, the last row of each key wins."""
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
     last = indexed.group_by(keys, use_threads=False).aggregate([("__row", "max")])
