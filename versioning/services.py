@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -254,9 +255,11 @@ class CatalogProblem:
     problem: str
 
 
-# Datasets whose partitions are block ranges: two current partitions holding the same block mean the
-# layout changed without the old partitions being retired, and every block there counts twice.
+# Partitions that are block ranges (``blocks_00012000``, the chain layout and everything mapped from
+# it): two current ones holding the same block mean a layout changed without the old partitions being
+# retired, and every block there counts twice. Other layouts (by day, by token) may share blocks.
 RANGE_COLUMN = "block_number"
+RANGE_KEY = re.compile(r"blocks_\d+")
 
 
 def catalog_verify(
@@ -280,7 +283,11 @@ def catalog_verify(
                 continue
             schema = storage.read_schema(pv.location)
             count = storage.parquet_row_count(pv.location)
-            bounds = storage.column_range(pv.location, RANGE_COLUMN)
+            bounds = (
+                storage.column_range(pv.location, RANGE_COLUMN)
+                if RANGE_KEY.fullmatch(pv.partition_key)
+                else None
+            )
         except OSError as exc:
             problems.append(CatalogProblem(pv.dataset, pv.partition_key, f"unreadable: {exc}"))
             continue
@@ -292,7 +299,7 @@ def catalog_verify(
             )
         if schema_hash(schema) != pv.schema_hash:
             problems.append(CatalogProblem(pv.dataset, pv.partition_key, "schema differs from the catalog"))
-        if bounds is not None:
+        if bounds is not None and RANGE_KEY.fullmatch(pv.partition_key):
             ranges.setdefault(pv.dataset, []).append((*bounds, pv.partition_key))
         if progress:
             progress(1)
