@@ -45,3 +45,20 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(PAGE, status=503, content_type="text/html; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+def api_exception_handler(exc: Exception, context: dict):
+    """DRF's exception handler: a database outage is a 503 too; anything else goes to the handler
+    configured before (``DATABASE_UNAVAILABLE_NEXT_HANDLER``)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    if isinstance(exc, disconnect_errors()):
+        log.warning("database unavailable during an API call: %s", exc)
+        for conn in connections.all(initialized_only=True):
+            if not conn.in_atomic_block:
+                conn.close()
+        response = JsonResponse({"detail": MESSAGE}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return import_string(settings.DATABASE_UNAVAILABLE_NEXT_HANDLER)(exc, context)

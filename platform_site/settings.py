@@ -229,3 +229,7 @@ TASK_FENCE_CHECK_SECONDS = float(os.environ.get("CHAINLAKE_TASK_FENCE_CHECK_SECO
 # replaced.
 TASK_LOST_MESSAGE_SECONDS = float(os.environ.get("CHAINLAKE_LOST_MESSAGE_SECONDS", "10"))
 WORKER_STALL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_STALL_SECONDS", "30"))
+DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
+    "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
+)
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "platform_site.database_unavailable.api_exception_handler"
