@@ -62,11 +62,16 @@ class WorkerSupervisor:
         self.child_started = time.monotonic()
         log.info("started qcluster (pid %s)", self.child.pid)
 
-    def stop_cluster(self, *, grace: float = 10.0) -> None:
+    def stop_cluster(self, *, grace: float = 8.0) -> None:
         child, self.child = self.child, None
-        if child is None or child.poll() is not None:
+        if child is None:
             return
-        _signal_group(child.pid, signal.SIGTERM)
+        if child.poll() is not None:
+            _signal_group(child.pid, signal.SIGKILL)  # workers left behind by a dead sentinel
+            return
+        # Only the cluster's main process: it stops its workers in order (they die at once on a
+        # SIGTERM of their own, which leaves the sentinel waiting for them).
+        child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=grace)
         except subprocess.TimeoutExpired:
