@@ -85,6 +85,7 @@ class TaskContext:
         self.lease_lost = threading.Event()
         # Why the worker wants the operator to stop (None while it may run on).
         self.stop_reason: str | None = None
+        self.interrupted = threading.Event()
         self._interrupt_hooks: list[Callable[[], None]] = []
         self._hooks_lock = threading.Lock()
 
@@ -116,6 +117,7 @@ class TaskContext:
         """Ask the operator to stop: record why and run every registered hook."""
         if self.stop_reason is None:
             self.stop_reason = reason
+        self.interrupted.set()
         with self._hooks_lock:
             hooks = list(self._interrupt_hooks)
         for hook in hooks:

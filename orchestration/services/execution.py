@@ -746,13 +746,16 @@ def _run_continuous(*, lease: Lease, task: Task, hard_stop: bool = False) -> str
             elif time.monotonic() - last_new >= idle_seconds:
                 task_complete(lease=lease)
                 return "succeeded"
-            time.sleep(poll_seconds)
-        return "lease lost"
+            heartbeat.ctx.interrupted.wait(poll_seconds)  # a stop request ends the wait at once
+        if heartbeat.ctx.lease_lost.is_set():
+            return "lease lost"
+        return task_fail(lease=lease, error=heartbeat.ctx.stop_reason or "stopped") or "lease lost"
     except LeaseLost:
         return "lease lost"
     except Exception as exc:
-        log.warning("continuous task %s failed: %s", lease.task_id, exc)
-        return task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}") or "lease lost"
+        error = heartbeat.ctx.stop_reason or f"{type(exc).__name__}: {exc}"
+        log.warning("continuous task %s failed: %s", lease.task_id, error)
+        return task_fail(lease=lease, error=error) or "lease lost"
     finally:
         heartbeat.stopped.set()
 
