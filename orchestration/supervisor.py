@@ -9,8 +9,9 @@ once a minute, so a retry due in two seconds waits up to a minute. The superviso
 * re-sends the message of a queued task whose message is gone (``recovery.tasks_requeue_lost``);
 * reaps lost running tasks every few seconds instead of once a minute;
 * restarts the cluster when it exits, or when it made no progress (none of its workers ran or
-  claimed a task) for ``WORKER_STALL_SECONDS`` while work waited: SIGTERM to its process group,
-  then SIGKILL, since a hung cluster ignores SIGTERM.
+  claimed a task, none of its processes computed) for ``WORKER_STALL_SECONDS`` while work waited:
+  SIGTERM to its main process, then SIGKILL to its process group, since a hung cluster ignores
+  SIGTERM.
 
 Every step is safe with many supervisors on many hosts: dispatch and requeue skip rows another one
 holds, and a duplicate message claims nothing.
@@ -51,6 +52,9 @@ class WorkerSupervisor:
         self.child_started = 0.0
         self.restarts = 0
         self._stopping = False
+        self.last_cpu_progress = 0.0
+        self._cpu_seen: dict[int, float] = {}
+        self._cpu_sampled_at = time.monotonic()
 
     # -- the child cluster ----------------------------------------------------------------------
     def start_cluster(self) -> None:
@@ -132,11 +136,31 @@ class WorkerSupervisor:
             connection.close()
 
     def _stalled(self) -> bool:
-        if time.monotonic() - self.child_started < self.stall_seconds:
+        now = time.monotonic()
+        if self._computing():
+            self.last_cpu_progress = now
+        if now - max(self.child_started, self.last_cpu_progress) < self.stall_seconds:
             return False
         if not work_waiting(older_than=self.stall_seconds):
             return False
         return not workers_made_progress(pids=self.worker_pids(), within=self.stall_seconds)
+
+    def _computing(self) -> bool:
+        """Did a process of the cluster use a tenth of a core since the last look? A busy cluster
+        running something the tasks table does not track (a long django-q2 job of another app) is
+        not stalled; a hung one sits blocked on a lock and uses nothing."""
+        used = {}
+        for pid in self.worker_pids():
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            used[pid] = times.user + times.system
+        now = time.monotonic()
+        elapsed = max(now - self._cpu_sampled_at, 1e-3)
+        busy = any(used[pid] - self._cpu_seen.get(pid, used[pid]) >= 0.1 * elapsed for pid in used)
+        self._cpu_seen, self._cpu_sampled_at = used, now
+        return busy
 
     def _request_stop(self, signum, frame) -> None:
         self._stopping = True
