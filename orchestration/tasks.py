@@ -10,8 +10,12 @@ from orchestration import services
 
 
 def task_execute(task_id: str) -> str:
-    """Run one task from the ledger (a second delivery of the same message claims nothing)."""
-    return services.task_execute(task_id=task_id)
+    """Run one task from the ledger (a second delivery of the same message claims nothing).
+
+    A django-q2 worker process is disposable (its cluster starts a new one), so a runaway operator
+    that ignores its interrupt may end the process.
+    """
+    return services.task_execute(task_id=task_id, hard_stop=True)
 
 
 def scheduler_tick() -> dict:

@@ -11,6 +11,7 @@ its ``postmaster.pid`` (the wheel serialises this with a file lock), and nobody 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import warnings
@@ -73,3 +74,72 @@ def _ensure_database(admin_url: str, name: str) -> None:
             # Another process may create it between our check and our CREATE.
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+# -- surviving a database restart ----------------------------------------------------------------
+# Django notices a dropped connection only at a request's start or end (and only for errors raised
+# through its own cursor wrapper). Workers run long and also use psycopg directly for hot paths, so
+# they close a broken connection themselves and retry the unit of work on a fresh one.
+
+
+def disconnect_errors() -> tuple[type[Exception], ...]:
+    """What a dropped or refused connection raises through Django (and psycopg, used directly)."""
+    import psycopg
+    from django.db import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _default_connection():
+    from django.db import connection
+
+    return connection
+
+
+def discard_if_broken(conn=None) -> None:
+    """Close ``conn`` (default: Django's) when the server dropped it, so the next use reconnects.
+
+    Inside a transaction nothing can be done (the transaction is lost anyway: its atomic block
+    rolls back and closes the connection); outside, one ``SELECT 1`` tells.
+    """
+    conn = conn or _default_connection()
+    if conn.connection is None or conn.in_atomic_block:
+        return
+    if getattr(conn.connection, "closed", False) or not conn.is_usable():
+        conn.close()
+
+
+def retry_on_disconnect(*, give_up_after: float = 30.0, conn=None):
+    """A decorator: rerun the wrapped unit of work on a fresh connection while the database is
+    unreachable (a restart, a failover), for up to ``give_up_after`` seconds.
+
+    The unit must be safe to run again: one transaction, or fenced writes. Within an enclosing
+    transaction (a test's, a caller's) it runs once: a fresh connection could not continue it.
+    """
+
+    import tenacity
+
+    def close_connection(_state) -> None:
+        (conn or _default_connection()).close()
+
+    def retry(fn):
+        retrying = tenacity.retry(
+            retry=tenacity.retry_if_exception_type(disconnect_errors()),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+            stop=tenacity.stop_after_delay(give_up_after),
+            before_sleep=close_connection,
+            reraise=True,
+        )(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            current = conn or _default_connection()
+            if current.in_atomic_block:
+                return fn(*args, **kwargs)
+            if current.connection is not None and getattr(current.connection, "closed", False):
+                current.close()  # psycopg saw the socket drop: start on a fresh one
+            return retrying(*args, **kwargs)
+
+        return wrapper
+
+    return retry

@@ -217,3 +217,19 @@ LOGGING = {
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
+
+# A database outage answers 503 with Retry-After instead of a 500 (last, so it sees view errors first).
+MIDDLEWARE.append("platform_site.database_unavailable.DatabaseUnavailableMiddleware")
+# Stopping runaway work: how long an interrupted operator may take to return before its worker
+# process is ended, and how often a running task checks that it is still its own (cancel, reap).
+TASK_INTERRUPT_GRACE_SECONDS = float(os.environ.get("CHAINLAKE_TASK_INTERRUPT_GRACE_SECONDS", "5"))
+TASK_FENCE_CHECK_SECONDS = float(os.environ.get("CHAINLAKE_TASK_FENCE_CHECK_SECONDS", "1"))
+# The worker supervisor (``manage.py run_workers``): a queued task whose broker message is gone is
+# sent again after this many seconds; a cluster that runs nothing this long while work waits is
+# replaced.
+TASK_LOST_MESSAGE_SECONDS = float(os.environ.get("CHAINLAKE_LOST_MESSAGE_SECONDS", "10"))
+WORKER_STALL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_STALL_SECONDS", "30"))
+DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
+    "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
+)
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "platform_site.database_unavailable.api_exception_handler"

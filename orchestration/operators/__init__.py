@@ -31,8 +31,13 @@ The interface
       ``ctx.invalidate(dataset, scope=..., partition_key=..., row_filter=..., source_event=...)``
       records a ``data_invalidations`` row in the same publish transaction as the rewritten
       partitions, so consumers never see the new data without the invalidation or vice versa.
-    * ``ctx.heartbeat_ok`` turns False when the task's lease was lost (cancelled or reaped): long
-      operators may stop early; their publish would be rejected anyway.
+    * ``ctx.heartbeat_ok`` turns False when the task's lease was lost (cancelled or reaped) or it
+      ran past its timeout: long operators may stop early; their publish would be rejected anyway.
+    * **stopping**: ``ctx.on_interrupt(hook)`` registers a callable (e.g. a DuckDB connection's
+      ``interrupt``) that the worker's watchdog runs on a timeout, cancel or lost lease; it returns
+      the function that unregisters it. Loops may call ``ctx.check_interrupted()`` (raises
+      ``TaskInterrupted``). An operator still running ``CHAINLAKE_TASK_INTERRUPT_GRACE_SECONDS``
+      after the request has its worker process ended.
 
 A source operator writes partitions exactly like any other (``ctx.write``); ``ctx.partitions`` are
 the output keys the scheduler asked for.

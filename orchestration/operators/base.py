@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,9 +16,15 @@ from versioning.storage import Storage, WrittenFile, partition_location
 if TYPE_CHECKING:
     from orchestration.models import Job, Task
 
+log = logging.getLogger(__name__)
+
 
 class OperatorError(Exception):
     """The operator failed in a way worth showing the user (bad SQL at run time, bad callable…)."""
+
+
+class TaskInterrupted(OperatorError):
+    """The worker stopped the operator: the task timed out, was cancelled or lost its lease."""
 
 
 class PermanentOperatorError(OperatorError):
@@ -76,6 +84,11 @@ class TaskContext:
         self.invalidations: list[PendingInvalidation] = []
         self.retirements: dict[str, set[str]] = {}
         self.lease_lost = threading.Event()
+        # Why the worker wants the operator to stop (None while it may run on).
+        self.stop_reason: str | None = None
+        self.interrupted = threading.Event()
+        self._interrupt_hooks: list[Callable[[], None]] = []
+        self._hooks_lock = threading.Lock()
 
     @property
     def rebuild(self) -> bool:
@@ -85,7 +98,42 @@ class TaskContext:
 
     @property
     def heartbeat_ok(self) -> bool:
-        return not self.lease_lost.is_set()
+        return not self.lease_lost.is_set() and self.stop_reason is None
+
+    # -- interruption -------------------------------------------------------------------------
+    def on_interrupt(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Register ``hook`` (e.g. a DuckDB connection's ``interrupt``) to stop the computation in
+        progress when the task times out, is cancelled or loses its lease. Returns a function that
+        unregisters it; call that once the computation is over. A hook registered after the stop
+        was requested runs at once. Hooks run on the worker's watchdog thread, possibly repeatedly.
+        """
+        with self._hooks_lock:
+            self._interrupt_hooks.append(hook)
+            stopping = self.stop_reason is not None
+        if stopping:
+            _run_hook(hook)
+
+        def remove() -> None:
+            with self._hooks_lock:
+                if hook in self._interrupt_hooks:
+                    self._interrupt_hooks.remove(hook)
+
+        return remove
+
+    def interrupt(self, reason: str) -> None:
+        """Ask the operator to stop: record why and run every registered hook."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.interrupted.set()
+        with self._hooks_lock:
+            hooks = list(self._interrupt_hooks)
+        for hook in hooks:
+            _run_hook(hook)
+
+    def check_interrupted(self) -> None:
+        """For long operator loops: raise ``TaskInterrupted`` once the worker asked to stop."""
+        if self.stop_reason is not None:
+            raise TaskInterrupted(self.stop_reason)
 
     # -- inputs -------------------------------------------------------------------------------
     def read_partition(self, part: InputPartition) -> pa.Table:
@@ -136,6 +184,13 @@ class TaskContext:
         if dataset not in self.job.output_datasets:
             raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
         self.retirements.setdefault(dataset, set()).add(partition_key)
+
+
+def _run_hook(hook: Callable[[], None]) -> None:
+    try:
+        hook()
+    except Exception:  # a failing hook must not stop the others nor the watchdog
+        log.exception("interrupt hook %r failed", hook)
 
 
 class Operator:

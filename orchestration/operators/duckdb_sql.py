@@ -123,11 +123,11 @@ class DuckDBSQLOperator(Operator):
         elif strategy == "full" or config.get("partition_mapping") == "all":
             tables = {d: ctx.read(d) or empty_like(ctx, d) for d in job.input_datasets}
             for key in ctx.partitions:
-                ctx.write(output, key, _execute(tables, sql))
+                ctx.write(output, key, _execute(tables, sql, ctx))
         else:
             for key in ctx.partitions:
                 tables = {d: ctx.read(d, [key]) or empty_like(ctx, d) for d in job.input_datasets}
-                ctx.write(output, key, _execute(tables, sql))
+                ctx.write(output, key, _execute(tables, sql, ctx))
 
     def _run_incremental(self, ctx: TaskContext, sql: str, output: str, config: dict) -> None:
         """Rows past the cursor, routed by ``partition_by``. A rebuild (``ctx.rebuild``) instead
@@ -153,7 +153,7 @@ class DuckDBSQLOperator(Operator):
                     highest[dataset] = pc.max(table[column]).as_py()
             tables[dataset] = table
         result = _execute(
-            tables, f"SELECT ({config['partition_by']})::VARCHAR AS __partition, * FROM ({sql})"
+            tables, f"SELECT ({config['partition_by']})::VARCHAR AS __partition, * FROM ({sql})", ctx
         )
         if ctx.rebuild:
             for key in ctx.partitions:
@@ -168,14 +168,22 @@ class DuckDBSQLOperator(Operator):
             ctx.advance_cursor(dataset, column, value)
 
 
-def _execute(tables: dict[str, pa.Table], sql: str) -> pa.Table:
+def _execute(tables: dict[str, pa.Table], sql: str, ctx: TaskContext | None = None) -> pa.Table:
     con = connect(tables)
+    # A timeout, cancel or lost lease interrupts the query where it computes.
+    forget = ctx.on_interrupt(con.interrupt) if ctx is not None else None
     try:
+        if ctx is not None:
+            ctx.check_interrupted()
         relation = con.sql(sql)
         # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table.
         fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
         return fetch()
     except duckdb.Error as exc:
+        if ctx is not None:
+            ctx.check_interrupted()
         raise OperatorError(f"SQL failed: {str(exc).splitlines()[0]}") from None
     finally:
+        if forget is not None:
+            forget()
         con.close()

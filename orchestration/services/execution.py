@@ -8,6 +8,7 @@ re-claimed) has every write rejected: its files stay unreferenced and the GC rem
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,13 +21,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from orchestration import schema_changes, selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
-from orchestration.operators.base import InputPartition, PermanentOperatorError, TaskContext
+from orchestration.operators.base import (
+    InputPartition,
+    PermanentOperatorError,
+    TaskContext,
+)
+from platform_site.database import discard_if_broken, retry_on_disconnect
 from versioning.models import DatasetCursor, PartitionVersion
 from versioning.services import (
     PublishedPartition,
@@ -68,9 +74,22 @@ def _execute_prepared(sql: str, params: list):
     Claims, heartbeats and completions run thousands of times a second across workers; preparing
     them once per connection skips parsing and planning on every call. Same connection and
     transaction state as the ORM.
+
+    Errors go through Django's wrapper, so a dropped connection counts as one for Django's own
+    checks; outside a transaction it is also closed here at once, so the next call reconnects
+    instead of failing on the dead socket until ``CONN_MAX_AGE``.
     """
     connection.ensure_connection()
-    return connection.connection.execute(sql, params, prepare=True)
+    if connection.connection.closed and not connection.in_atomic_block:
+        connection.close()
+        connection.ensure_connection()
+    try:
+        with connection.wrap_database_errors:
+            return connection.connection.execute(sql, params, prepare=True)
+    except (OperationalError, InterfaceError):
+        if not connection.in_atomic_block:
+            connection.close()
+        raise
 
 
 def new_worker_id() -> str:
@@ -182,6 +201,7 @@ COMPLETE_SQL = f"""
 """
 
 
+@retry_on_disconnect()
 def task_claim(*, task_id: uuid.UUID | str, worker_id: str) -> Lease | None:
     """Take a queued (or pending) task; None when another worker has it or it is no longer live."""
     task_id = uuid.UUID(str(task_id))
@@ -213,18 +233,23 @@ def _lock_leased(cursor, lease: Lease) -> bool:
 
 
 # -- complete, publish --------------------------------------------------------------------------
+@retry_on_disconnect()
 def task_complete(*, lease: Lease) -> None:
     """Mark a task that wrote nothing as succeeded (fenced)."""
     if _execute_prepared(COMPLETE_SQL, [lease.task_id, lease.worker_id, lease.attempt]).rowcount != 1:
         raise LeaseLost(str(lease.task_id))
 
 
+@retry_on_disconnect()
 def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[dict]:
     """One transaction: task succeeded + outputs, task_inputs, partition_versions, cursors,
     invalidations. Raises LeaseLost (and changes nothing) when the lease is gone.
 
     ``final=False`` (a continuous task's intermediate step) publishes the same way but leaves the
     task running, appending to its ``outputs`` and ``partitions``.
+
+    Rerun on a fresh connection when the database drops (the transaction rolled back whole); the
+    operator's files are already written, so a restart of the server costs no attempt.
     """
     job = ctx.job
     outputs = [
@@ -380,6 +405,7 @@ def is_rebuild(task: Task) -> bool:
 
 
 # -- failure, retry, reap, cancel --------------------------------------------------------------
+@retry_on_disconnect()
 def task_fail(*, lease: Lease, error: str, retry: bool = True) -> str | None:
     """Fail the attempt (fenced): back to pending with a backoff delay while attempts remain
     (``retry=False``: the error is permanent, e.g. a wrong chain, and the task fails now)."""
@@ -507,66 +533,173 @@ def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
     return found
 
 
-class _Heartbeat(threading.Thread):
-    """Refreshes the lease while the operator runs; flags the context when the lease is lost."""
+FENCE_SQL = "SELECT 1 FROM tasks WHERE id = %s AND status = 'running' AND worker_id = %s AND attempts = %s"
 
-    def __init__(self, lease: Lease, ctx: TaskContext, interval: float):
-        super().__init__(daemon=True, name=f"heartbeat-{lease.task_id}")
+
+def task_holds_lease(*, lease: Lease) -> bool:
+    """Is the task still running under this lease (not cancelled, reaped or re-claimed)?"""
+    row = _execute_prepared(FENCE_SQL, [lease.task_id, lease.worker_id, lease.attempt]).fetchone()
+    return row is not None
+
+
+def interrupt_grace_seconds() -> float:
+    return float(getattr(settings, "TASK_INTERRUPT_GRACE_SECONDS", 5))
+
+
+def fence_check_seconds() -> float:
+    return float(getattr(settings, "TASK_FENCE_CHECK_SECONDS", 1))
+
+
+class _Watchdog(threading.Thread):
+    """Keeps the lease alive while the operator runs, and stops the work once the task is no
+    longer ours (cancelled, reaped, re-claimed) or ran past ``timeout_seconds``.
+
+    Every ``interval`` it refreshes the heartbeat; every ``fence_check_seconds`` it checks the fence
+    (a cancel shows within seconds, not a heartbeat period) and the deadline. To stop, it runs the
+    context's interrupt hooks (a DuckDB query is cancelled where it computes) and, when the operator
+    still runs after ``TASK_INTERRUPT_GRACE_SECONDS`` and the worker is disposable (a django-q2
+    worker process, which its cluster replaces), ends the process: a runaway computation must not
+    keep a core busy after its task is gone.
+
+    A database outage only delays heartbeats: each failure closes the dead connection and the next
+    try, half a second later, reconnects.
+    """
+
+    def __init__(self, lease: Lease, ctx: TaskContext, *, interval: float, timeout: float, hard_stop: bool):
+        super().__init__(daemon=True, name=f"watchdog-{lease.task_id}")
         self.lease, self.ctx, self.interval = lease, ctx, interval
-        self.stopped = threading.Event()
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.hard_stop = hard_stop
+        self.stopped = threading.Event()  # set by the worker once the operator returned
 
     def run(self) -> None:
         try:
-            while not self.stopped.wait(self.interval):
-                try:
-                    if not task_heartbeat(lease=self.lease):
-                        self.ctx.lease_lost.set()
-                        return
-                except Exception:
-                    log.exception("heartbeat of %s failed", self.lease.task_id)
+            reason = self._watch()
+            if reason is not None:
+                self._stop(reason)
         finally:
             connection.close()
 
+    def _watch(self) -> str | None:
+        next_beat = time.monotonic() + self.interval
+        step = min(self.interval, fence_check_seconds())
+        while not self.stopped.wait(step):
+            now = time.monotonic()
+            if now >= self.deadline:
+                return f"timed out after {self.timeout:g}s"
+            try:
+                if now >= next_beat:
+                    held = task_heartbeat(lease=self.lease)
+                    next_beat = now + self.interval
+                else:
+                    held = task_holds_lease(lease=self.lease)
+            except Exception as exc:
+                log.warning("heartbeat of %s failed (retrying): %s", self.lease.task_id, exc)
+                next_beat = min(next_beat, time.monotonic() + 0.5)
+                step = 0.5
+                continue
+            step = min(self.interval, fence_check_seconds())
+            if not held:
+                self.ctx.lease_lost.set()
+                return "the task was cancelled, reaped or claimed by another worker"
+        return None
 
-def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> str:
-    """Claim, run, publish (or fail) one task; then plan downstream and dispatch. Idempotent."""
+    def _stop(self, reason: str) -> None:
+        log.warning("stopping task %s: %s", self.lease.task_id, reason)
+        grace_end = time.monotonic() + interrupt_grace_seconds()
+        while True:
+            # Repeated: a hook registered just before its query started may have missed the first.
+            self.ctx.interrupt(reason)
+            if self.stopped.wait(0.5):
+                return
+            if time.monotonic() >= grace_end:
+                break
+        if not self.hard_stop:
+            return
+        log.critical(
+            "task %s: the operator ignored the interrupt for %gs; ending worker process %s",
+            self.lease.task_id,
+            interrupt_grace_seconds(),
+            os.getpid(),
+        )
+        if not self.ctx.lease_lost.is_set():
+            # Record why, so the task is retried now rather than when the reaper notices.
+            with contextlib.suppress(Exception):
+                task_fail(lease=self.lease, error=f"{reason}; the worker process was ended")
+        logging.shutdown()
+        os._exit(70)
+
+
+def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard_stop: bool = False) -> str:
+    """Claim, run, publish (or fail) one task; then plan downstream and dispatch. Idempotent.
+
+    ``hard_stop``: this process may be ended to stop a runaway operator (set by the django-q2
+    entry point; never in a process that does other work, such as a test or a command).
+    """
     lease = task_claim(task_id=task_id, worker_id=worker_id or new_worker_id())
     if lease is None:
         return "not claimed"
-    task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
+    task = _load_task(lease.task_id)
     job = task.job
     if job.activation == Job.Activation.CONTINUOUS and not is_rebuild(task):
-        return _run_continuous(lease=lease, task=task)
-    heartbeat = None
+        return _run_continuous(lease=lease, task=task, hard_stop=hard_stop)
+    watchdog = None
     try:
         operator = get_operator(job.operator)
         if operator is None:
             raise RuntimeError(f"unknown operator {job.operator}")
         ctx = _task_context(lease=lease, job=job, task=task)
-        heartbeat = _Heartbeat(lease, ctx, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
-        heartbeat.start()
+        watchdog = _watchdog(lease, ctx, job, hard_stop=hard_stop)
+        watchdog.start()
         changed = schema_changes.check(job=job, inputs=ctx.inputs)
-        operator.run(ctx)
-        heartbeat.stopped.set()
+        try:
+            operator.run(ctx)
+        finally:
+            watchdog.stopped.set()
+        if ctx.lease_lost.is_set():
+            raise LeaseLost(str(lease.task_id))
+        ctx.check_interrupted()
+        discard_if_broken()  # the operator may have run across a database restart
         task_publish(lease=lease, ctx=ctx)
     except LeaseLost:
         log.warning("task %s lost its lease; its output is discarded", task_id)
         return "lease lost"
     except Exception as exc:
-        log.warning("task %s failed: %s", task_id, exc)
+        stop_reason = watchdog.ctx.stop_reason if watchdog is not None else None
+        if stop_reason is not None and watchdog.ctx.lease_lost.is_set():
+            log.warning("task %s lost its lease; its operator was stopped", task_id)
+            return "lease lost"
+        error = stop_reason if stop_reason is not None else f"{type(exc).__name__}: {exc}"
+        log.warning("task %s failed: %s", task_id, error)
         status = task_fail(
             lease=lease,
-            error=f"{type(exc).__name__}: {exc}",
+            error=error,
             retry=not isinstance(exc, PermanentOperatorError),
         )
         return status or "lease lost"
     finally:
-        if heartbeat is not None:
-            heartbeat.stopped.set()
+        if watchdog is not None:
+            watchdog.stopped.set()
     if changed:
         schema_changes.rebuild_after(job=job, changed=changed)
     after_publish(job=job, task=task)
     return "succeeded"
+
+
+@retry_on_disconnect()
+def _load_task(task_id: uuid.UUID) -> Task:
+    return Task.objects.select_related("job", "job__org").get(pk=task_id)
+
+
+def _watchdog(lease: Lease, ctx: TaskContext, job: Job, *, hard_stop: bool) -> _Watchdog:
+    return _Watchdog(
+        lease,
+        ctx,
+        interval=max(0.5, job.heartbeat_timeout_seconds / 3),
+        timeout=job.timeout_seconds,
+        hard_stop=hard_stop,
+    )
 
 
 def _task_context(*, lease: Lease, job: Job, task: Task) -> TaskContext:
@@ -591,7 +724,7 @@ def _has_new_input(job: Job) -> bool:
     return False
 
 
-def _run_continuous(*, lease: Lease, task: Task) -> str:
+def _run_continuous(*, lease: Lease, task: Task, hard_stop: bool = False) -> str:
     """The ``continuous`` runner: process what is new past the cursor and publish it, poll for
     more, and end (succeeded) after ``idle_timeout`` with nothing new. Each step publishes like a
     task does, in one fenced transaction; the task stays running between steps."""
@@ -602,11 +735,11 @@ def _run_continuous(*, lease: Lease, task: Task) -> str:
     idle_seconds = parse_duration(job.idle_timeout or "1m").total_seconds()
     poll_seconds = max(0.2, min(5.0, idle_seconds / 5))
     first = TaskContext(job=job, task=task, attempt=lease.attempt, storage=lake(), inputs={}, cursors={})
-    heartbeat = _Heartbeat(lease, first, interval=max(0.5, job.heartbeat_timeout_seconds / 3))
+    heartbeat = _watchdog(lease, first, job, hard_stop=hard_stop)
     heartbeat.start()
     last_new = time.monotonic()
     try:
-        while first.heartbeat_ok:
+        while heartbeat.ctx.heartbeat_ok:
             if selectors.open_invalidations(job=job).exists():
                 # Let the planner rebuild what the invalidation covers; it starts a new run after.
                 task_complete(lease=lease)
@@ -615,7 +748,11 @@ def _run_continuous(*, lease: Lease, task: Task) -> str:
                 task = Task.objects.select_related("job").get(pk=lease.task_id)
                 ctx = _task_context(lease=lease, job=job, task=task)
                 ctx.lease_lost = first.lease_lost
+                heartbeat.ctx = ctx  # the watchdog interrupts the step in progress
                 operator.run(ctx)
+                ctx.check_interrupted()
+                if ctx.lease_lost.is_set():
+                    raise LeaseLost(str(lease.task_id))
                 task_publish(lease=lease, ctx=ctx, final=False)
                 plan_downstream(datasets=list(job.output_datasets))
                 tasks_dispatch()
@@ -623,13 +760,16 @@ def _run_continuous(*, lease: Lease, task: Task) -> str:
             elif time.monotonic() - last_new >= idle_seconds:
                 task_complete(lease=lease)
                 return "succeeded"
-            time.sleep(poll_seconds)
-        return "lease lost"
+            heartbeat.ctx.interrupted.wait(poll_seconds)  # a stop request ends the wait at once
+        if heartbeat.ctx.lease_lost.is_set():
+            return "lease lost"
+        return task_fail(lease=lease, error=heartbeat.ctx.stop_reason or "stopped") or "lease lost"
     except LeaseLost:
         return "lease lost"
     except Exception as exc:
-        log.warning("continuous task %s failed: %s", lease.task_id, exc)
-        return task_fail(lease=lease, error=f"{type(exc).__name__}: {exc}") or "lease lost"
+        error = heartbeat.ctx.stop_reason or f"{type(exc).__name__}: {exc}"
+        log.warning("continuous task %s failed: %s", lease.task_id, error)
+        return task_fail(lease=lease, error=error) or "lease lost"
     finally:
         heartbeat.stopped.set()
 

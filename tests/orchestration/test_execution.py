@@ -346,3 +346,66 @@ def test_bad_schema_policy_is_rejected(org):
             config={"on_schema_change": "ignore"},
         )
     assert "config" in excinfo.value.message_dict
+
+
+def test_backoff_jitter_spreads_over_the_upper_half_of_the_delay(settings):
+    """Equal jitter: uniform over [capped/2, capped]. Checked on the distribution of many draws, so
+    no jitter, full jitter (down to 0) or a narrower spread all fail."""
+    settings.TASK_RETRY_BASE_SECONDS = 10
+    settings.TASK_RETRY_CAP_SECONDS = 600
+    rng = random.Random(7)
+    samples = [backoff_delay(3, rng=rng)[1] for _ in range(4000)]  # capped at 40 s
+    assert all(20 <= s <= 40 for s in samples)
+    assert min(samples) < 20.5 and max(samples) > 39.5
+    assert 29.5 < sum(samples) / len(samples) < 30.5
+    quarters = [sum(1 for s in samples if 20 + 5 * q <= s < 25 + 5 * q) for q in range(4)]
+    assert all(900 < n < 1100 for n in quarters), quarters
+
+
+def _leases_refused(old, ctx):
+    """Every write with ``old`` is rejected and changes nothing."""
+    assert not task_heartbeat(lease=old)
+    with pytest.raises(LeaseLost):
+        task_publish(lease=old, ctx=ctx)
+    assert task_fail(lease=old, error="late") is None
+
+
+def test_an_old_lease_differing_only_in_worker_id_is_refused(org, chain):
+    job = sql_job(org, "a", "SELECT * FROM evm.blocks", ["evm.blocks"], "acme.a", activation="manual")
+    job_backfill(job=job, partition_keys=["blocks_00000000"])
+    task = job.tasks.get()
+    old = task_claim(task_id=task.id, worker_id="w1")
+    assert task_cancel(task=task)
+    assert task_retry(task=task) is not None  # fresh attempts: the reclaim is attempt 1 again
+    new = task_claim(task_id=task.id, worker_id="w2")
+    assert (new.attempt, new.worker_id) == (old.attempt, "w2")
+    task.refresh_from_db()
+    ctx = TaskContext(
+        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
+    )
+    ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1]}))
+    _leases_refused(old, ctx)
+    assert not PartitionVersion.objects.filter(dataset="acme.a").exists()
+    task.refresh_from_db()
+    assert (task.status, task.worker_id, task.attempts) == ("running", "w2", 1)
+    assert task_heartbeat(lease=new)
+
+
+def test_an_old_lease_differing_only_in_attempt_is_refused(org, chain):
+    job = sql_job(org, "a", "SELECT * FROM evm.blocks", ["evm.blocks"], "acme.a", activation="manual")
+    job_backfill(job=job, partition_keys=["blocks_00000000"])
+    task = job.tasks.get()
+    old = task_claim(task_id=task.id, worker_id="w1")
+    assert task_fail(lease=old, error="transient") == "pending"
+    new = task_claim(task_id=task.id, worker_id="w1")
+    assert (new.worker_id, new.attempt) == ("w1", old.attempt + 1)
+    task.refresh_from_db()
+    ctx = TaskContext(
+        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
+    )
+    ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1]}))
+    _leases_refused(old, ctx)
+    assert not PartitionVersion.objects.filter(dataset="acme.a").exists()
+    task.refresh_from_db()
+    assert (task.status, task.worker_id, task.attempts) == ("running", "w1", 2)
+    assert task_heartbeat(lease=new)

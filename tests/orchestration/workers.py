@@ -19,7 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 class QCluster:
     """A qcluster subprocess in its own process group; always stopped, never left behind."""
 
-    def __init__(self, *, lake_url: str, log_path: Path, workers: int = 2, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        lake_url: str,
+        log_path: Path,
+        workers: int = 2,
+        env: dict | None = None,
+        command: str = "qcluster",
+    ):
         self.log_path = log_path
         environment = {
             **os.environ,
@@ -35,7 +43,7 @@ class QCluster:
         }
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, "manage.py", command],
             cwd=ROOT,
             env=environment,
             stdout=self.log,

@@ -29,7 +29,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         manage = [sys.executable, "manage.py"]
         children = [
-            subprocess.Popen([*manage, "qcluster"]),
+            subprocess.Popen([*manage, "run_workers"]),
             subprocess.Popen([*manage, "runserver", "--noreload", addr]),
         ]
         try:
