@@ -217,3 +217,12 @@ LOGGING = {
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
+
+# Personal data (pii app). The keyed-hash masking key: its own environment variable, else derived
+# from SECRET_KEY under a fixed purpose label, so hashed values stay stable (joins on them work)
+# across restarts and never equal a plain hash anyone could precompute.
+PII_HASH_KEY = os.environ.get("CHAINLAKE_PII_HASH_KEY", "")
+# Dataset columns holding personal data besides those jobs declare in config.pii_columns:
+# {"dataset": {"column": "redact" | "hash" | "partial"}}; model fields: {"app_label.Model": {...}}.
+PII_DATASET_COLUMNS: dict[str, dict[str, str]] = {}
+PII_MODEL_FIELDS: dict[str, dict[str, str]] = {"orgs.User": {"email": "partial"}}

@@ -1,12 +1,14 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from orchestration.addresses import AddressError, evm_address_checksummed, evm_address_normalize
 from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
 
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 from ..services import job_save, job_validate
 from ..services.jobs import EDITABLE_FIELDS
+from ..services.labels import MAX_LOOKUP_ADDRESSES
 
 
 class JobSerializer(CleanModelSerializer):
@@ -92,7 +94,50 @@ class ColumnLineageSerializer(serializers.ModelSerializer):
 
 
 class AddressLabelSerializer(CleanModelSerializer):
+    """``address`` is accepted in any case (a mixed-case one must carry a valid EIP-55 checksum),
+    stored lower-case and returned checksummed."""
+
     class Meta:
         model = AddressLabel
         fields = ["id", "org", "user", "address", "label", "visibility", "created_at", "updated_at"]
         read_only_fields = ["org", "user", "created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["address"] = evm_address_checksummed(instance.address)
+        return data
+
+
+class AddressLookupSerializer(serializers.Serializer):
+    addresses = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=True, max_length=100),
+        min_length=1,
+        max_length=MAX_LOOKUP_ADDRESSES,
+        help_text=f"Up to {MAX_LOOKUP_ADDRESSES} EVM addresses, any case.",
+    )
+
+    def validate_addresses(self, addresses: list[str]) -> list[str]:
+        normalised, errors = [], {}
+        for index, address in enumerate(addresses):
+            try:
+                normalised.append(evm_address_normalize(address))
+            except AddressError as exc:
+                errors[str(index)] = [str(exc)]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return list(dict.fromkeys(normalised))  # each address once, in the order asked
+
+
+class AddressLabelFoundSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    visibility = serializers.CharField()
+    org = serializers.CharField(help_text="slug of the org the label belongs to")
+
+
+class AddressLookupResultSerializer(serializers.Serializer):
+    address = serializers.CharField(help_text="EIP-55 checksummed")
+    labels = AddressLabelFoundSerializer(many=True)
+
+
+class AddressLookupResponseSerializer(serializers.Serializer):
+    results = AddressLookupResultSerializer(many=True)

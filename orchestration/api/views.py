@@ -1,9 +1,17 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet, RecordListViewSet
 
+from ..addresses import evm_address_checksummed
 from ..filtersets import AddressLabelFilter, ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..services.labels import address_labels_lookup
 from .serializers import (
     AddressLabelSerializer,
+    AddressLookupResponseSerializer,
+    AddressLookupSerializer,
     ColumnLineageSerializer,
     JobSerializer,
     TaskInputSerializer,
@@ -46,8 +54,22 @@ class ColumnLineageViewSet(RecordListViewSet):
 
 
 class AddressLabelViewSet(OrgScopedModelViewSet):
-    """Labels on chain addresses, with visibility private / org / public."""
+    """Labels on chain addresses, with visibility private / org / public. Addresses are returned
+    EIP-55 checksummed; ``lookup/`` answers up to 1,000 addresses in one call."""
 
     queryset = AddressLabel.objects.all()
     serializer_class = AddressLabelSerializer
     filterset_class = AddressLabelFilter
+
+    @extend_schema(request=AddressLookupSerializer, responses={200: AddressLookupResponseSerializer})
+    @action(detail=False, methods=["post"], url_path="lookup")
+    def lookup(self, request):
+        """The labels the caller may see on each address asked (one query, however many)."""
+        asked = AddressLookupSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        found = address_labels_lookup(user=request.user, addresses=asked.validated_data["addresses"])
+        results = [
+            {"address": evm_address_checksummed(address), "labels": labels}
+            for address, labels in found.items()
+        ]
+        return Response({"results": results})
