@@ -29,8 +29,8 @@ class OrgViewSet(OrgScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class UserViewSet(
+    PiiUnmaskViewMixin,  # before the viewset: it wraps dispatch, initial and the serializer context
     OrgScopedViewSet,
-    PiiUnmaskViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
