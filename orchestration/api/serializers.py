@@ -102,6 +102,12 @@ class AddressLabelSerializer(CleanModelSerializer):
         fields = ["id", "org", "user", "address", "label", "visibility", "created_at", "updated_at"]
         read_only_fields = ["org", "user", "created_at", "updated_at"]
 
+    def validate_address(self, address: str) -> str:
+        try:
+            return evm_address_normalize(address)
+        except AddressError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["address"] = evm_address_checksummed(instance.address)
