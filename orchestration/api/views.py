@@ -1,5 +1,6 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet, RecordListViewSet
@@ -62,7 +63,8 @@ class AddressLabelViewSet(OrgScopedModelViewSet):
     filterset_class = AddressLabelFilter
 
     @extend_schema(request=AddressLookupSerializer, responses={200: AddressLookupResponseSerializer})
-    @action(detail=False, methods=["post"], url_path="lookup")
+    # JSON only: a thousand addresses as form fields would trip Django's form-field limit.
+    @action(detail=False, methods=["post"], url_path="lookup", parser_classes=[JSONParser])
     def lookup(self, request):
         """The labels the caller may see on each address asked (one query, however many)."""
         asked = AddressLookupSerializer(data=request.data)
