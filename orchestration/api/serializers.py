@@ -1,7 +1,12 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from orchestration.addresses import AddressError, evm_address_checksummed, evm_address_normalize
+from orchestration.addresses import (
+    AddressError,
+    evm_address_checksummed,
+    evm_address_normalize,
+    evm_address_parse,
+)
 from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
 
@@ -122,16 +127,19 @@ class AddressLookupSerializer(serializers.Serializer):
         help_text=f"Up to {MAX_LOOKUP_ADDRESSES} EVM addresses, any case.",
     )
 
-    def validate_addresses(self, addresses: list[str]) -> list[str]:
-        normalised, errors = [], {}
+    def validate_addresses(self, addresses: list[str]) -> dict[str, str]:
+        """Stored form -> checksummed form, each address once, in the order asked."""
+        parsed, errors = {}, {}
         for index, address in enumerate(addresses):
             try:
-                normalised.append(evm_address_normalize(address))
+                stored, checksummed = evm_address_parse(address)
             except AddressError as exc:
                 errors[str(index)] = [str(exc)]
+            else:
+                parsed.setdefault(stored, checksummed)
         if errors:
             raise serializers.ValidationError(errors)
-        return list(dict.fromkeys(normalised))  # each address once, in the order asked
+        return parsed
 
 
 class AddressLabelFoundSerializer(serializers.Serializer):

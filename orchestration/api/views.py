@@ -5,7 +5,6 @@ from rest_framework.response import Response
 
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet, RecordListViewSet
 
-from ..addresses import evm_address_checksummed
 from ..filtersets import AddressLabelFilter, ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
 from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 from ..services.labels import address_labels_lookup
@@ -69,9 +68,7 @@ class AddressLabelViewSet(OrgScopedModelViewSet):
         """The labels the caller may see on each address asked (one query, however many)."""
         asked = AddressLookupSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
-        found = address_labels_lookup(user=request.user, addresses=asked.validated_data["addresses"])
-        results = [
-            {"address": evm_address_checksummed(address), "labels": labels}
-            for address, labels in found.items()
-        ]
+        checksummed = asked.validated_data["addresses"]  # stored form -> checksummed form
+        found = address_labels_lookup(user=request.user, addresses=list(checksummed))
+        results = [{"address": checksummed[address], "labels": labels} for address, labels in found.items()]
         return Response({"results": results})

@@ -6,9 +6,10 @@ is the input, rows in the same order, plus ``<column>_label`` for each: the labe
 visible to the job's org (its ``org`` labels and every ``public`` one; private labels never land in a
 dataset), distinct and sorted, joined with ", "; null when the address has none.
 
-Per partition, only the labels of the addresses that occur in it are fetched (one query with an array
-parameter, aggregated in PostgreSQL), and the join is a vectorised hash lookup in Arrow
-(``index_in`` + ``take``), so the cost follows the partition, not the size of the label table.
+Per partition, each address column is dictionary-encoded (one hash pass over the rows); only the
+labels of the distinct addresses are fetched (one query with an array parameter, aggregated in
+PostgreSQL) and looked up (Arrow's ``index_in``), then spread back over the rows with one ``take``.
+The cost follows the partition, not the size of the label table.
 
 Labels are read when the task runs: a label added later shows up when the partition is next rebuilt
 (a new input version, an invalidation, or a backfill).
@@ -32,18 +33,23 @@ def label_suffix_column(column: str) -> str:
     return f"{column}_label"
 
 
-def _lowered_addresses(table: pa.Table, column: str) -> pa.ChunkedArray:
+def _distinct_addresses(table: pa.Table, column: str) -> pa.DictionaryArray:
+    """The column dictionary-encoded: each distinct address once, lower-cased, plus an index per row.
+
+    One hash pass over the rows; lower-casing, the label fetch and the lookup then work on the
+    distinct addresses only, and a final ``take`` spreads the labels back over the rows."""
     if column not in table.column_names:
         raise OperatorError(f"address_labels: the input has no column {column!r}")
     values = table[column]
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise OperatorError(f"address_labels: column {column!r} holds {values.type}, not address text")
-    return pc.utf8_lower(values)
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    return pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_lower(encoded.dictionary))
 
 
-def labels_of_addresses(org, addresses: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """The labels ``org`` may see on the distinct, lower-case ``addresses``: columns address, labels."""
-    distinct = pc.drop_null(pc.unique(addresses)).to_pylist()
+def labels_of_addresses(org, addresses: list[pa.Array]) -> pa.Table:
+    """The labels ``org`` may see on the lower-case ``addresses``: columns address, labels."""
+    distinct = pc.unique(pa.chunked_array(addresses, pa.string())).drop_null().to_pylist()
     rows = address_labels_for_org(org, distinct, LABEL_SEPARATOR)
     return pa.table(
         {
@@ -55,14 +61,13 @@ def labels_of_addresses(org, addresses: pa.Array | pa.ChunkedArray) -> pa.Table:
 
 def enrich(table: pa.Table, *, address_columns: list[str], org) -> pa.Table:
     """``table`` with a ``<column>_label`` string column appended for each address column."""
-    lowered = {column: _lowered_addresses(table, column) for column in address_columns}
-    every_address = pa.chunked_array(
-        [chunk for values in lowered.values() for chunk in values.chunks], pa.string()
-    )
-    labels = labels_of_addresses(org, every_address)
-    for column, values in lowered.items():
-        positions = pc.index_in(values, value_set=labels["address"])
-        table = table.append_column(label_suffix_column(column), pc.take(labels["labels"], positions))
+    encoded = {column: _distinct_addresses(table, column) for column in address_columns}
+    labels = labels_of_addresses(org, [values.dictionary for values in encoded.values()])
+    for column, values in encoded.items():
+        of_each_address = pc.take(
+            labels["labels"], pc.index_in(values.dictionary, value_set=labels["address"])
+        )
+        table = table.append_column(label_suffix_column(column), pc.take(of_each_address, values.indices))
     return table
 
 
