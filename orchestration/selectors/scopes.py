@@ -95,3 +95,24 @@ def address_labels_for_org(org: Org, addresses: list[str], separator: str) -> li
     with connection.cursor() as cursor:
         cursor.execute(_LABELS_FOR_ORG_SQL, [separator, addresses, org.pk])
         return cursor.fetchall()
+
+
+def address_labels_table_for_user(user):
+    """The labels ``user`` may see, as an Arrow table (address lower-case, label, visibility, org slug),
+    for the query service to expose as a DuckDB view: the same rule as the API's list."""
+    import pyarrow as pa
+
+    from platform_site.tenancy import visible_to
+
+    rows = visible_to(user, AddressLabel.objects.all()).values_list(
+        "address", "label", "visibility", "org__slug"
+    )
+    address, label, visibility, org = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return pa.table(
+        {
+            "address": pa.array(address, pa.string()),
+            "label": pa.array(label, pa.string()),
+            "visibility": pa.array(visibility, pa.string()),
+            "org": pa.array(org, pa.string()),
+        }
+    )

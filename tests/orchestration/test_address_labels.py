@@ -328,3 +328,12 @@ def test_enrichment_joins_only_the_labels_visible_to_the_jobs_org(people, labels
     assert enriched["value"].to_pylist() == [1, 2, 3, 4]  # rows keep their order
     other = enrich(transfers, address_columns=["from_address"], org=OrgFactory(slug="charlie"))
     assert other["from_address_label"].to_pylist()[0] == "bravo public, everyone's"
+
+
+def test_the_query_services_label_table_follows_the_users_visibility(people, labels):
+    from orchestration.selectors.scopes import address_labels_table_for_user
+
+    for who, expected in VISIBLE.items():
+        table = address_labels_table_for_user(people[who])
+        assert set(table["label"].to_pylist()) == {labels[name].label for name in expected}, who
+        assert table.column_names == ["address", "label", "visibility", "org"]
