@@ -9,8 +9,12 @@ transaction, before the page leaves. Add pages are not masked: there is nothing 
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db import transaction
+from django.utils.html import format_html
+
+from orgs.roles import can_unmask_personal_data
 
 from .masking import mask_value, unmask_allowed
 from .models import PiiAccessLog
@@ -44,6 +48,24 @@ class PiiMaskedAdminMixin:
         if reads:
             access_log_write(user=request.user, action=PiiAccessLog.Action.ADMIN_VIEW, reads=reads)
             request._pii_reads = []
+
+    def _pii_offer_unmask(self, request) -> None:
+        """A holder of the unmask right sees a link to the unmasked page (nobody unmasks by accident)."""
+        if (
+            request._pii_unmask
+            or not fields_of_model(self.model)
+            or not can_unmask_personal_data(request.user)
+        ):
+            return
+        query = request.GET.copy()
+        query[UNMASK_PARAM] = "1"
+        messages.info(
+            request,
+            format_html(
+                'Personal data is masked. <a href="?{}">Show it unmasked</a> (each view is logged).',
+                query.urlencode(),
+            ),
+        )
 
     def _pii_render(self, request, response):
         # Lists and change pages are rendered lazily; render here so the values shown and their log
@@ -98,6 +120,8 @@ class PiiMaskedAdminMixin:
 
     def changelist_view(self, request, extra_context=None):
         self._pii_unmask(request)
+        if request.method == "GET":
+            self._pii_offer_unmask(request)
         with transaction.atomic():
             return self._pii_render(request, super().changelist_view(request, extra_context))
 
@@ -147,6 +171,8 @@ class PiiMaskedAdminMixin:
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         unmask = self._pii_unmask(request)
+        if request.method == "GET":
+            self._pii_offer_unmask(request)
         with transaction.atomic():
             response = super().change_view(request, object_id, form_url, extra_context)
             original = (getattr(response, "context_data", None) or {}).get("original")

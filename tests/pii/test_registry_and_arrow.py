@@ -204,3 +204,16 @@ def test_api_unmask_values_are_checked(reader):
     assert api.get(reverse("user-list"), {"unmask": "false"}).status_code == 200
     # Filtering on a masked field would reveal it a letter at a time.
     assert api.get(reverse("user-list"), {"email": "jane"}).status_code == 400
+
+
+def test_the_admin_offers_unmasking_only_to_holders_of_the_right(client, reader, org_a):
+    from .conftest import grant
+
+    target = UserFactory(org=org_a, email="jane.doe@example.com")
+    url = reverse("admin:orgs_user_change", args=[target.pk])
+    client.force_login(reader)
+    assert b"Show it unmasked" not in client.get(url).content
+    grant(reader, "unmask_personal_data")
+    page = client.get(url).content.decode()
+    assert "Show it unmasked" in page and "?unmask=1" in page and "jane.doe@example.com" not in page
+    assert not PiiAccessLog.objects.exists()
