@@ -8,7 +8,7 @@ from platform_site.admin_base import LargeTableAdmin
 
 from .exports import access_log_csv_response
 from .models import PiiAccessLog
-from .registry import registry
+from .selectors import registry_visible_to
 
 
 @admin.register(PiiAccessLog)
@@ -60,6 +60,6 @@ class PiiAccessLogAdmin(LargeTableAdmin):
             **self.admin_site.each_context(request),
             "title": "Personal data registry",
             "opts": self.opts,
-            "entries": registry(),
+            "entries": registry_visible_to(request.user),
         }
         return TemplateResponse(request, "admin/pii/registry.html", context)

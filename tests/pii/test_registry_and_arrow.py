@@ -217,3 +217,11 @@ def test_the_admin_offers_unmasking_only_to_holders_of_the_right(client, reader,
     page = client.get(url).content.decode()
     assert "Show it unmasked" in page and "?unmask=1" in page and "jane.doe@example.com" not in page
     assert not PiiAccessLog.objects.exists()
+
+
+def test_the_registry_page_shows_no_other_orgs_datasets(client, reader, org_a, org_b):
+    _job(org_b, name="secret_customers", pii_columns={"email": "hash"})
+    client.force_login(reader)
+    page = client.get(reverse("admin:pii_piiaccesslog_registry")).content.decode()
+    assert "secret_customers" not in page and "bravo" not in page
+    assert "users" in page  # model fields are the platform's, shown to every staff user
