@@ -44,7 +44,9 @@ def _distinct_addresses(table: pa.Table, column: str) -> pa.DictionaryArray:
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise OperatorError(f"address_labels: column {column!r} holds {values.type}, not address text")
     encoded = pc.dictionary_encode(values.combine_chunks())
-    return pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_lower(encoded.dictionary))
+    return pa.DictionaryArray.from_arrays(
+        encoded.indices, pc.utf8_lower(encoded.dictionary).cast(pa.string())
+    )
 
 
 def labels_of_addresses(org, addresses: list[pa.Array]) -> pa.Table:
