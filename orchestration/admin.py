@@ -317,9 +317,9 @@ class AddressLabelImportForm(forms.Form):
 
 
 @admin.register(AddressLabel)
-class AddressLabelAdmin(admin.ModelAdmin):
+class AddressLabelAdmin(LargeTableAdmin):
     """Labels of the org; addresses shown checksummed (EIP-55). "Import CSV" upserts many at once and
-    reports every rejected row."""
+    reports every rejected row. A large-table admin: a million labels page without being counted."""
 
     list_display = ["checksummed_address", "label", "visibility", "org", "user", "updated_at"]
     list_filter = ["visibility", "org"]
