@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -50,8 +52,12 @@ class PiiAccessLogAdmin(LargeTableAdmin):
         """The changelist's rows (same filters and search) as a streamed CSV."""
         if not (self.has_view_permission(request) and can_audit_personal_data(request.user)):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        return access_log_csv_response(changelist.get_queryset(request))
+        try:
+            changelist = self.get_changelist_instance(request)
+            queryset = changelist.get_queryset(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("unknown or malformed filter")
+        return access_log_csv_response(queryset)
 
     def registry_view(self, request):
         if not self.has_module_permission(request):

@@ -152,3 +152,11 @@ def test_auditors_filter_and_export_in_the_admin(client, org_a, org_b):
     # Staff without the audit right are refused the export.
     client.force_login(UserFactory(org=org_a, role="member", is_staff=True))
     assert client.get(reverse("admin:pii_piiaccesslog_export")).status_code == 403
+
+
+def test_a_bad_filter_on_the_admin_export_is_a_400(client, reader, entry):
+    client.force_login(reader)
+    url = reverse("admin:pii_piiaccesslog_export")
+    assert client.get(url, {"accessed_at__gte": "yesterday"}).status_code == 400
+    assert client.get(url, {"nonsense": "1"}).status_code == 400
+    assert client.get(url, {"action__exact": "query"}).status_code == 200
