@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from pii.admin_masking import PiiMaskedAdminMixin
 from platform_site.admin_site import RecordTable
 
 from . import services
@@ -44,7 +45,9 @@ class ChainlakeUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PiiMaskedAdminMixin, DjangoUserAdmin):
+    """E-mails are personal data: masked on list and change pages unless unmasked (see pii)."""
+
     form = ChainlakeUserChangeForm
     add_form = ChainlakeUserCreationForm
     list_display = ["external_id", "email", "org", "role", "is_staff", "is_active", "last_login"]

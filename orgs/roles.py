@@ -56,3 +56,19 @@ def assignable_roles(actor: User) -> list[str]:
     if is_org_admin(actor):
         return [UserRole.ADMIN, UserRole.MEMBER, UserRole.VIEWER]
     return []
+
+
+# --- personal data ------------------------------------------------------------------------------
+# Reading personal data unmasked is a right of its own, not of a base role: the Django permission
+# ``pii.unmask_personal_data``, granted to a user directly or to an org role's group (the group is a
+# Django auth group, so the permission applies to everyone holding the role). It only ever reveals
+# what the user may already read; every surface also wants an explicit request (see ``pii.masking``).
+# Auditing the access log is org admins' (their own org) or holders of ``pii.audit_personal_data``.
+
+
+def can_unmask_personal_data(user) -> bool:
+    return _active(user) and user.has_perm("pii.unmask_personal_data")
+
+
+def can_audit_personal_data(user) -> bool:
+    return is_org_admin(user) or (_active(user) and user.has_perm("pii.audit_personal_data"))

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PiiConfig(AppConfig):
     name = "pii"
     verbose_name = "Personal data"
+
+    def ready(self) -> None:
+        # Jobs declare the personal columns of what they write in config.pii_columns; the job
+        # services (a lower layer) check it through this hook on every save.
+        from orchestration.services.jobs import register_config_validator
+
+        from .registry import job_config_errors
+
+        register_config_validator(job_config_errors)

@@ -10,12 +10,33 @@ from orgs.models import User
 from platform_site.db import choices_check, uuid7
 
 
+class AppendOnlyError(PermissionError):
+    """A change or deletion of an append-only row was attempted."""
+
+    def __init__(self):
+        super().__init__("pii_access_log is append-only: rows are never changed or deleted")
+
+
 class AppendOnlyQuerySet(models.QuerySet):
+    """Every bulk path that could change or remove rows refuses (``update``, ``bulk_update``,
+    ``update_or_create`` on an existing row, ``delete``, and the private ``_update`` /
+    ``_raw_delete`` that ``Model.save`` and the deletion collector use). The database trigger of
+    migration 0002 refuses the same below the ORM."""
+
     def update(self, **kwargs):
-        raise PermissionError("pii_access_log is append-only")
+        raise AppendOnlyError()
+
+    def _update(self, values):
+        raise AppendOnlyError()
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError()
 
     def delete(self):
-        raise PermissionError("pii_access_log is append-only")
+        raise AppendOnlyError()
+
+    def _raw_delete(self, using):
+        raise AppendOnlyError()
 
 
 class PiiAccessLogAction(models.TextChoices):
@@ -48,6 +69,11 @@ class PiiAccessLog(models.Model):
         ordering = ["-accessed_at", "-id"]
         verbose_name = "PII access"
         verbose_name_plural = "PII access log"
+        # Rights checked through orgs.roles (can_unmask_personal_data, can_audit_personal_data).
+        permissions = [
+            ("unmask_personal_data", "Can read personal data unmasked, on explicit request"),
+            ("audit_personal_data", "Can audit and export the personal-data access log"),
+        ]
         constraints = [choices_check("pii_access_log", "action", PiiAccessLogAction)]
         indexes = [
             models.Index(fields=["user", "-accessed_at"], name="pii_access_log_user_idx"),
@@ -59,9 +85,10 @@ class PiiAccessLog(models.Model):
         return f"{self.user_id} {self.action} {self.dataset}.{self.column_name}"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("pii_access_log is append-only")
+        if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise AppendOnlyError()
+        kwargs["force_insert"] = True  # never an UPDATE, even for a hand-made instance with an id
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise PermissionError("pii_access_log is append-only")
+        raise AppendOnlyError()

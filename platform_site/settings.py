@@ -233,3 +233,11 @@ DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
     "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
 )
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "platform_site.database_unavailable.api_exception_handler"
+# Personal data (pii app). The keyed-hash masking key: its own environment variable, else derived
+# from SECRET_KEY under a fixed purpose label, so hashed values stay stable (joins on them work)
+# across restarts and never equal a plain hash anyone could precompute.
+PII_HASH_KEY = os.environ.get("CHAINLAKE_PII_HASH_KEY", "")
+# Dataset columns holding personal data besides those jobs declare in config.pii_columns:
+# {"dataset": {"column": "redact" | "hash" | "partial"}}; model fields: {"app_label.Model": {...}}.
+PII_DATASET_COLUMNS: dict[str, dict[str, str]] = {}
+PII_MODEL_FIELDS: dict[str, dict[str, str]] = {"orgs.User": {"email": "partial"}}

@@ -50,7 +50,14 @@ ROW_FACTORIES = {
 def test_database_rejects_values_outside_the_vocabulary(table, column, bad_value):
     row = ROW_FACTORIES[table]()
     with pytest.raises(IntegrityError, match="_valid"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [bad_value, row.pk])
+        if table == "pii_access_log":  # append-only: a trigger refuses every UPDATE, so try an INSERT
+            cursor.execute(
+                "INSERT INTO pii_access_log (id, user_id, dataset, column_name, action) "
+                "VALUES (%s, %s, 'd', 'c', %s)",
+                [uuid7(), row.user_id, bad_value],
+            )
+        else:
+            cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [bad_value, row.pk])
 
 
 @pytest.mark.django_db

@@ -69,5 +69,50 @@ register_scope(
 
 
 def address_labels_visible_to_org(org: Org) -> QuerySet[AddressLabel]:
-    """Labels a job of ``org`` may use: the org's own (any visibility) and every public one."""
-    return AddressLabel.objects.filter(Q(org=org) | Q(visibility="public"))
+    """Labels a job of ``org`` may use: the org's ``org`` labels and every ``public`` one. A
+    ``private`` label is for its creator and the org's admins only, so it never lands in a dataset
+    every member of the org reads."""
+    return AddressLabel.objects.filter(Q(visibility="public") | Q(org=org, visibility="org"))
+
+
+# The same rule as ``address_labels_visible_to_org``, for many addresses at once: one array
+# parameter instead of an IN list (which tops out at 65,535 parameters), labels already aggregated.
+_LABELS_FOR_ORG_SQL = """
+SELECT address, string_agg(DISTINCT label, %s ORDER BY label)
+FROM address_labels
+WHERE address = ANY(%s::text[]) AND (visibility = 'public' OR (org_id = %s AND visibility = 'org'))
+GROUP BY address
+"""
+
+
+def address_labels_for_org(org: Org, addresses: list[str], separator: str) -> list[tuple[str, str]]:
+    """(address, its labels visible to ``org`` joined by ``separator``) for the labelled ones among
+    ``addresses`` (stored, lower-case form)."""
+    from django.db import connection
+
+    if not addresses:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_LABELS_FOR_ORG_SQL, [separator, addresses, org.pk])
+        return cursor.fetchall()
+
+
+def address_labels_table_for_user(user):
+    """The labels ``user`` may see, as an Arrow table (address lower-case, label, visibility, org slug),
+    for the query service to expose as a DuckDB view: the same rule as the API's list."""
+    import pyarrow as pa
+
+    from platform_site.tenancy import visible_to
+
+    rows = visible_to(user, AddressLabel.objects.all()).values_list(
+        "address", "label", "visibility", "org__slug"
+    )
+    address, label, visibility, org = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return pa.table(
+        {
+            "address": pa.array(address, pa.string()),
+            "label": pa.array(label, pa.string()),
+            "visibility": pa.array(visibility, pa.string()),
+            "org": pa.array(org, pa.string()),
+        }
+    )

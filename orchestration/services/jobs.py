@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +48,15 @@ SCALING_KEYS = {"max_concurrency": 1, "priority": None, "batch_size": 1}
 DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 # The planner's high-water mark of a partitioned job on an input (see orchestration.selectors).
 CATALOG_WATERMARK = "_catalog_version"
+
+# Checks of config keys owned by apps above orchestration (``pii_columns`` by pii), registered from
+# their AppConfig.ready: each takes the job and returns field -> message for what it refuses.
+CONFIG_VALIDATORS: list[Callable[[Job], dict[str, str]]] = []
+
+
+def register_config_validator(validator: Callable[[Job], dict[str, str]]) -> None:
+    if validator not in CONFIG_VALIDATORS:
+        CONFIG_VALIDATORS.append(validator)
 
 
 def compute_config_hash(job: Job) -> str:
@@ -118,6 +128,9 @@ def _validate(job: Job, org: Org) -> None:
         "rebuild",
     ):
         errors["config"] = "config.on_schema_change is accept, fail or rebuild"
+    if isinstance(job.config, dict) and "config" not in errors:
+        for validator in CONFIG_VALIDATORS:
+            errors.update(validator(job))
     if not isinstance(job.source, dict):
         errors["source"] = "source is an object"
     if job.idle_timeout:

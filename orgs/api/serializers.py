@@ -1,6 +1,7 @@
 from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
+from pii.api.masking import PiiMaskedSerializerMixin
 from platform_site.api.serializers import CleanModelSerializer
 
 from ..models import Org, OrgRole, OrgRoleMembership, User
@@ -20,7 +21,7 @@ class OrgSerializer(CleanModelSerializer):
         read_only_fields = ["slug", "created_at"]
 
 
-class UserSerializer(CleanModelSerializer):
+class UserSerializer(PiiMaskedSerializerMixin, CleanModelSerializer):
     password = serializers.CharField(
         write_only=True,
         required=False,

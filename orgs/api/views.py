@@ -5,6 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from pii.api.masking import PiiUnmaskViewMixin
 from platform_site import tenancy
 from platform_site.api.viewsets import OrgScopedModelViewSet, OrgScopedViewSet, RecordListViewSet
 
@@ -28,6 +29,7 @@ class OrgViewSet(OrgScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
 
 
 class UserViewSet(
+    PiiUnmaskViewMixin,  # before the viewset: it wraps dispatch, initial and the serializer context
     OrgScopedViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -35,7 +37,8 @@ class UserViewSet(
     mixins.UpdateModelMixin,
 ):
     """The org's users. Org admins add users and change roles; deactivate with ``is_active: false``
-    (users own saved queries and labels, so they are never deleted through the API)."""
+    (users own saved queries and labels, so they are never deleted through the API). E-mails are
+    personal data: masked unless ``?unmask=true`` by a user holding the unmask right (logged)."""
 
     queryset = User.objects.select_related("org")
     serializer_class = UserSerializer
