@@ -27,6 +27,7 @@ from orchestration import schema_changes, selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
 from orchestration.operators.base import InputPartition, PermanentOperatorError, TaskContext
+from platform_site.logging import log_task_transition, task_log
 from versioning.models import DatasetCursor, PartitionVersion
 from versioning.services import PublishedPartition, invalidation_create, partition_versions_publish
 from versioning.storage import lake, schema_hash
@@ -134,6 +135,10 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
         )
         rows = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2]))
         ids = [row[0] for row in rows]
+        if ids:
+            task_log.info(
+                "dispatched %d task(s)", len(ids), extra={"event": "tasks_dispatched", "count": len(ids)}
+            )
         if enqueue and ids:
             transaction.on_commit(lambda: _enqueue(ids))
     return ids
@@ -411,6 +416,7 @@ def _fail(*, task: Task, error: str, retry: bool = True) -> str:
             else f"{error}\nnot retried: retrying cannot fix this error"
         )
     task.save(update_fields=["status", "next_retry_at", "completed_at", "error_message"])
+    log_task_transition(task, to=task.status, error=error.splitlines()[0][:200] if error else None)
     return task.status
 
 
@@ -451,6 +457,8 @@ def task_cancel(*, task: Task) -> bool:
     updated = Task.objects.filter(pk=task.pk, status__in=Task.LIVE_STATUSES).update(
         status=Task.Status.CANCELLED, completed_at=timezone.now(), next_retry_at=None
     )
+    if updated:
+        log_task_transition(task, to=Task.Status.CANCELLED)
     return bool(updated)
 
 
@@ -525,6 +533,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         return "not claimed"
     task = Task.objects.select_related("job", "job__org").get(pk=lease.task_id)
     job = task.job
+    log_task_transition(task, to=Task.Status.RUNNING, worker_id=lease.worker_id)
     if job.activation == Job.Activation.CONTINUOUS:
         return _run_continuous(lease=lease, task=task)
     heartbeat = None
@@ -539,8 +548,18 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None) -> s
         operator.run(ctx)
         heartbeat.stopped.set()
         task_publish(lease=lease, ctx=ctx)
+        log_task_transition(task, to=Task.Status.SUCCEEDED, worker_id=lease.worker_id)
     except LeaseLost:
-        log.warning("task %s lost its lease; its output is discarded", task_id)
+        log.warning(
+            "task %s lost its lease; its output is discarded",
+            task_id,
+            extra={
+                "task_id": str(task.id),
+                "job_id": str(job.id),
+                "org_id": str(job.org_id),
+                "worker_id": lease.worker_id,
+            },
+        )
         return "lease lost"
     except Exception as exc:
         log.warning("task %s failed: %s", task_id, exc)
