@@ -221,6 +221,7 @@ MIDDLEWARE.insert(
 )
 MIDDLEWARE.append("platform_site.logging.RequestLogMiddleware")
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; whitenoise expects it to exist
 # One line per request and per task transition; JSON objects with CHAINLAKE_LOG_JSON=true.
 LOGGING = logging_config(
     json_lines=env_bool("CHAINLAKE_LOG_JSON", default=False), level=os.environ.get("LOG_LEVEL", "INFO")
