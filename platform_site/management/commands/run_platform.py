@@ -79,13 +79,15 @@ class Command(BaseCommand):
         # A service manager stops us with SIGTERM; treat it like Ctrl-C so the shutdown is the same.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         children: list[subprocess.Popen] = []
+        exited: list[subprocess.Popen] = []
         try:
             env = self.children_env()
             for command in self.child_commands(addr=addr, web_workers=web_workers):
                 # A session of its own: a terminal's Ctrl-C reaches only us, and we stop it in order.
                 children.append(subprocess.Popen(command, env=env, start_new_session=True))
-            while all(child.poll() is None for child in children):
+            while not exited:
                 time.sleep(0.5)
+                exited = [child for child in children if child.poll() is not None]
         except KeyboardInterrupt:
             pass
         finally:
@@ -98,10 +100,9 @@ class Command(BaseCommand):
 
                 connections.close_all()
                 call_command("embedded_db", "stop")
-        expected = (0, -signal.SIGINT, -signal.SIGTERM, None)
-        failed = [" ".join(child.args[1:4]) for child in children if child.returncode not in expected]
-        if failed:
-            self.stderr.write(f"stopped because {', '.join(failed)} exited")
+        if exited:  # a child ended on its own, before anyone asked us to stop
+            names = ", ".join(" ".join(child.args[1:4]) for child in exited)
+            self.stderr.write(f"stopped because {names} exited")
 
     def child_commands(self, *, addr: str, web_workers: int) -> list[list[str]]:
         web = [
