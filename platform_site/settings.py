@@ -232,3 +232,5 @@ METRICS_TOKEN = os.environ.get("CHAINLAKE_METRICS_TOKEN", "")
 # records are pruned daily (`manage.py prune`), a batch per short transaction.
 RETENTION_BATCH_SIZE = int(os.environ.get("CHAINLAKE_RETENTION_BATCH_SIZE", "1000"))
 Q_RETENTION_DAYS = int(os.environ.get("CHAINLAKE_Q_RETENTION_DAYS", "7"))
+# The broker queue's name: deployments (or test runs) sharing one Redis keep apart by it.
+Q_CLUSTER["name"] = os.environ.get("CHAINLAKE_QUEUE_NAME", Q_CLUSTER["name"])
