@@ -232,5 +232,10 @@ METRICS_TOKEN = os.environ.get("CHAINLAKE_METRICS_TOKEN", "")
 # records are pruned daily (`manage.py prune`), a batch per short transaction.
 RETENTION_BATCH_SIZE = int(os.environ.get("CHAINLAKE_RETENTION_BATCH_SIZE", "1000"))
 Q_RETENTION_DAYS = int(os.environ.get("CHAINLAKE_Q_RETENTION_DAYS", "7"))
+# django-q2 keeps every result (0: no per-result pruning). With a positive save_limit its monitor
+# locks and reads every stored success on every result to prune one, a serial cost per task that
+# capped a cluster at a few dozen tasks a second; retention prunes these records by age instead.
+# -1 keeps failures only (the tasks table already records every task's outcome).
+Q_CLUSTER["save_limit"] = int(os.environ.get("CHAINLAKE_Q_SAVE_LIMIT", "0"))
 # The broker queue's name: deployments (or test runs) sharing one Redis keep apart by it.
 Q_CLUSTER["name"] = os.environ.get("CHAINLAKE_QUEUE_NAME", Q_CLUSTER["name"])
