@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from orchestration import services
+from platform_site.metrics import PLANNING_SECONDS, REAPER_ACTIONS
 
 
 def task_execute(task_id: str) -> str:
@@ -21,6 +22,8 @@ def task_execute(task_id: str) -> str:
 def scheduler_tick() -> dict:
     """Reap lost work, plan every active job that may have stale partitions, dispatch."""
     reaped = services.tasks_reap()
-    planned = services.plan_active_jobs()
+    REAPER_ACTIONS.inc(reaped)
+    with PLANNING_SECONDS.time():
+        planned = services.plan_active_jobs()
     dispatched = services.tasks_dispatch()
     return {"reaped": reaped, "created": sum(r.created for r in planned), "dispatched": len(dispatched)}

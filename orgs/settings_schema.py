@@ -10,6 +10,7 @@ a typo ("query_timout_seconds") is an error instead of a silently ignored limit.
 | ``query_threads``             | integer | 2       | DuckDB threads per query (1-64)                      |
 | ``query_max_sync_rows``       | integer | 10000   | most rows a sync query returns inline (1-1000000)    |
 | ``result_retention_days``     | integer | 30      | query results expire after this many days (1-3650)   |
+| ``retention_days``            | integer | 90      | days kept: finished tasks, alert records (1-3650)    |
 | ``alert_rate_limit_per_minute`` | integer | 600 | most alert deliveries per minute (1-1e6) |
 | ``timezone``                  | string  | "UTC"   | IANA name used to show times and evaluate schedules  |
 """
@@ -27,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "query_threads": 2,
     "query_max_sync_rows": 10_000,
     "result_retention_days": 30,
+    "retention_days": 90,
     "alert_rate_limit_per_minute": 600,
     "timezone": "UTC",
 }
@@ -47,6 +49,9 @@ ORG_SETTINGS_SCHEMA: dict[str, Any] = {
         "query_threads": _integer(1, 64, "DuckDB threads per query."),
         "query_max_sync_rows": _integer(1, 1_000_000, "Most rows a sync query returns inline."),
         "result_retention_days": _integer(1, 3650, "Query results expire after this many days."),
+        "retention_days": _integer(
+            1, 3650, "Finished tasks, alert events and deliveries are deleted after this many days."
+        ),
         "alert_rate_limit_per_minute": _integer(1, 1_000_000, "Most alert deliveries per minute."),
         "timezone": {"type": "string", "minLength": 1, "description": "IANA time zone name."},
     },

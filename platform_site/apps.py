@@ -1,4 +1,5 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 
 
 class PlatformSiteConfig(AppConfig):
@@ -6,3 +7,11 @@ class PlatformSiteConfig(AppConfig):
 
     name = "platform_site"
     verbose_name = "Platform"
+
+    def ready(self):
+        from .schedules import ensure_schedules
+
+        # After django-q2's own tables exist: the daily retention schedule.
+        post_migrate.connect(
+            ensure_schedules, sender=apps.get_app_config("django_q"), dispatch_uid="platform_schedules"
+        )

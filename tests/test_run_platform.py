@@ -1,21 +1,36 @@
-"""`manage.py run_platform` (what `make run` calls) brings up a working admin and workers, stops
-cleanly on Ctrl-C, and starts again where it left off."""
+"""`manage.py run_platform` (what `make run` calls) brings up a working admin and workers behind
+gunicorn, stops cleanly on Ctrl-C (also when a terminal sends it to the whole process group), and
+starts again where it left off."""
 
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import closing
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def data_dir():
+    """A data folder of its own under the worktree's .data: the embedded server runs as another
+    system user, and pytest's per-user temporary folders are not always traversable by it."""
+    folder = Path(tempfile.mkdtemp(prefix="run-platform-", dir=ROOT / ".data"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -38,6 +53,12 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own session and process group, with SIGINT at its default disposition: what a
+        # terminal's foreground job is, so os.killpg(process.pid, SIGINT) is a terminal's Ctrl-C.
+        start_new_session=True,
+        # A shell that starts a job in the background ignores SIGINT for it, and children inherit
+        # that; a terminal's foreground job has the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen = []
     for line in process.stdout:  # warnings may come first; the login line is printed after migrating
@@ -55,7 +76,7 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
                 return process, match.group(2)
         except httpx.HTTPError:
             time.sleep(0.3)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     pytest.fail("the admin did not come up within 60 s")
 
 
@@ -90,7 +111,8 @@ def run_in_platform(data_dir: Path, code: str) -> str:
 
 
 @pytest.mark.slow
-def test_run_platform_serves_admin_runs_workers_and_restarts(tmp_path):
+def test_run_platform_serves_admin_runs_workers_and_restarts(data_dir):
+    tmp_path = data_dir
     port = free_port()
     process, password = start(tmp_path, port)
     try:
@@ -124,3 +146,62 @@ def test_run_platform_serves_admin_runs_workers_and_restarts(tmp_path):
     finally:
         stop(process, signal.SIGTERM)  # a service manager's stop works like Ctrl-C
     assert not postmaster.exists()
+
+
+def platform_processes(data_dir: Path) -> list[str]:
+    """Every process still running for this data folder (web, workers, the database)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if env.get("CHAINLAKE_DATA_DIR") == str(data_dir) or str(data_dir / "postgres") in cmdline:
+            found.append(f"{proc.info['pid']} {cmdline[:120]}")
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_process_group_stops_everything_and_the_next_start_works(data_dir):
+    tmp_path = data_dir
+    port = free_port()
+    process, password = start(tmp_path, port)
+    try:
+        # Served by gunicorn with DEBUG at its default: a 404 lists no URL patterns, static files
+        # come from whitenoise, the probes answer anonymous callers.
+        missing = httpx.get(f"http://127.0.0.1:{port}/no/such/page/", timeout=10)
+        assert missing.status_code == 404 and "URLconf" not in missing.text and "api/v1/" not in missing.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/admin/css/base.css", timeout=10)
+        assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json() == {"status": "ok"}
+        assert "gunicorn" in " ".join(" ".join(p.cmdline()) for p in psutil.Process(process.pid).children())
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        process.wait(timeout=90)
+    deadline = time.monotonic() + 30
+    while platform_processes(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert platform_processes(tmp_path) == [], "Ctrl-C left processes running"
+    handles = tmp_path / "postgres" / ".handle_pids.json"
+    assert json.loads(handles.read_text()) == [] if handles.exists() else True
+
+    # A process killed mid-write left the state file torn: the next start must not mind.
+    handles.write_text("[12")
+    process, second_password = start(tmp_path, port)
+    try:
+        assert second_password == password
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=90)
+    handles.write_text("")
+    stopped = subprocess.run(
+        [sys.executable, "manage.py", "embedded_db", "stop"],
+        cwd=ROOT,
+        env=platform_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stopped.returncode == 0 and "Expecting value" not in stopped.stderr, stopped.stderr
+    assert not (tmp_path / "postgres" / "postmaster.pid").exists()

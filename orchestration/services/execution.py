@@ -33,6 +33,7 @@ from orchestration.operators.base import (
     TaskContext,
 )
 from platform_site.database import discard_if_broken, retry_on_disconnect
+from platform_site.logging import log_task_transition, task_log
 from versioning.models import DatasetCursor, PartitionVersion
 from versioning.services import (
     PublishedPartition,
@@ -159,6 +160,10 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
         )
         rows = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2]))
         ids = [row[0] for row in rows]
+        if ids:
+            task_log.info(
+                "dispatched %d task(s)", len(ids), extra={"event": "tasks_dispatched", "count": len(ids)}
+            )
         if enqueue and ids:
             transaction.on_commit(lambda: _enqueue(ids))
     return ids
@@ -437,6 +442,7 @@ def _fail(*, task: Task, error: str, retry: bool = True) -> str:
             else f"{error}\nnot retried: retrying cannot fix this error"
         )
     task.save(update_fields=["status", "next_retry_at", "completed_at", "error_message"])
+    log_task_transition(task, to=task.status, error=error.splitlines()[0][:200] if error else None)
     return task.status
 
 
@@ -477,6 +483,8 @@ def task_cancel(*, task: Task) -> bool:
     updated = Task.objects.filter(pk=task.pk, status__in=Task.LIVE_STATUSES).update(
         status=Task.Status.CANCELLED, completed_at=timezone.now(), next_retry_at=None
     )
+    if updated:
+        log_task_transition(task, to=Task.Status.CANCELLED)
     return bool(updated)
 
 
@@ -642,6 +650,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
         return "not claimed"
     task = _load_task(lease.task_id)
     job = task.job
+    log_task_transition(task, to=Task.Status.RUNNING, worker_id=lease.worker_id)
     if job.activation == Job.Activation.CONTINUOUS and not is_rebuild(task):
         return _run_continuous(lease=lease, task=task, hard_stop=hard_stop)
     watchdog = None
@@ -662,8 +671,18 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
         ctx.check_interrupted()
         discard_if_broken()  # the operator may have run across a database restart
         task_publish(lease=lease, ctx=ctx)
+        log_task_transition(task, to=Task.Status.SUCCEEDED, worker_id=lease.worker_id)
     except LeaseLost:
-        log.warning("task %s lost its lease; its output is discarded", task_id)
+        log.warning(
+            "task %s lost its lease; its output is discarded",
+            task_id,
+            extra={
+                "task_id": str(task.id),
+                "job_id": str(job.id),
+                "org_id": str(job.org_id),
+                "worker_id": lease.worker_id,
+            },
+        )
         return "lease lost"
     except Exception as exc:
         stop_reason = watchdog.ctx.stop_reason if watchdog is not None else None
