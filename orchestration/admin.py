@@ -5,18 +5,53 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from orgs import policy
+from orgs.policy import Operation
 from platform_site.admin_base import LargeTableAdmin, html_table
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
 
 from . import selectors, services
 from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+
+
+class OperationsAdminMixin:
+    """Actions that operate the engine are offered to, and run for, whoever :mod:`orgs.policy`
+    allows: ``@admin.action(permissions=["pause"])`` asks ``has_pause_permission``, and each action
+    acts only on the selected objects the policy lets the user operate."""
+
+    def has_run_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_RUN)
+
+    def has_pause_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_PAUSE)
+
+    def has_resume_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_RESUME)
+
+    def has_retry_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.TASK_RETRY)
+
+    def has_cancel_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.TASK_CANCEL)
+
+    def operable(self, request, operation: Operation, queryset):
+        """The selected objects ``operation`` may run on; says how many were left alone."""
+        allowed = policy.operable(request.user, operation, queryset)
+        refused = queryset.count() - allowed.count()
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} selected item(s) left alone: you may not {operation} them",
+                messages.WARNING,
+            )
+        return allowed
 
 
 class JobAdminForm(forms.ModelForm):
@@ -49,7 +84,7 @@ class BackfillForm(forms.Form):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     form = JobAdminForm
     list_display = [
         "name",
@@ -126,29 +161,32 @@ class JobAdmin(admin.ModelAdmin):
         ]
 
     # -- actions ----------------------------------------------------------------------------
-    @admin.action(description="Run now (plan stale partitions and dispatch)")
+    @admin.action(description="Run now (plan stale partitions and dispatch)", permissions=["run"])
     def run_now(self, request, queryset):
-        created = sum(services.job_run_now(job=job) for job in queryset)
+        jobs = self.operable(request, Operation.JOB_RUN, queryset)
+        created = sum(services.job_run_now(job=job) for job in jobs)
         self.message_user(request, f"{created} task(s) created")
 
-    @admin.action(description="Pause (no planning or dispatch)")
+    @admin.action(description="Pause (no planning or dispatch)", permissions=["pause"])
     def pause(self, request, queryset):
-        for job in queryset:
+        jobs = list(self.operable(request, Operation.JOB_PAUSE, queryset))
+        for job in jobs:
             services.job_set_active(job=job, active=False)
-        self.message_user(request, f"{queryset.count()} job(s) paused")
+        self.message_user(request, f"{len(jobs)} job(s) paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["resume"])
     def resume(self, request, queryset):
-        for job in queryset:
+        for job in self.operable(request, Operation.JOB_RESUME, queryset):
             try:
                 services.job_set_active(job=job, active=True)
             except ValidationError as exc:
                 self.message_user(request, f"{job}: {'; '.join(exc.messages)}", messages.ERROR)
 
     def backfill_view(self, request, object_id):
-        job = get_object_or_404(Job, pk=object_id)
-        if not self.has_change_permission(request, job):
-            return redirect("admin:index")
+        # Scoped like every admin page: a malformed id or another org's job is a 404.
+        job = self.get_object(request, object_id)
+        if not policy.may_operate_on(request.user, Operation.JOB_BACKFILL, job):
+            raise PermissionDenied
         form = BackfillForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             keys = [k.strip() for k in form.cleaned_data["partitions"].split(",") if k.strip()] or None
@@ -269,7 +307,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(LargeTableAdmin):
+class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
     list_display = [
         "id",
         "job",
@@ -287,15 +325,17 @@ class TaskAdmin(LargeTableAdmin):
     readonly_fields = ["created_at", "read_inputs"]
     actions = ["retry", "cancel"]
 
-    @admin.action(description="Retry (failed or cancelled tasks)")
+    @admin.action(description="Retry (failed or cancelled tasks)", permissions=["retry"])
     def retry(self, request, queryset):
-        retried = [t for t in queryset if services.task_retry(task=t)]
+        tasks = self.operable(request, Operation.TASK_RETRY, queryset)
+        retried = [t for t in tasks if services.task_retry(task=t)]
         services.tasks_dispatch()
         self.message_user(request, f"{len(retried)} of {queryset.count()} task(s) retried")
 
-    @admin.action(description="Cancel (live tasks)")
+    @admin.action(description="Cancel (live tasks)", permissions=["cancel"])
     def cancel(self, request, queryset):
-        cancelled = [t for t in queryset if services.task_cancel(task=t)]
+        tasks = self.operable(request, Operation.TASK_CANCEL, queryset)
+        cancelled = [t for t in tasks if services.task_cancel(task=t)]
         self.message_user(request, f"{len(cancelled)} of {queryset.count()} task(s) cancelled")
 
     @admin.display(description="Inputs read")

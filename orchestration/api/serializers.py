@@ -96,3 +96,35 @@ class AddressLabelSerializer(CleanModelSerializer):
         model = AddressLabel
         fields = ["id", "org", "user", "address", "label", "visibility", "created_at", "updated_at"]
         read_only_fields = ["org", "user", "created_at", "updated_at"]
+
+
+class BackfillSerializer(serializers.Serializer):
+    """A partition range, a list of keys, or ``all``: a backfill never rebuilds everything unasked."""
+
+    first = serializers.CharField(required=False, max_length=200)
+    last = serializers.CharField(required=False, max_length=200)
+    partitions = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=10_000
+    )
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        ranged = "first" in attrs or "last" in attrs
+        if attrs.get("partitions") and ranged:
+            raise serializers.ValidationError({"partitions": ["give partitions or a range, not both"]})
+        if not (ranged or attrs.get("partitions") or attrs["all"]):
+            raise serializers.ValidationError(
+                {"all": ["give first/last, partitions, or all: true to rebuild every partition"]}
+            )
+        if attrs.get("first") and attrs.get("last") and attrs["first"] > attrs["last"]:
+            raise serializers.ValidationError({"last": ["the range ends before it starts"]})
+        return attrs
+
+
+class OperationResultSerializer(serializers.Serializer):
+    """What an operation did: tasks created, partitions covered, the job's or task's new state."""
+
+    created = serializers.IntegerField(required=False)
+    partitions = serializers.ListField(child=serializers.CharField(), required=False)
+    active = serializers.BooleanField(required=False)
+    status = serializers.CharField(required=False)
