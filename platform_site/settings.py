@@ -120,7 +120,9 @@ TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "60
 TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
 # ``orchestration.demo`` holds the step of the shipped demo pipeline (evm.transfers).
-PYTHON_CALLABLE_MODULES = env_list("CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo"])
+PYTHON_CALLABLE_MODULES = env_list(
+    "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo:transfers_from_logs"]
+)
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 
 REST_FRAMEWORK = {
