@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from orgs import policy
 from orgs.policy import Operation
+from platform_site import tenancy
 from platform_site.admin_base import LargeTableAdmin, html_table
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
@@ -75,9 +76,12 @@ class BackfillForm(forms.Form):
     first = forms.CharField(required=False, label="From partition (inclusive)")
     last = forms.CharField(required=False, label="To partition (inclusive)")
     partitions = forms.CharField(required=False, help_text="or comma-separated keys", widget=forms.Textarea)
+    all = forms.BooleanField(required=False, label="Every partition", help_text="or rebuild them all")
 
     def clean(self):
         data = super().clean()
+        if not (data.get("first") or data.get("last") or data.get("partitions") or data.get("all")):
+            raise ValidationError("give a range, partition keys, or tick every partition")
         if data.get("first") and data.get("last") and data["first"] > data["last"]:
             raise ValidationError("the range ends before it starts")
         return data
@@ -150,6 +154,13 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.job_save(job=obj)
 
+    def get_object(self, request, object_id, from_field=None):
+        job = super().get_object(request, object_id, from_field)
+        if job is not None:
+            # The job page's neighbours and lineage show only what this viewer may read.
+            job._viewer = request.user
+        return job
+
     def get_urls(self):
         return [
             path(
@@ -187,7 +198,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         job = self.get_object(request, object_id)
         if not policy.may_operate_on(request.user, Operation.JOB_BACKFILL, job):
             raise PermissionDenied
-        form = BackfillForm(request.POST or None)
+        form = BackfillForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             keys = [k.strip() for k in form.cleaned_data["partitions"].split(",") if k.strip()] or None
             try:
@@ -228,7 +239,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     def neighbours(self, job: Job) -> str:
         if not job.pk:
             return "—"
-        found = selectors.job_neighbours(job=job)
+        found = selectors.job_neighbours(job=job, viewer=_viewer_of(job))
 
         def links(jobs):
             return format_html_join(
@@ -293,10 +304,11 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Column lineage")
     def lineage(self, job: Job) -> str:
-        upstream = job.column_lineage.order_by(
+        visible = tenancy.visible_to(_viewer_of(job), ColumnLineage)
+        upstream = visible.filter(job=job).order_by(
             "output_dataset", "output_column", "input_dataset", "input_column"
         )
-        downstream = ColumnLineage.objects.filter(input_dataset__in=job.output_datasets).order_by(
+        downstream = visible.filter(input_dataset__in=job.output_datasets).order_by(
             "output_dataset", "output_column"
         )
         rows = [(e.input_dataset, e.input_column, e.output_dataset, e.output_column) for e in upstream[:500]]
@@ -304,6 +316,12 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
             (e.input_dataset, e.input_column, e.output_dataset, e.output_column) for e in downstream[:500]
         ]
         return html_table(["From dataset", "From column", "To dataset", "To column"], rows)
+
+
+def _viewer_of(job: Job):
+    """Who is looking at the job page (set by ``JobAdmin.get_object``); nobody, and so nothing of
+    other jobs shown, when the page was built another way."""
+    return getattr(job, "_viewer", None)
 
 
 @admin.register(Task)
@@ -319,7 +337,7 @@ class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
         "worker_id",
     ]
     list_filter = ["status"]
-    list_select_related = ["job"]
+    list_select_related = ["job__org"]
     search_fields = ["=id"]
     raw_id_fields = ["job"]
     readonly_fields = ["created_at", "read_inputs"]
@@ -372,6 +390,6 @@ admin.site.register_records(
         columns=("output_dataset", "output_column", "input_dataset", "input_column", "job"),
         filters=("output_dataset", "input_dataset", "job_id"),
         ordering=("output_dataset", "output_column", "input_dataset", "input_column"),
-        select_related=("job",),
+        select_related=("job__org",),
     )
 )
