@@ -20,10 +20,9 @@ CHANGELIST_PARAMS = frozenset({"p", "o", "q", "e", "all", "_to_field", "_popup",
 
 # Lookups whose value is not the field's type.
 BOOLEAN_LOOKUPS = frozenset({"isnull"})
-TEXT_LOOKUPS = frozenset(
-    {"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"}
-)
 LIST_LOOKUPS = frozenset({"in", "range"})
+# Lookups whose value is one (or a list) of the field's own values.
+VALUE_LOOKUPS = frozenset({"exact", "gt", "gte", "lt", "lte"}) | LIST_LOOKUPS
 # Date parts: small integers.
 PART_LOOKUPS = frozenset(
     {
@@ -114,8 +113,9 @@ def value_error(model: type[models.Model], name: str, value: str) -> str | None:
         return None if -1 <= part <= 9999 else "is out of range"
     if lookup in BOOLEAN_LOOKUPS:
         return None if value.lower() in {"0", "1", "true", "false", ""} else "is not true or false"
-    if lookup in TEXT_LOOKUPS or isinstance(field, models.JSONField) or len(lookups) > 1:
-        # Compared as text (or inside a JSON document): any text without a NUL byte runs.
+    if lookup not in VALUE_LOOKUPS or isinstance(field, models.JSONField) or len(lookups) > 1:
+        # Compared as text, inside a JSON document, or a filter's own parameter (``__isempty``):
+        # any text without a NUL byte runs, or Django refuses it before the database sees it.
         return None
     values = value.split(",") if lookup in LIST_LOOKUPS else [value]
     try:
