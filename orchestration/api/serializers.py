@@ -1,6 +1,9 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
+from orgs import policy
+from orgs.policy import Operation
 from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
 
@@ -14,6 +17,14 @@ class JobSerializer(CleanModelSerializer):
         model = Job
         fields = ["id", "org", *EDITABLE_FIELDS, "config_hash", "created_at", "updated_at"]
         read_only_fields = ["org", "config_hash", "created_at", "updated_at"]
+
+    def validate_active(self, active):
+        # Pausing or resuming through an edit is the same operation as the pause/resume actions.
+        if self.instance is not None and active != self.instance.active:
+            operation = Operation.JOB_RESUME if active else Operation.JOB_PAUSE
+            if not policy.may_operate_on(self.context["request"].user, operation, self.instance):
+                raise PermissionDenied(f"You may not {operation} this job.")
+        return active
 
     def validate(self, attrs):
         # Tenancy, not DAG rules: a job writes only its org's namespace and reads its own and the

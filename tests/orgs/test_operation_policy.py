@@ -150,3 +150,14 @@ def test_another_orgs_job_is_a_404_to_the_api_and_untouched_by_the_admin(org, jo
     assert through_admin(intruder, "backfill", job, None).status_code == 404
     job.refresh_from_db()
     assert job.active
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_pausing_by_editing_the_job_asks_the_same_rule(role, org, job):
+    client = APIClient()
+    client.force_authenticate(actor(role, org))
+    response = client.patch(f"/api/v1/jobs/{job.pk}/", {"active": False}, format="json")
+    job.refresh_from_db()
+    assert (not job.active) is (role in ALLOWED)
+    assert response.status_code == (200 if role in ALLOWED else 403)
