@@ -7,3 +7,6 @@ class AccessConfig(AppConfig):
 
     name = "access"
     verbose_name = "Access"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the receivers

@@ -21,3 +21,9 @@ def api_token_create(
 def api_token_revoke(*, token: ApiToken) -> None:
     """Revoke: the digest is deleted, so the token can never authenticate again."""
     token.delete()
+
+
+def api_tokens_revoke_all(*, user: User) -> int:
+    """Revoke every token of ``user`` (their password changed); returns how many there were."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted

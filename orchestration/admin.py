@@ -7,11 +7,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from orgs.models import Visibility
+from orgs import policy
+from orgs.policy import Operation
+from platform_site import tenancy
 from platform_site.admin_base import LargeTableAdmin, html_table
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
@@ -20,6 +24,39 @@ from . import selectors, services
 from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
 from .selectors.planning import planning_error
 from .services.labels import ImportFileError, address_labels_import_file
+
+
+class OperationsAdminMixin:
+    """Actions that operate the engine are offered to, and run for, whoever :mod:`orgs.policy`
+    allows: ``@admin.action(permissions=["pause"])`` asks ``has_pause_permission``, and each action
+    acts only on the selected objects the policy lets the user operate."""
+
+    def has_run_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_RUN)
+
+    def has_pause_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_PAUSE)
+
+    def has_resume_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.JOB_RESUME)
+
+    def has_retry_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.TASK_RETRY)
+
+    def has_cancel_permission(self, request) -> bool:
+        return policy.may_operate(request.user, Operation.TASK_CANCEL)
+
+    def operable(self, request, operation: Operation, queryset):
+        """The selected objects ``operation`` may run on; says how many were left alone."""
+        allowed = policy.operable(request.user, operation, queryset)
+        refused = queryset.count() - allowed.count()
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} selected item(s) left alone: you may not {operation} them",
+                messages.WARNING,
+            )
+        return allowed
 
 
 class JobAdminForm(forms.ModelForm):
@@ -43,16 +80,19 @@ class BackfillForm(forms.Form):
     first = forms.CharField(required=False, label="From partition (inclusive)")
     last = forms.CharField(required=False, label="To partition (inclusive)")
     partitions = forms.CharField(required=False, help_text="or comma-separated keys", widget=forms.Textarea)
+    all = forms.BooleanField(required=False, label="Every partition", help_text="or rebuild them all")
 
     def clean(self):
         data = super().clean()
+        if not (data.get("first") or data.get("last") or data.get("partitions") or data.get("all")):
+            raise ValidationError("give a range, partition keys, or tick every partition")
         if data.get("first") and data.get("last") and data["first"] > data["last"]:
             raise ValidationError("the range ends before it starts")
         return data
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     form = JobAdminForm
     list_display = [
         "name",
@@ -118,6 +158,13 @@ class JobAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         services.job_save(job=obj)
 
+    def get_object(self, request, object_id, from_field=None):
+        job = super().get_object(request, object_id, from_field)
+        if job is not None:
+            # The job page's neighbours and lineage show only what this viewer may read.
+            job._viewer = request.user
+        return job
+
     def get_urls(self):
         return [
             path(
@@ -129,30 +176,33 @@ class JobAdmin(admin.ModelAdmin):
         ]
 
     # -- actions ----------------------------------------------------------------------------
-    @admin.action(description="Run now (plan stale partitions and dispatch)")
+    @admin.action(description="Run now (plan stale partitions and dispatch)", permissions=["run"])
     def run_now(self, request, queryset):
-        created = sum(services.job_run_now(job=job) for job in queryset)
+        jobs = self.operable(request, Operation.JOB_RUN, queryset)
+        created = sum(services.job_run_now(job=job) for job in jobs)
         self.message_user(request, f"{created} task(s) created")
 
-    @admin.action(description="Pause (no planning or dispatch)")
+    @admin.action(description="Pause (no planning or dispatch)", permissions=["pause"])
     def pause(self, request, queryset):
-        for job in queryset:
+        jobs = list(self.operable(request, Operation.JOB_PAUSE, queryset))
+        for job in jobs:
             services.job_set_active(job=job, active=False)
-        self.message_user(request, f"{queryset.count()} job(s) paused")
+        self.message_user(request, f"{len(jobs)} job(s) paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["resume"])
     def resume(self, request, queryset):
-        for job in queryset:
+        for job in self.operable(request, Operation.JOB_RESUME, queryset):
             try:
                 services.job_set_active(job=job, active=True)
             except ValidationError as exc:
                 self.message_user(request, f"{job}: {'; '.join(exc.messages)}", messages.ERROR)
 
     def backfill_view(self, request, object_id):
-        job = get_object_or_404(Job, pk=object_id)
-        if not self.has_change_permission(request, job):
-            return redirect("admin:index")
-        form = BackfillForm(request.POST or None)
+        # Scoped like every admin page: a malformed id or another org's job is a 404.
+        job = self.get_object(request, object_id)
+        if not policy.may_operate_on(request.user, Operation.JOB_BACKFILL, job):
+            raise PermissionDenied
+        form = BackfillForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             keys = [k.strip() for k in form.cleaned_data["partitions"].split(",") if k.strip()] or None
             try:
@@ -193,7 +243,7 @@ class JobAdmin(admin.ModelAdmin):
     def neighbours(self, job: Job) -> str:
         if not job.pk:
             return "—"
-        found = selectors.job_neighbours(job=job)
+        found = selectors.job_neighbours(job=job, viewer=_viewer_of(job))
 
         def links(jobs):
             return format_html_join(
@@ -265,10 +315,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Column lineage")
     def lineage(self, job: Job) -> str:
-        upstream = job.column_lineage.order_by(
+        visible = tenancy.visible_to(_viewer_of(job), ColumnLineage)
+        upstream = visible.filter(job=job).order_by(
             "output_dataset", "output_column", "input_dataset", "input_column"
         )
-        downstream = ColumnLineage.objects.filter(input_dataset__in=job.output_datasets).order_by(
+        downstream = visible.filter(input_dataset__in=job.output_datasets).order_by(
             "output_dataset", "output_column"
         )
         rows = [(e.input_dataset, e.input_column, e.output_dataset, e.output_column) for e in upstream[:500]]
@@ -278,8 +329,14 @@ class JobAdmin(admin.ModelAdmin):
         return html_table(["From dataset", "From column", "To dataset", "To column"], rows)
 
 
+def _viewer_of(job: Job):
+    """Who is looking at the job page (set by ``JobAdmin.get_object``); nobody, and so nothing of
+    other jobs shown, when the page was built another way."""
+    return getattr(job, "_viewer", None)
+
+
 @admin.register(Task)
-class TaskAdmin(LargeTableAdmin):
+class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
     list_display = [
         "id",
         "job",
@@ -291,21 +348,23 @@ class TaskAdmin(LargeTableAdmin):
         "worker_id",
     ]
     list_filter = ["status"]
-    list_select_related = ["job"]
+    list_select_related = ["job__org"]
     search_fields = ["=id"]
     raw_id_fields = ["job"]
     readonly_fields = ["created_at", "read_inputs"]
     actions = ["retry", "cancel"]
 
-    @admin.action(description="Retry (failed or cancelled tasks)")
+    @admin.action(description="Retry (failed or cancelled tasks)", permissions=["retry"])
     def retry(self, request, queryset):
-        retried = [t for t in queryset if services.task_retry(task=t)]
+        tasks = self.operable(request, Operation.TASK_RETRY, queryset)
+        retried = [t for t in tasks if services.task_retry(task=t)]
         services.tasks_dispatch()
         self.message_user(request, f"{len(retried)} of {queryset.count()} task(s) retried")
 
-    @admin.action(description="Cancel (live tasks)")
+    @admin.action(description="Cancel (live tasks)", permissions=["cancel"])
     def cancel(self, request, queryset):
-        cancelled = [t for t in queryset if services.task_cancel(task=t)]
+        tasks = self.operable(request, Operation.TASK_CANCEL, queryset)
+        cancelled = [t for t in tasks if services.task_cancel(task=t)]
         self.message_user(request, f"{len(cancelled)} of {queryset.count()} task(s) cancelled")
 
     @admin.display(description="Inputs read")
@@ -398,6 +457,6 @@ admin.site.register_records(
         columns=("output_dataset", "output_column", "input_dataset", "input_column", "job"),
         filters=("output_dataset", "input_dataset", "job_id"),
         ordering=("output_dataset", "output_column", "input_dataset", "input_column"),
-        select_related=("job",),
+        select_related=("job__org",),
     )
 )

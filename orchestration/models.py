@@ -110,7 +110,8 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.dag_name}/{self.name}"
+        # ``org/name`` names a job everywhere: the admin, the commands (``--job org/name``), ``dag``.
+        return f"{self.org.slug}/{self.name}"
 
 
 class TaskStatus(models.TextChoices):

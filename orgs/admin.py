@@ -9,6 +9,7 @@ from platform_site.admin_site import RecordTable
 from . import services
 from .models import Org, OrgRole, OrgRoleMembership, User
 from .roles import assignable_roles
+from .selectors import EXTERNAL_ID_UNAVAILABLE, external_id_taken
 from .settings_schema import ORG_SETTINGS_SCHEMA
 
 
@@ -32,13 +33,23 @@ class OrgAdmin(admin.ModelAdmin):
         return readonly if request.user.is_superuser else [*readonly, "slug"]
 
 
-class ChainlakeUserCreationForm(UserCreationForm):
+class ExternalIdFormMixin:
+    """A taken external id gets one message that names no other org's user."""
+
+    def clean_external_id(self):
+        external_id = self.cleaned_data.get("external_id")
+        if external_id and external_id_taken(external_id, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(EXTERNAL_ID_UNAVAILABLE)
+        return external_id
+
+
+class ChainlakeUserCreationForm(ExternalIdFormMixin, UserCreationForm):
     class Meta:
         model = User
         fields = ["external_id", "email", "org", "role"]
 
 
-class ChainlakeUserChangeForm(UserChangeForm):
+class ChainlakeUserChangeForm(ExternalIdFormMixin, UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"

@@ -83,6 +83,20 @@ def namespace_q(namespaces: list[str], field: str = "dataset") -> Q:
     return condition
 
 
+# --- users ---------------------------------------------------------------------------------
+
+# Logins are unique across orgs; saying "already exists" would tell an org's admin who has an
+# account in another org. Every surface refuses a taken id with this one message instead.
+EXTERNAL_ID_UNAVAILABLE = "This external id cannot be used; choose another."
+
+
+def external_id_taken(external_id: str, *, exclude_pk=None) -> bool:
+    taken = User.objects.filter(external_id=external_id)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    return taken.exists()
+
+
 # --- orgs -------------------------------------------------------------------------------------
 
 

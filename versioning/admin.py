@@ -86,6 +86,6 @@ admin.site.register_records(
         columns=("dataset", "job", "cursor_column", "cursor_value", "updated_at"),
         filters=("dataset", "job_id"),
         ordering=("-updated_at",),
-        select_related=("job",),
+        select_related=("job__org",),
     )
 )

@@ -12,6 +12,7 @@ an unreferenced file, which :func:`versioning.services.storage_gc` removes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import uuid
@@ -56,20 +57,34 @@ class Storage:
         return f"{self.root}/{location}" if self.root else location
 
     def write_table(self, location: str, table: pa.Table) -> WrittenFile:
-        """Write ``table`` as Parquet to ``location`` through a temporary name (never half a file)."""
-        tmp = f"{TMP_DIR}/{uuid.uuid4().hex}.parquet"
+        """Write ``table`` as Parquet to ``location`` through a temporary name (never half a file).
+
+        A refused location is refused before anything is written, and a write or move that fails
+        removes its temporary file, so nothing waits in ``_tmp`` for the garbage collector.
+        """
+        final = self._path(location)
+        tmp = self._path(f"{TMP_DIR}/{uuid.uuid4().hex}.parquet")
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         data = buffer.getvalue()
         self.fs.create_dir(self._path(TMP_DIR), recursive=True)
-        with self.fs.open_output_stream(self._path(tmp)) as out:
-            out.write(data)
-        parent = location.rsplit("/", 1)[0] if "/" in location else ""
-        if parent:
-            self.fs.create_dir(self._path(parent), recursive=True)
-        self.fs.move(self._path(tmp), self._path(location))
+        try:
+            with self.fs.open_output_stream(tmp) as out:
+                out.write(data)
+            parent = location.rsplit("/", 1)[0] if "/" in location else ""
+            if parent:
+                self.fs.create_dir(self._path(parent), recursive=True)
+            self.fs.move(tmp, final)
+        except BaseException:
+            self._discard(tmp)
+            raise
         stored = pq.read_schema(pa.BufferReader(data))
         return WrittenFile(location=location, bytes=len(data), row_count=table.num_rows, schema=stored)
+
+    def _discard(self, path: str) -> None:
+        # Never written, or already moved: nothing to remove.
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.fs.delete_file(path)
 
     def read_table(self, location: str, columns: list[str] | None = None) -> pa.Table:
         try:

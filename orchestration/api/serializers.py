@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from orchestration.addresses import (
     AddressError,
@@ -7,6 +8,8 @@ from orchestration.addresses import (
     evm_address_normalize,
     evm_address_parse,
 )
+from orgs import policy
+from orgs.policy import Operation
 from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
 
@@ -34,6 +37,13 @@ class JobSerializer(CleanModelSerializer):
         else:
             found = planning_error(job=job) if job.pk else None
         return None if found is None else {"message": found[0], "at": found[1]}
+    def validate_active(self, active):
+        # Pausing or resuming through an edit is the same operation as the pause/resume actions.
+        if self.instance is not None and active != self.instance.active:
+            operation = Operation.JOB_RESUME if active else Operation.JOB_PAUSE
+            if not policy.may_operate_on(self.context["request"].user, operation, self.instance):
+                raise PermissionDenied(f"You may not {operation} this job.")
+        return active
 
     def validate(self, attrs):
         # Tenancy, not DAG rules: a job writes only its org's namespace and reads its own and the
@@ -169,3 +179,34 @@ class AddressLookupResultSerializer(serializers.Serializer):
 
 class AddressLookupResponseSerializer(serializers.Serializer):
     results = AddressLookupResultSerializer(many=True)
+
+class BackfillSerializer(serializers.Serializer):
+    """A partition range, a list of keys, or ``all``: a backfill never rebuilds everything unasked."""
+
+    first = serializers.CharField(required=False, max_length=200)
+    last = serializers.CharField(required=False, max_length=200)
+    partitions = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=10_000
+    )
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        ranged = "first" in attrs or "last" in attrs
+        if attrs.get("partitions") and ranged:
+            raise serializers.ValidationError({"partitions": ["give partitions or a range, not both"]})
+        if not (ranged or attrs.get("partitions") or attrs["all"]):
+            raise serializers.ValidationError(
+                {"all": ["give first/last, partitions, or all: true to rebuild every partition"]}
+            )
+        if attrs.get("first") and attrs.get("last") and attrs["first"] > attrs["last"]:
+            raise serializers.ValidationError({"last": ["the range ends before it starts"]})
+        return attrs
+
+
+class OperationResultSerializer(serializers.Serializer):
+    """What an operation did: tasks created, partitions covered, the job's or task's new state."""
+
+    created = serializers.IntegerField(required=False)
+    partitions = serializers.ListField(child=serializers.CharField(), required=False)
+    active = serializers.BooleanField(required=False)
+    status = serializers.CharField(required=False)

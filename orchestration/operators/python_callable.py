@@ -20,25 +20,44 @@ from .base import Operator, OperatorError, TaskContext
 from .duckdb_sql import empty_like
 
 
+def is_allowed(module_name: str, attribute: str, allowed: list[str]) -> bool:
+    """Whether ``module_name:attribute`` is on the allow-list, matched at module boundaries.
+
+    ``pkg.`` allows every module under the package ``pkg``; ``pkg.mod`` allows that module only (not
+    ``pkg.module_two``); ``pkg.mod:function`` allows that one function.
+    """
+    for entry in allowed:
+        module_entry, _, function_entry = entry.partition(":")
+        if function_entry:
+            if module_name == module_entry and attribute == function_entry:
+                return True
+        elif module_entry.endswith("."):
+            if module_name.startswith(module_entry) and len(module_name) > len(module_entry):
+                return True
+        elif module_name == module_entry:
+            return True
+    return False
+
+
 def load_callable(path: str) -> Callable:
     """Import ``package.module:function`` from an allowed module (``PYTHON_CALLABLE_MODULES``).
 
     The allow-list keeps a job from naming arbitrary library functions (``os:system``…): only
-    modules deployed for jobs are callable.
+    functions defined in modules deployed for jobs are callable, not names those modules import.
     """
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"{path!r} is not of the form package.module:function")
     allowed = settings.PYTHON_CALLABLE_MODULES
-    if not any(module_name == p.rstrip(".") or module_name.startswith(p) for p in allowed):
-        raise ValueError(f"{module_name} is not among the modules jobs may call ({', '.join(allowed)})")
+    if attribute.startswith("_") or not is_allowed(module_name, attribute, allowed):
+        raise ValueError(f"{path} is not among the modules jobs may call ({', '.join(allowed)})")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ValueError(f"cannot import {module_name}: {exc}") from None
     function = getattr(module, attribute, None)
-    if not callable(function):
-        raise ValueError(f"{module_name} has no callable {attribute!r}")
+    if not callable(function) or getattr(function, "__module__", None) != module.__name__:
+        raise ValueError(f"{module_name} defines no callable {attribute!r}")
     return function
 
 

@@ -336,24 +336,33 @@ def upstream_jobs(*, datasets: list[str]):
     return Job.objects.filter(active=True, output_datasets__overlap=list(datasets))
 
 
-def job_neighbours(*, job: Job) -> dict[str, list[Job]]:
-    """The jobs feeding this one and those it feeds, through dataset names."""
+def job_neighbours(*, job: Job, viewer) -> dict[str, list[Job]]:
+    """The jobs feeding this one and those it feeds, through dataset names, among the jobs
+    ``viewer`` may read (another org reading this job's output is none of its business)."""
+    from platform_site import tenancy
+
+    def visible(queryset):
+        queryset = tenancy.visible_to(viewer, queryset.exclude(pk=job.pk)).select_related("org")
+        return list(queryset.order_by("org__slug", "name"))
+
     return {
-        "upstream": list(upstream_jobs(datasets=job.input_datasets).exclude(pk=job.pk)),
-        "downstream": list(downstream_jobs(datasets=job.output_datasets).exclude(pk=job.pk)),
+        "upstream": visible(upstream_jobs(datasets=job.input_datasets)),
+        "downstream": visible(downstream_jobs(datasets=job.output_datasets)),
     }
 
 
 def dag_edges(*, org=None, dag_name: str | None = None) -> list[tuple[Job, str, Job]]:
-    """(producer, dataset, consumer) edges between active jobs."""
-    jobs = Job.objects.filter(active=True).select_related("org")
-    if org is not None:
-        jobs = jobs.filter(org=org)
-    if dag_name:
-        jobs = jobs.filter(dag_name=dag_name)
-    jobs = list(jobs)
+    """(producer, dataset, consumer) edges between active jobs touching ``org`` / ``dag_name``: an
+    edge counts when either end is in it, so an org's job reading the platform's chain data shows
+    with the job that feeds it."""
+    jobs = list(Job.objects.filter(active=True).select_related("org").order_by("org__slug", "name"))
     producers = {d: j for j in jobs for d in j.output_datasets}
-    return [(producers[d], d, j) for j in jobs for d in j.input_datasets if d in producers]
+    edges = [(producers[d], d, j) for j in jobs for d in j.input_datasets if d in producers]
+
+    def touches(job: Job) -> bool:
+        return (org is None or job.org_id == org.pk) and (not dag_name or job.dag_name == dag_name)
+
+    return [(p, d, c) for p, d, c in edges if touches(p) or touches(c)]
 
 
 def recent_failures(*, job: Job, limit: int = 20):

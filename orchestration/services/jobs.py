@@ -163,9 +163,46 @@ def _validate(job: Job, org: Org) -> None:
     if operator is not None and not errors:
         errors.update(operator.validate(job))
     if not errors:
+        errors.update(_lineage_errors(job))
+    if not errors:
         errors.update(_graph_errors(job))
     if errors:
         raise ValidationError(errors)
+
+
+def _lineage_errors(job: Job) -> dict[str, str]:
+    """Lineage names only what the job really reads: declared edges (``config.column_lineage``) name
+    one of the job's own inputs and, when the catalog knows that input's columns, a real column; a
+    SQL job's columns must exist in its inputs when every input's columns are known."""
+    from ..selectors.schemas import dataset_schema
+    from .lineage import sql_binding_error
+
+    schemas = {dataset: dataset_schema(dataset=dataset) for dataset in job.input_datasets}
+    columns = {d: (schema.names if schema is not None else None) for d, schema in schemas.items()}
+    declared = (job.config or {}).get("column_lineage")
+    if isinstance(declared, list):
+        problems = []
+        for edge in declared:
+            if not isinstance(edge, dict):
+                continue
+            dataset, column = edge.get("input_dataset"), edge.get("input_column")
+            names = (edge.get("output_column"), column)
+            if not all(isinstance(name, str) and name for name in names):
+                problems.append("output_column and input_column are names")
+            elif dataset not in job.input_datasets:
+                problems.append(f"{dataset!r} is not one of this job's input_datasets")
+            elif columns[dataset] is not None and column not in columns[dataset]:
+                problems.append(f"{dataset} has no column {column!r}")
+        if problems:
+            return {"config": "config.column_lineage: " + "; ".join(dict.fromkeys(problems))}
+    sql = (job.source or {}).get("sql") if job.runtime == Job.Runtime.SQL else None
+    known = job.input_datasets and all(schema is not None for schema in schemas.values())
+    problem = sql_binding_error(sql, schemas) if isinstance(sql, str) and known else None
+    return {"source": f"{problem} (input columns: {_describe(columns)})"} if problem else {}
+
+
+def _describe(columns: dict[str, list[str] | None]) -> str:
+    return "; ".join(f"{dataset}: {', '.join((names or [])[:40])}" for dataset, names in columns.items())
 
 
 def _graph_errors(job: Job) -> dict[str, str]:

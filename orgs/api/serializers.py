@@ -6,6 +6,7 @@ from platform_site.api.serializers import CleanModelSerializer
 
 from ..models import Org, OrgRole, OrgRoleMembership, User
 from ..roles import assignable_roles
+from ..selectors import EXTERNAL_ID_UNAVAILABLE, external_id_taken
 from ..settings_schema import ORG_SETTINGS_SCHEMA
 
 
@@ -43,6 +44,13 @@ class UserSerializer(PiiMaskedSerializerMixin, CleanModelSerializer):
             "last_login",
         ]
         read_only_fields = ["org", "created_at", "last_login"]
+        # Uniqueness is checked by validate_external_id, whose error names no other org's user.
+        extra_kwargs = {"external_id": {"validators": []}}
+
+    def validate_external_id(self, external_id):
+        if external_id_taken(external_id, exclude_pk=getattr(self.instance, "pk", None)):
+            raise serializers.ValidationError(EXTERNAL_ID_UNAVAILABLE)
+        return external_id
 
     def validate_role(self, role):
         actor = self.context["request"].user

@@ -47,11 +47,25 @@ def test_not_found_and_forbidden_have_the_same_shape(api, make_client, org_a):
 
 
 @pytest.mark.django_db
-def test_deleting_a_referenced_user_is_a_conflict_not_a_500(api, org_a):
-    # Users are never deleted through the API; the verb is not even routed.
+def test_deleting_a_referenced_user_is_a_conflict_not_a_500(client, org_a):
+    # Users are deleted in the admin (the API does not route the verb); one who created saved
+    # queries is protected: the admin names what refers to them and deletes nothing.
+    from django.urls import reverse
+
+    from orgs.models import User
+    from queries.models import SavedQuery
+
+    owner = UserFactory(org=org_a, role="owner", is_staff=True)
     user = UserFactory(org=org_a)
-    SavedQueryFactory(org=org_a, user=user)
-    assert api.delete(f"/api/v1/users/{user.pk}/").status_code == 405
+    saved = SavedQueryFactory(org=org_a, user=user, name="whale watch")
+    client.force_login(owner)
+    url = reverse("admin:orgs_user_delete", args=[user.pk])
+    response = client.post(url, {"post": "yes"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "would require deleting the following protected related objects" in page
+    assert "whale watch" in page
+    assert User.objects.filter(pk=user.pk).exists() and SavedQuery.objects.filter(pk=saved.pk).exists()
 
 
 @pytest.mark.django_db

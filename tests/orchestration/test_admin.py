@@ -6,6 +6,7 @@ from django.urls import reverse
 from orchestration.models import Job, Task
 from orchestration.services import job_plan
 from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from tests.orchestration.test_lineage_rules import rendered_rows
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def test_job_page_shows_neighbours_tasks_partitions_and_lineage(admin_client, jo
     assert str(source) in page  # upstream neighbour
     assert "blocks_00000100" in page  # partition owned
     assert "succeeded" in page  # recent task
-    assert "miner" in page  # lineage edge
+    # The lineage table holds the edge itself, not merely the SQL text that mentions the column.
+    assert ["evm.blocks", "miner", "acme.copy", "miner"] in rendered_rows(page, "lineage")
+    assert ["evm.blocks", "block_number", "acme.copy", "block_number"] in rendered_rows(page, "lineage")
     for name in ("admin:orchestration_job_changelist", "admin:orchestration_task_changelist"):
         assert admin_client.get(reverse(name)).status_code == 200
     assert admin_client.get(reverse("admin:orchestration_job_backfill", args=[copy.pk])).status_code == 200
@@ -65,8 +68,14 @@ def test_admin_add_with_bad_sql_shows_the_field_error_and_saves_nothing(admin_cl
 def test_backfill_pause_and_task_actions(admin_client, jobs):
     _, copy = jobs
     url = reverse("admin:orchestration_job_backfill", args=[copy.pk])
-    assert admin_client.post(url, {"first": "z", "last": "a"}).status_code == 200  # range error, no tasks
     before = Task.objects.filter(job=copy).count()
+    refused = admin_client.post(url, {"first": "z", "last": "a"})
+    assert refused.status_code == 200
+    assert "the range ends before it starts" in refused.content.decode()
+    assert Task.objects.filter(job=copy).count() == before
+    unasked = admin_client.post(url, {})
+    assert "give a range, partition keys, or tick every partition" in unasked.content.decode()
+    assert Task.objects.filter(job=copy).count() == before
     assert admin_client.post(url, {"first": "blocks_00000000", "last": "blocks_00000100"}).status_code == 302
     assert Task.objects.filter(job=copy).count() == before + 2
     changelist = reverse("admin:orchestration_job_changelist")

@@ -6,7 +6,7 @@ reads its own namespace and the system namespaces, and writes (invalidates) only
 
 from __future__ import annotations
 
-from orgs.roles import is_org_admin
+from orgs.policy import Operation, may_operate
 from orgs.selectors import namespace_q, org_member_visible, readable_namespaces, writable_namespaces
 from platform_site.tenancy import register_scope
 
@@ -17,8 +17,12 @@ def _readable(user, queryset):
     return queryset.filter(namespace_q(readable_namespaces(user)))
 
 
+def _may_invalidate(user) -> bool:
+    return may_operate(user, Operation.DATASET_INVALIDATE)
+
+
 def _invalidation_editable(user, queryset, action):
-    if not is_org_admin(user):
+    if not _may_invalidate(user):
         return queryset.none()
     return queryset.filter(namespace_q(writable_namespaces(user)))
 
@@ -33,7 +37,7 @@ register_scope(
     DataInvalidation,
     visible=_readable,
     editable=_invalidation_editable,
-    can_create=is_org_admin,
+    can_create=_may_invalidate,
     org_field=None,
 )
 register_scope(

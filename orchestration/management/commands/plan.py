@@ -5,26 +5,42 @@ from tqdm import tqdm
 
 from orchestration.models import Job
 from orchestration.services import job_plan, plan_active_jobs, tasks_dispatch
+from orchestration.services.scheduler import schedule_is_due
 
-from ._jobs import find_job
+from ._jobs import find_job, why_nothing_planned
 
 
 class Command(BaseCommand):
     help = "Create tasks for stale partitions (SPEC section 3) and dispatch them to the workers."
 
     def add_arguments(self, parser):
-        parser.add_argument("--job", help="job id or org_slug/name (default: every active non-manual job)")
+        parser.add_argument("--job", help="org_slug/name or id (default: every active non-manual job)")
         parser.add_argument("--no-dispatch", action="store_true", help="create tasks but leave them pending")
 
     def handle(self, *args, job=None, no_dispatch=False, **options):
-        if job:
-            results = [job_plan(job=find_job(job))]
+        target = find_job(job) if job else None
+        if target is not None:
+            results = [job_plan(job=target)]
         else:
             total = Job.objects.filter(active=True).exclude(activation=Job.Activation.MANUAL).count()
             with tqdm(total=total, desc="planning", unit="job", disable=total < 2) as bar:
                 results = plan_active_jobs(progress=bar.update)
         created = sum(r.created for r in results)
         dispatched = [] if no_dispatch else tasks_dispatch()
-        self.stdout.write(
-            f"{created} task(s) created for {len(results)} job(s); {len(dispatched)} dispatched"
-        )
+        line = f"{created} task(s) created for {len(results)} job(s); {len(dispatched)} dispatched"
+        if not created:
+            line += f": {why_nothing_planned(target) if target is not None else _why_no_job_planned()}"
+        self.stdout.write(line)
+
+
+def _why_no_job_planned() -> str:
+    jobs = Job.objects.all()
+    paused = jobs.filter(active=False).count()
+    manual = jobs.filter(active=True, activation=Job.Activation.MANUAL).count()
+    scheduled = jobs.filter(active=True, activation=Job.Activation.SCHEDULE)
+    not_due = sum(1 for job in scheduled if not schedule_is_due(job=job))
+    planned = jobs.filter(active=True).exclude(activation=Job.Activation.MANUAL).count() - not_due
+    return (
+        f"nothing stale in the {planned} job(s) planned ({paused} paused, {manual} manual "
+        f"(use --job or run_job), {not_due} scheduled and not yet due)"
+    )

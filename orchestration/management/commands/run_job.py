@@ -1,0 +1,24 @@
+"""Run one job now, whatever its activation: a source or an incremental job included."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from orchestration.services import job_run_now
+
+from ._jobs import find_job, why_nothing_planned
+
+
+class Command(BaseCommand):
+    help = "Run a job now (a full job, a source or an incremental job runs even when fresh)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--job", required=True, help="org_slug/name or id")
+
+    def handle(self, *args, job, **options):
+        target = find_job(job)
+        if not target.active:
+            raise CommandError(f"{target} is paused; resume it first")
+        created = job_run_now(job=target)
+        line = f"{created} task(s) created for {target}"
+        if not created:
+            line += f": {why_nothing_planned(target)}"
+        self.stdout.write(line)
