@@ -6,14 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from orgs.models import Visibility
 from orgs import policy
+from orgs.models import Visibility
 from orgs.policy import Operation
 from platform_site import tenancy
 from platform_site.admin_base import LargeTableAdmin, html_table

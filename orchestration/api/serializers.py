@@ -37,6 +37,7 @@ class JobSerializer(CleanModelSerializer):
         else:
             found = planning_error(job=job) if job.pk else None
         return None if found is None else {"message": found[0], "at": found[1]}
+
     def validate_active(self, active):
         # Pausing or resuming through an edit is the same operation as the pause/resume actions.
         if self.instance is not None and active != self.instance.active:
@@ -179,6 +180,7 @@ class AddressLookupResultSerializer(serializers.Serializer):
 
 class AddressLookupResponseSerializer(serializers.Serializer):
     results = AddressLookupResultSerializer(many=True)
+
 
 class BackfillSerializer(serializers.Serializer):
     """A partition range, a list of keys, or ``all``: a backfill never rebuilds everything unasked."""
