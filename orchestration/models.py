@@ -248,7 +248,6 @@ class AddressLabel(models.Model):
         ordering = ["address", "label"]
         constraints = [
             choices_check("address_labels", "visibility", Visibility),
-            models.UniqueConstraint(fields=["address", "org", "label"], name="address_labels_natural_key"),
             models.CheckConstraint(
                 condition=models.Q(address__regex=EVM_ADDRESS_STORED_SQL),
                 name="address_labels_address_stored_form",

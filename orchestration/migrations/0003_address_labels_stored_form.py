@@ -15,10 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddConstraint(
             model_name='addresslabel',
-            constraint=models.UniqueConstraint(fields=('address', 'org', 'label'), name='address_labels_natural_key'),
-        ),
-        migrations.AddConstraint(
-            model_name='addresslabel',
             constraint=models.CheckConstraint(condition=models.Q(('address__regex', '^0x[0-9a-f]{40}$')), name='address_labels_address_stored_form'),
         ),
     ]
