@@ -55,3 +55,10 @@ def analyst(org_a):
 @pytest.fixture
 def other_analyst(org_b):
     return UserFactory(org=org_b, role="member")
+
+
+@pytest.fixture
+def run_tasks():
+    from tests.orchestration.conftest import drain
+
+    return drain

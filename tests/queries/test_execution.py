@@ -70,9 +70,7 @@ def test_injection_through_a_parameter_is_only_a_value(analyst, evm_blocks):
 
 
 def test_string_parameter_compared_to_a_number_fails_cleanly(analyst, evm_blocks):
-    result = run(
-        analyst, "SELECT * FROM evm.blocks WHERE block_number >= $low", parameters={"low": "abc"}
-    )
+    result = run(analyst, "SELECT * FROM evm.blocks WHERE block_number >= $low", parameters={"low": "abc"})
     assert result.status == "failed"
     assert result.error_code == "syntax_error"
 
