@@ -34,6 +34,7 @@ class DatasetInfo:
     row_count: int = 0
     bytes: int = 0
     last_published_at: datetime | None = None
+    last_partition_key: str | None = None
     open_invalidations: int = 0
     upstream: list[dict] = field(default_factory=list)
     downstream: list[dict] = field(default_factory=list)
@@ -60,7 +61,8 @@ def _catalog_figures(namespaces: list[str] | None, only: str | None) -> dict[str
         ]
     sql = (
         "SELECT dataset, count(*), coalesce(sum(row_count), 0), coalesce(sum(bytes), 0), max(version),"
-        " (array_agg(location ORDER BY version DESC))[1], (array_agg(schema_hash ORDER BY version DESC))[1]"
+        " (array_agg(location ORDER BY version DESC))[1], (array_agg(schema_hash ORDER BY version DESC))[1],"
+        " (array_agg(partition_key ORDER BY version DESC))[1]"
         " FROM partition_versions"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " GROUP BY dataset ORDER BY dataset"
@@ -104,8 +106,9 @@ def datasets_readable_by(user, *, only: str | None = None) -> list[DatasetInfo]:
                 producers[output] = job
     names = sorted(set(figures) | set(producers))
     infos = {name: DatasetInfo(name=name, namespace=name.split(".", 1)[0]) for name in names}
-    for name, (count, rows, size, last, location, schema_hash) in figures.items():
+    for name, (count, rows, size, last, location, schema_hash, last_key) in figures.items():
         info = infos[name]
+        info.last_partition_key = last_key
         info.partition_count, info.row_count, info.bytes, info.last_published_at = count, rows, size, last
         info.columns = _columns(location, schema_hash)
     for name, job in producers.items():

@@ -120,6 +120,9 @@ class DatasetSerializer(serializers.Serializer):
     row_count = serializers.IntegerField()
     bytes = serializers.IntegerField()
     last_published_at = serializers.DateTimeField(allow_null=True)
+    last_partition_key = serializers.CharField(
+        allow_null=True, help_text="The most recently published partition."
+    )
     open_invalidations = serializers.IntegerField()
     upstream = LineageEdgeSerializer(many=True)
     downstream = LineageEdgeSerializer(many=True)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet
+from versioning.models import PartitionVersion
 from versioning.storage import result_store
 
 from .. import services
@@ -85,7 +86,7 @@ def _executed_response(request, result: QueryResult) -> Response:
         )
         data["columns"], data["rows"] = columns, rows
     finished = result.status not in (QueryResult.Status.QUEUED, QueryResult.Status.RUNNING)
-    return Response(data, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+    return Response(data, status=status.HTTP_201_CREATED if finished else status.HTTP_202_ACCEPTED)
 
 
 def _run(request, *, saved_query: SavedQuery | None = None) -> Response:
@@ -121,7 +122,7 @@ class SavedQueryViewSet(OrgScopedModelViewSet):
 
     @extend_schema(
         request=ExecuteSerializer,
-        responses={200: ExecutedSerializer, 202: ExecutedSerializer},
+        responses={201: ExecutedSerializer, 202: ExecutedSerializer},
         examples=[OpenApiExample("Run it now", value={"mode": "sync", "parameters": {}}, request_only=True)],
         summary="Run a saved query",
     )
@@ -150,7 +151,7 @@ class QueryResultViewSet(ReadOnlyRecordViewSet):
 
     @extend_schema(
         request=ExecuteSerializer,
-        responses={200: ExecutedSerializer, 202: ExecutedSerializer},
+        responses={201: ExecutedSerializer, 202: ExecutedSerializer},
         examples=EXECUTE_EXAMPLES,
         summary="Execute SQL",
     )
@@ -257,7 +258,9 @@ class DatasetViewSet(viewsets.ViewSet):
     invalidations, and column lineage up and down stream."""
 
     permission_classes = [IsAuthenticated]
-    lookup_field = "name"
+    # Datasets are derived from the catalog; no queryset is read through this attribute.
+    queryset = PartitionVersion.objects.none()
+    lookup_field = "dataset"
     lookup_value_regex = r"[^/]+"
 
     @extend_schema(responses={200: DatasetSerializer(many=True)})
@@ -265,8 +268,8 @@ class DatasetViewSet(viewsets.ViewSet):
         return Response(DatasetSerializer(datasets_readable_by(request.user), many=True).data)
 
     @extend_schema(responses={200: DatasetSerializer})
-    def retrieve(self, request, name=None):
-        info = dataset_readable_by(request.user, name or "")
+    def retrieve(self, request, dataset=None):
+        info = dataset_readable_by(request.user, dataset or "")
         if info is None:
             raise exceptions.NotFound()
         return Response(DatasetSerializer(info).data)

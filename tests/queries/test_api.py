@@ -33,7 +33,7 @@ def test_sync_execute_returns_rows_inline(analyst, evm_blocks):
         },
         format="json",
     )
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 201, response.json()
     body = response.json()
     assert body["status"] == "succeeded"
     assert body["columns"] == [{"name": "block_number", "type": "int64"}]
@@ -193,7 +193,7 @@ def test_saved_query_runs_for_readers_and_refuses_bad_sql_on_save(analyst, evm_b
     saved = SavedQueryFactory(org=analyst.org, user=analyst, query="SELECT count(*) AS n FROM evm.blocks")
     viewer = UserFactory(org=analyst.org, role="viewer")
     response = client_for(viewer).post(f"/api/v1/saved-queries/{saved.pk}/execute/", {}, format="json")
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 201, response.json()
     assert response.json()["rows"] == [[200]]
     assert response.json()["saved_query"] == str(saved.pk)
     outsider = UserFactory(role="member")
