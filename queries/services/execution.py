@@ -232,11 +232,13 @@ def query_execute(
     max_age: float | None = None,
     force: bool = False,
     task=None,
+    in_process: bool = False,
 ) -> QueryResult:
     """Execute SQL (ad hoc or a saved query) for ``user`` in ``mode``.
 
     ``sync`` and ``scheduled`` run here and return the finished result; ``async`` and ``export``
-    return the queued result and run on a django-q2 worker. Refusals raise :class:`QueryRefused`.
+    return the queued result and run on a django-q2 worker (``in_process``: here, as the ``query``
+    command does). Refusals raise :class:`QueryRefused`.
     """
     if saved_query is not None:
         sql = saved_query.query
@@ -271,7 +273,7 @@ def query_execute(
             result.save()
             return _reuse(result, hit, started)
     result.save()
-    if mode in (QueryResult.Mode.ASYNC, QueryResult.Mode.EXPORT):
+    if mode in (QueryResult.Mode.ASYNC, QueryResult.Mode.EXPORT) and not in_process:
         _enqueue(result, prepared, max_age=max_age, force=force)
         return result
     return query_result_run(result=result, prepared=prepared, max_age=max_age, force=force)
