@@ -34,8 +34,8 @@ def test_query_writes_files(analyst, evm_blocks, tmp_path, capfdbinary):
     run("SELECT * FROM evm.blocks", "--org", "acme", "--user", analyst.external_id, "--format", "parquet",
         "--output", str(target))  # fmt: skip
     assert pq.read_table(target).num_rows == 200
-    run("SELECT block_number FROM evm.blocks ORDER BY 1 LIMIT 2", "--org", "acme", "--user", analyst.external_id,
-        "--format", "json")  # fmt: skip
+    sql = "SELECT block_number FROM evm.blocks ORDER BY 1 LIMIT 2"
+    run(sql, "--org", "acme", "--user", analyst.external_id, "--format", "json")
     lines = capfdbinary.readouterr().out.decode().splitlines()
     assert [json.loads(line) for line in lines[-2:]] == [{"block_number": 0}, {"block_number": 1}]
     assert QueryResult.objects.filter(mode="export").count() == 2
