@@ -12,6 +12,7 @@ down into the scan. ``address_labels`` is a view of the labels the user may see.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+from sqlglot import exp
 
 from orgs.selectors import readable_namespaces
 from versioning.duckdb_sandbox import SqlRejected
@@ -51,42 +53,74 @@ class BoundDataset:
 
 @dataclass
 class Binding:
-    """What a statement reads: datasets with their current files, and whether it reads the labels."""
+    """What a statement reads: datasets with their current files, and whether it reads the labels.
+
+    Each name is bound under a unique name on the query's own connection (TEMP views, registered
+    Arrow objects) and the statement is rewritten to those names, so concurrent queries on one
+    pooled database never see each other's bindings.
+    """
 
     user: object
     datasets: dict[str, BoundDataset]
     reads_labels: bool
     storage: Storage
+    prefix: str = field(default_factory=lambda: f"__bound_{uuid.uuid4().hex[:12]}")
 
     @property
     def dataset_names(self) -> list[str]:
         return sorted(self.datasets)
 
-    def allowed_paths(self) -> list[str]:
-        if not isinstance(self.storage.fs, pafs.LocalFileSystem):
+    @property
+    def local(self) -> bool:
+        return isinstance(self.storage.fs, pafs.LocalFileSystem)
+
+    def bound_name(self, name: str) -> str:
+        if name == LABELS_VIEW:
+            return f"{self.prefix}_labels"
+        return f"{self.prefix}_{self.dataset_names.index(name)}"
+
+    def allowed_directories(self) -> list[str]:
+        """The lake folders of the namespaces the user may read: the only files DuckDB may open."""
+        if not self.local:
             return []
-        return [self.storage._path(loc) for d in self.datasets.values() for loc in d.locations]
+        if getattr(self.user, "is_superuser", False):
+            return [self.storage._path("").rstrip("/") + "/"]
+        return [self.storage._path(ns) + "/" for ns in readable_namespaces(self.user)]
 
     def setup(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create the views (called by the sandbox before its configuration is locked)."""
-        local = isinstance(self.storage.fs, pafs.LocalFileSystem)
-        for index, dataset in enumerate(self.datasets.values()):
-            namespace, name = dataset.name.split(".", 1)
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-            target = f"{_quote(namespace)}.{_quote(name)}"
+        """Bind every name on ``con`` (a connection of its own: TEMP views, registered objects)."""
+        for name, dataset in self.datasets.items():
+            bound = self.bound_name(name)
             paths = [self.storage._path(location) for location in dataset.locations]
-            if local:
+            if self.local:
                 files = ", ".join(_literal(path) for path in paths)
                 con.execute(
-                    f"CREATE VIEW {target} AS SELECT * FROM read_parquet([{files}], union_by_name = true)"
+                    f"CREATE TEMP VIEW {_quote(bound)} AS "
+                    f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
                 )
             else:
-                arrow = pads.dataset(paths, filesystem=self.storage.fs, format="parquet")
-                con.register(f"__dataset_{index}", arrow)
-                con.execute(f"CREATE VIEW {target} AS SELECT * FROM __dataset_{index}")
+                con.register(bound, pads.dataset(paths, filesystem=self.storage.fs, format="parquet"))
         if self.reads_labels:
-            con.register("__labels", labels_table(self.user))
-            con.execute(f"CREATE VIEW {LABELS_VIEW} AS SELECT * FROM __labels")
+            con.register(self.bound_name(LABELS_VIEW), labels_table(self.user))
+
+    def rewrite(self, statement: exp.Expression) -> str:
+        """``statement`` with each dataset name replaced by its bound name, as DuckDB SQL."""
+        ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+
+        def replace(node: exp.Expression) -> exp.Expression:
+            if not isinstance(node, exp.Table) or isinstance(node.this, exp.Func):
+                return node
+            name = f"{node.db}.{node.name}" if node.db else node.name
+            if not node.db and node.name in ctes:
+                return node
+            if name != LABELS_VIEW and name not in self.datasets:
+                return node
+            table = exp.to_table(self.bound_name(name), quoted=True)
+            alias = node.args.get("alias")
+            table.set("alias", alias.copy() if alias else exp.TableAlias(this=exp.to_identifier(node.name)))
+            return table
+
+        return statement.copy().transform(replace).sql(dialect="duckdb")
 
 
 def _quote(identifier: str) -> str:

@@ -29,6 +29,7 @@ import re
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -367,6 +368,69 @@ def sandbox_connect(
         con.close()
         raise
     return con
+
+
+class _InstancePool:
+    """Sandboxed DuckDB databases kept per (limits, readable directories) in this process.
+
+    Opening a DuckDB database costs tens of milliseconds; a query instead gets a fresh connection
+    (``cursor()``) on its org's database: its own temporary views and registered objects, its own
+    interrupt, and the database's locked configuration, limits and file allow-list.
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.lock = threading.Lock()
+        self.databases: OrderedDict[tuple, duckdb.DuckDBPyConnection] = OrderedDict()
+        self.pid = os.getpid()
+
+    def connection(self, limits: SandboxLimits, directories: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+        key = (limits.memory_limit_mb, limits.threads, limits.temp_space_mb, directories)
+        with self.lock:
+            if self.pid != os.getpid():  # a forked worker: the parent's databases are not usable here
+                self.databases.clear()
+                self.pid = os.getpid()
+            database = self.databases.get(key)
+            if database is None:
+                database = _open_database(limits, directories)
+                self.databases[key] = database
+                while len(self.databases) > self.size:
+                    # Dropped, not closed: connections still running on it keep it alive.
+                    self.databases.popitem(last=False)
+            self.databases.move_to_end(key)
+            return database.cursor()
+
+
+def _open_database(limits: SandboxLimits, directories: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    database = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": f"{limits.memory_limit_mb}MB",
+            "threads": limits.threads,
+            "temp_directory": _temp_directory(),
+            "max_temp_directory_size": f"{limits.temp_space_mb}MB",
+        },
+    )
+    if directories:
+        database.execute("SET allowed_directories = $dirs", {"dirs": list(directories)})
+    database.execute("SET enable_external_access = false")
+    database.execute("SET lock_configuration = true")
+    return database
+
+
+_POOL = _InstancePool()
+
+
+def sandbox_session(
+    limits: SandboxLimits, *, allowed_directories: Iterable[str] = ()
+) -> duckdb.DuckDBPyConnection:
+    """A fresh connection on a pooled sandboxed database whose only readable files are under
+    ``allowed_directories`` (each ending with ``/``). Bind with TEMP views or registered objects,
+    which only this connection sees; closing it drops them."""
+    directories = tuple(sorted(d if d.endswith("/") else d + "/" for d in allowed_directories))
+    return _POOL.connection(limits, directories)
 
 
 # -- 4. the watchdog ----------------------------------------------------------------------------

@@ -211,10 +211,18 @@ def _finish(result: QueryResult, *, started: float, **fields) -> QueryResult:
     fields["duration_ms"] = int((time.monotonic() - started) * 1000)
     fields["updated_at"] = timezone.now()
     updated = QueryResult.objects.filter(pk=result.pk, status__in=LIVE).update(**fields)
-    result.refresh_from_db()
-    if not updated:
+    if updated:
+        for name, value in fields.items():
+            setattr(result, name, value)
+    else:
+        _reload(result)
         log.info("query result %s was %s before it finished", result.pk, result.status)
     return result
+
+
+def _reload(result: QueryResult) -> None:
+    """Refresh the row's own columns, keeping the loaded org and user."""
+    result.refresh_from_db(fields=[f.attname for f in QueryResult._meta.concrete_fields if not f.is_relation])
 
 
 def _fail(result: QueryResult, code: str, message: str, started: float) -> QueryResult:
@@ -325,48 +333,57 @@ def query_result_run(
     limits = sandbox.SandboxLimits.for_org(result.org)
     deadline = started + limits.timeout_seconds
     while True:
+        if force:
+            # A fresh run on request: no cache to consult and no identical run to wait for.
+            if not QueryResult.objects.filter(pk=result.pk, status=Status.QUEUED).update(
+                status=Status.RUNNING, updated_at=timezone.now()
+            ):
+                _reload(result)
+                return result
+            result.status = Status.RUNNING
+            break
         with transaction.atomic():
             _lock(result.org_id, result.sql_hash)
-            if not force:
-                hit = cache_lookup(
-                    org=result.org,
-                    prepared=prepared,
+            # The run in flight first, then the cache: a leader finishing between the two checks is
+            # then found by the second (its result), never missed by both.
+            leader = (
+                QueryResult.objects.filter(
+                    org_id=result.org_id,
+                    sql_hash=result.sql_hash,
                     output_format=result.output_format,
-                    max_age=max_age,
-                    max_rows=sync_row_cap(result.org) if result.mode == QueryResult.Mode.SYNC else None,
+                    status=Status.RUNNING,
+                    updated_at__gte=timezone.now()
+                    - timedelta(seconds=limits.timeout_seconds + LOST_GRACE_SECONDS),
                 )
-                if hit is not None and hit.pk != result.pk:
-                    if QueryResult.objects.filter(pk=result.pk, status=Status.QUEUED).exists():
-                        return _reuse(result, hit, started)
-                    result.refresh_from_db()
-                    return result
-            leader = None
-            if not force:
-                leader = (
-                    QueryResult.objects.filter(
-                        org_id=result.org_id,
-                        sql_hash=result.sql_hash,
-                        output_format=result.output_format,
-                        status=Status.RUNNING,
-                        updated_at__gte=timezone.now()
-                        - timedelta(seconds=limits.timeout_seconds + LOST_GRACE_SECONDS),
-                    )
-                    .exclude(pk=result.pk)
-                    .first()
-                )
+                .exclude(pk=result.pk)
+                .first()
+            )
+            hit = cache_lookup(
+                org=result.org,
+                prepared=prepared,
+                output_format=result.output_format,
+                max_age=max_age,
+                max_rows=sync_row_cap(result.org) if result.mode == QueryResult.Mode.SYNC else None,
+            )
+            if hit is not None and hit.pk != result.pk:
+                if QueryResult.objects.filter(pk=result.pk, status=Status.QUEUED).exists():
+                    return _reuse(result, hit, started)
+                _reload(result)
+                return result
             if leader is None:
                 claimed = QueryResult.objects.filter(pk=result.pk, status=Status.QUEUED).update(
                     status=Status.RUNNING, updated_at=timezone.now()
                 )
-                result.refresh_from_db()
                 if not claimed:
+                    _reload(result)
                     return result
+                result.status = Status.RUNNING
                 break
         # Another runner executes the same SQL: wait for its result instead of running it twice.
         if time.monotonic() >= deadline:
             return _fail(result, "timeout", "an identical query did not finish in time", started)
         if not QueryResult.objects.filter(pk=result.pk, status=Status.QUEUED).exists():
-            result.refresh_from_db()
+            _reload(result)
             return result
         if prepared.reads_labels and leader is not None:
             outcome = _wait_for(leader, deadline)
@@ -403,7 +420,7 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
     except sandbox.SqlRejected as exc:
         return _fail(result, exc.code, exc.message, started)
     row_cap = None
-    sql = prepared.sql
+    sql = binding.rewrite(prepared.statement)
     if result.mode == QueryResult.Mode.SYNC:
         row_cap = sync_row_cap(result.org)
         sql = f"SELECT * FROM ({sql}) AS __result LIMIT {row_cap + 1}"
@@ -411,7 +428,8 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
     con = None
     watchdog = None
     try:
-        con = sandbox.sandbox_connect(limits, allowed_paths=binding.allowed_paths(), setup=binding.setup)
+        con = sandbox.sandbox_session(limits, allowed_directories=binding.allowed_directories())
+        binding.setup(con)
         watchdog = sandbox.Watchdog(
             con,
             timeout_seconds=max(limits.timeout_seconds - (time.monotonic() - started), 0.1),
@@ -443,7 +461,7 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
         reason = watchdog.reason if watchdog is not None else None
         code = sandbox.error_code(exc, watchdog_reason=reason)
         if code == "cancelled":
-            result.refresh_from_db()
+            _reload(result)
             return result
         message = (
             f"stopped after the org's timeout of {limits.timeout_seconds:g} s"

@@ -2,6 +2,8 @@
 
 import uuid
 
+import duckdb
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,11 +18,10 @@ from versioning.storage import result_store
 def explain(user, sql: str) -> str:
     statement = sandbox.parse_read_only(sql)
     binding = bind(user=user, tables=sandbox.referenced_tables(statement))
-    con = sandbox.sandbox_connect(
-        sandbox.SandboxLimits(), allowed_paths=binding.allowed_paths(), setup=binding.setup
-    )
+    con = sandbox.sandbox_session(sandbox.SandboxLimits(), allowed_directories=binding.allowed_directories())
     try:
-        return "\n".join(row[1] for row in con.execute(f"EXPLAIN {sql}").fetchall())
+        binding.setup(con)
+        return "\n".join(row[1] for row in con.execute(f"EXPLAIN {binding.rewrite(statement)}").fetchall())
     finally:
         con.close()
 
@@ -64,3 +65,38 @@ def test_only_current_partition_files_are_bound(analyst, evm_blocks):
     publish("evm.blocks", "blocks_00000000", blocks_table(0, 10))  # a new version replaces 100 rows
     result = query_execute(user=analyst, sql="SELECT count(*) AS n FROM evm.blocks")
     assert result_store().read_table(result.output_location)["n"].to_pylist() == [110]
+
+
+def test_bindings_of_concurrent_queries_stay_apart_on_one_pooled_database(analyst, evm_blocks):
+    statement = sandbox.parse_read_only("SELECT count(*) FROM evm.blocks")
+    first = bind(user=analyst, tables={"evm.blocks"})
+    second = bind(user=analyst, tables={"evm.blocks"})
+    one = sandbox.sandbox_session(sandbox.SandboxLimits(), allowed_directories=first.allowed_directories())
+    two = sandbox.sandbox_session(sandbox.SandboxLimits(), allowed_directories=second.allowed_directories())
+    try:
+        first.setup(one)
+        assert one.execute(first.rewrite(statement)).fetchall() == [(200,)]
+        with pytest.raises(duckdb.CatalogException):
+            two.execute(first.rewrite(statement))  # another connection's TEMP view does not exist here
+    finally:
+        one.close()
+        two.close()
+
+
+def test_the_org_database_opens_only_files_of_namespaces_it_may_read(analyst, evm_blocks, settings):
+    publish("beta.private", "all", blocks_table(0, 3))
+    binding = bind(user=analyst, tables={"evm.blocks"})
+    con = sandbox.sandbox_session(sandbox.SandboxLimits(), allowed_directories=binding.allowed_directories())
+    lake_root = settings.STORAGE_URL[len("file://") :]
+    try:
+        own = next(iter(binding.datasets["evm.blocks"].locations))
+        assert con.execute(f"SELECT count(*) FROM read_parquet('{lake_root}/{own}')").fetchall() == [(100,)]
+        from versioning.models import PartitionVersion
+
+        other = PartitionVersion.objects.get(dataset="beta.private").location
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_parquet('{lake_root}/{other}')")
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_csv('/etc/passwd')")
+    finally:
+        con.close()

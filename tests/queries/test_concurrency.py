@@ -36,6 +36,14 @@ def in_thread(target, *args, **kwargs):
 
 
 def test_ten_identical_concurrent_runs_execute_once(analyst, evm_blocks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from versioning.models import PartitionVersion
+
+    # Published a minute ago: a result created now is unambiguously newer than the data.
+    PartitionVersion.objects.update(version=timezone.now() - timedelta(minutes=1))
     runs = [in_thread(query_execute, user=analyst, sql=SLOW) for _ in range(10)]
     for thread, _ in runs:
         thread.join(timeout=120)
