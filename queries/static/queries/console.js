@@ -115,7 +115,7 @@
       row.forEach(function (value) { r.insertCell().textContent = value === null ? "NULL" : String(value); });
     });
     var last = Math.min(data.offset + data.rows.length, data.row_count);
-    $("page-info").textContent = data.row_count ? "rows " + (data.offset + 1) + "–" + last + " of " + data.row_count : "no rows";
+    $("page-info").textContent = data.row_count ? "rows " + (data.offset + 1) + " to " + last + " of " + data.row_count : "no rows";
     $("prev-page").disabled = !data.previous;
     $("next-page").disabled = !data.next;
     [$("chart-x"), $("chart-y")].forEach(function (select, index) {
