@@ -49,6 +49,7 @@ class BoundDataset:
     name: str
     locations: list[str] = field(default_factory=list)
     newest_version: datetime | None = None
+    schema_hashes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -94,9 +95,10 @@ class Binding:
             paths = [self.storage._path(location) for location in dataset.locations]
             if self.local:
                 files = ", ".join(_literal(path) for path in paths)
+                # Partitions of one schema bind from one footer; mixed schemas union by name.
+                union = ", union_by_name = true" if len(dataset.schema_hashes) > 1 else ""
                 con.execute(
-                    f"CREATE TEMP VIEW {_quote(bound)} AS "
-                    f"SELECT * FROM read_parquet([{files}], union_by_name = true)"
+                    f"CREATE TEMP VIEW {_quote(bound)} AS SELECT * FROM read_parquet([{files}]{union})"
                 )
             else:
                 con.register(bound, pads.dataset(paths, filesystem=self.storage.fs, format="parquet"))
@@ -142,11 +144,12 @@ def bind(*, user, tables: set[str], storage: Storage | None = None) -> Binding:
     rows = (
         PartitionVersion.objects.filter(dataset__in=wanted)
         .order_by("dataset", "partition_key")
-        .values_list("dataset", "location", "version")
+        .values_list("dataset", "location", "version", "schema_hash")
     )
-    for dataset, location, version in rows:
+    for dataset, location, version, schema in rows:
         bound = datasets[dataset]
         bound.locations.append(location)
+        bound.schema_hashes.add(schema)
         if bound.newest_version is None or version > bound.newest_version:
             bound.newest_version = version
     for name, bound in datasets.items():

@@ -415,6 +415,9 @@ def _open_database(limits: SandboxLimits, directories: tuple[str, ...]) -> duckd
     )
     if directories:
         database.execute("SET allowed_directories = $dirs", {"dirs": list(directories)})
+        # Partition files are immutable (each version has a name of its own): their footers can be
+        # cached across the queries of this database.
+        database.execute("SET parquet_metadata_cache = true")
     database.execute("SET enable_external_access = false")
     database.execute("SET lock_configuration = true")
     return database
