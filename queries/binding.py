@@ -28,6 +28,7 @@ from versioning.models import PartitionVersion
 from versioning.storage import Storage, lake
 
 LABELS_VIEW = "address_labels"
+LABEL_COLUMNS = ("address", "label", "visibility", "org")
 
 
 def unknown_dataset(name: str) -> SqlRejected:
@@ -164,18 +165,9 @@ def labels_table(user) -> pa.Table:
     from platform_site.tenancy import visible_to
 
     rows = list(
-        visible_to(user, AddressLabel)
-        .order_by("address", "label")
-        .values_list("address", "label", "visibility", "org__slug", "created_at", "updated_at")
+        visible_to(user, AddressLabel).order_by().values_list("address", "label", "visibility", "org__slug")
     )
-    columns = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 4
     return pa.table(
-        {
-            "address": pa.array(columns[0], pa.string()),
-            "label": pa.array(columns[1], pa.string()),
-            "visibility": pa.array(columns[2], pa.string()),
-            "org": pa.array(columns[3], pa.string()),
-            "created_at": pa.array(columns[4], pa.timestamp("us", tz="UTC")),
-            "updated_at": pa.array(columns[5], pa.timestamp("us", tz="UTC")),
-        }
+        {name: pa.array(values, pa.string()) for name, values in zip(LABEL_COLUMNS, columns, strict=True)}
     )

@@ -271,3 +271,24 @@ def test_sandbox_connection_applies_org_limits_and_locks(org_a):
         con.execute("SET threads = 8")
     with pytest.raises(duckdb.Error):
         con.execute("SET enable_external_access = true")
+
+
+def test_job_sql_is_stopped_at_the_jobs_timeout(org_a, evm_blocks, run_tasks):
+    from orchestration.models import Task
+    from orchestration.services import job_plan
+
+    job = sql_job(
+        org_a,
+        "endless",
+        "SELECT count(*) AS n FROM evm.blocks, range(1000000000000) r",
+        ["evm.blocks"],
+        "acme.endless",
+        execution_strategy="full",
+        timeout_seconds=1,
+        max_attempts=1,
+    )
+    job_plan(job=job, force=True)
+    run_tasks()
+    task = Task.objects.get(job=job)
+    assert task.status == "failed"
+    assert "timeout of 1 s" in task.error_message
