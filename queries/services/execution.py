@@ -78,6 +78,7 @@ class PreparedQuery:
     columns_read: dict[str, set[str] | None] = field(default_factory=dict)
     reads_labels: bool = False
     sql_hash: str = ""
+    source_sql: str = ""  # as the caller wrote it (what a queued run prepares again)
 
     @property
     def datasets(self) -> list[str]:
@@ -116,6 +117,7 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None) -> Prepared
         values=values,
         tables=tables,
         reads_labels=LABELS_VIEW in tables,
+        source_sql=sql,
     )
     prepared.columns_read = _columns_read(statement, prepared.datasets)
     per_user = prepared.reads_labels or masking.result_depends_on_user(
@@ -293,7 +295,12 @@ def _enqueue(result: QueryResult, prepared: PreparedQuery, *, max_age, force) ->
     from django_q.tasks import async_task
 
     limits = sandbox.SandboxLimits.for_org(result.org)
-    payload = {"sql": prepared.sql, "parameters": prepared.parameters, "max_age": max_age, "force": force}
+    payload = {
+        "sql": prepared.source_sql,
+        "parameters": prepared.parameters,
+        "max_age": max_age,
+        "force": force,
+    }
 
     def send() -> None:
         # django-q2 kills a worker that outlives the query's timeout; the reaper then marks it.
