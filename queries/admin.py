@@ -122,10 +122,3 @@ class QueryResultAdmin(LargeTableAdmin):
     search_fields = ["=id", "=sql_hash"]
     raw_id_fields = ["org", "user", "saved_query", "task"]
     readonly_fields = ["created_at", "updated_at"]
-
-    # Results are records of executions: the query service writes them, nobody edits them.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
