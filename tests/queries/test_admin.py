@@ -53,4 +53,3 @@ def test_datasets_page(client, org_a, evm_blocks):
     client.force_login(staff(org_a))
     html = client.get("/admin/queries/savedquery/datasets/").content.decode()
     assert "evm.blocks" in html and "gas_used" in html
-
