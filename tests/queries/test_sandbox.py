@@ -206,13 +206,15 @@ def test_job_sql_on_save_refuses_file_reads_and_abuse(db, org_a, secret_file):
         assert "source" in refused.value.message_dict
 
 
-def incremental(org, partition_by: str, sql: str = "SELECT block_number, miner FROM evm.blocks"):
+def incremental(
+    org, partition_by: str, sql: str = "SELECT block_number, miner FROM evm.blocks", name: str = "by_day"
+):
     return sql_job(
         org,
-        "by_day",
+        name,
         sql,
         ["evm.blocks"],
-        "acme.by_day",
+        f"acme.{name}",
         execution_strategy="incremental",
         config={"cursor_column": "block_number", "partition_by": partition_by},
     )
@@ -221,13 +223,13 @@ def incremental(org, partition_by: str, sql: str = "SELECT block_number, miner F
 def test_partition_by_must_be_one_expression_over_the_query_columns(org_a, evm_blocks, secret_file):
     job = incremental(org_a, "(block_number // 100)::VARCHAR")
     assert job.pk
+    assert incremental(org_a, "'all'", name="one_partition").pk  # a constant: every row to one partition
     for bad in [
         "nosuchcolumn",
         "gas_used",  # an input column the query does not return
         f"read_text('{secret_file}')",
         "(SELECT max(block_number) FROM evm.blocks)",
         "block_number, miner",
-        "42",
     ]:
         with pytest.raises(ValidationError) as refused:
             incremental(org_a, bad)
