@@ -8,6 +8,7 @@ a typo ("query_timout_seconds") is an error instead of a silently ignored limit.
 | ``query_timeout_seconds``     | integer | 60      | a query is interrupted after this long (1-3600)      |
 | ``query_memory_limit_mb``     | integer | 2048    | DuckDB memory limit per query (64-65536)             |
 | ``query_threads``             | integer | 2       | DuckDB threads per query (1-64)                      |
+| ``query_temp_space_mb``       | integer | 4096    | DuckDB spill space on disk per query (0-1048576)     |
 | ``query_max_sync_rows``       | integer | 10000   | most rows a sync query returns inline (1-1000000)    |
 | ``result_retention_days``     | integer | 30      | query results expire after this many days (1-3650)   |
 | ``retention_days``            | integer | 90      | days kept: finished tasks, alert records (1-3650)    |
@@ -26,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "query_timeout_seconds": 60,
     "query_memory_limit_mb": 2048,
     "query_threads": 2,
+    "query_temp_space_mb": 4096,
     "query_max_sync_rows": 10_000,
     "result_retention_days": 30,
     "retention_days": 90,
@@ -47,6 +49,7 @@ ORG_SETTINGS_SCHEMA: dict[str, Any] = {
         "query_timeout_seconds": _integer(1, 3600, "Queries are interrupted after this many seconds."),
         "query_memory_limit_mb": _integer(64, 65536, "DuckDB memory limit per query, in MiB."),
         "query_threads": _integer(1, 64, "DuckDB threads per query."),
+        "query_temp_space_mb": _integer(0, 1_048_576, "DuckDB spill space on disk per query, in MiB."),
         "query_max_sync_rows": _integer(1, 1_000_000, "Most rows a sync query returns inline."),
         "result_retention_days": _integer(1, 3650, "Query results expire after this many days."),
         "retention_days": _integer(

@@ -34,6 +34,17 @@ class SavedQuery(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The SQL passes the sandbox's guard on save (one read-only statement, bounded size)."""
+        from django.core.exceptions import ValidationError
+
+        from versioning.duckdb_sandbox import SqlRejected, parse_read_only
+
+        try:
+            parse_read_only(self.query or "")
+        except SqlRejected as exc:
+            raise ValidationError({"query": ValidationError(exc.message, code=exc.code)}) from None
+
 
 class QueryResultMode(models.TextChoices):
     SYNC = "sync"

@@ -24,3 +24,17 @@ register_scope(
     visible=_result_visible,
     editable=lambda user, qs, action: qs.filter(org_id=user.org_id) if is_org_admin(user) else qs.none(),
 )
+
+
+def can_cancel_result(user, result: QueryResult) -> bool:
+    """The runner of a result and its org's admins may cancel it (superusers any)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    return result.org_id == user.org_id and (result.user_id == user.pk or is_org_admin(user))
+
+
+def can_run_queries(user) -> bool:
+    """Every active user of an org reads its datasets, so every one may run SQL over them."""
+    return bool(user and user.is_authenticated and user.is_active and getattr(user, "org_id", None))

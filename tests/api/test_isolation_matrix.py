@@ -45,6 +45,7 @@ CREATE_BODIES = {
     },
     "address-labels": {"address": "0x" + "ab" * 20, "label": "exchange", "visibility": "org"},
     "saved-queries": {"name": "q", "query": "select 1", "visibility": "org"},
+    "query-results": {"sql": "select 1"},
     "alert-definitions": {"name": "a", "condition": {"dataset": "evm.logs"}, "visibility": "org"},
     "invalidations": {"dataset": "alpha.out", "scope": "dataset", "reason": "fix"},
     "tokens": {"name": "ci"},

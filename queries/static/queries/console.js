@@ -1,0 +1,172 @@
+// The SQL console: runs SQL through the query API with the admin session, pages the result from
+// the stored file, cancels, exports, saves, and charts the current page.
+(function () {
+  "use strict";
+  var root = document.getElementById("sql-console");
+  if (!root) return;
+  var PAGE = 100;
+  var $ = function (id) { return document.getElementById(id); };
+  var csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  var state = { result: null, offset: 0, columns: [], rows: [], polling: null };
+
+  function api(method, url, body) {
+    var options = { method: method, credentials: "same-origin", headers: { "X-CSRFToken": csrf, "Accept": "application/json" } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  function showError(code, message) {
+    var box = $("console-error");
+    box.hidden = false;
+    box.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = code;
+    strong.id = "error-code";
+    box.appendChild(strong);
+    box.appendChild(document.createTextNode(": " + message));
+  }
+
+  function clearError() { $("console-error").hidden = true; }
+  function setStatus(text) { $("console-status").textContent = text; }
+
+  function errorsOf(data) {
+    var first = (data.errors || [])[0] || {};
+    return { code: first.code || "error", message: (first.attr ? first.attr + ": " : "") + (first.detail || "request failed") };
+  }
+
+  function run() {
+    clearError();
+    var parameters;
+    try { parameters = JSON.parse($("sql-parameters").value || "{}"); }
+    catch (e) { showError("syntax_error", "parameters are not valid JSON"); return; }
+    var body = { sql: $("sql-editor").value, parameters: parameters, mode: $("sql-mode").value, force: $("sql-force").checked };
+    var url = root.dataset.executeUrl;
+    if (root.dataset.savedId && body.sql === state.savedSql) {
+      url = root.dataset.savedUrl + root.dataset.savedId + "/execute/";
+      delete body.sql;
+    }
+    setStatus("Running…");
+    $("run-button").disabled = true;
+    api("POST", url, body).then(function (reply) {
+      if (reply.status >= 400) {
+        $("run-button").disabled = false;
+        setStatus("");
+        var e = errorsOf(reply.data);
+        showError(e.code, e.message);
+        return;
+      }
+      follow(reply.data);
+    });
+  }
+
+  function follow(result) {
+    state.result = result;
+    if (result.status === "queued" || result.status === "running") {
+      $("cancel-button").disabled = false;
+      setStatus("Result " + result.id + " is " + result.status + "…");
+      state.polling = setTimeout(function () {
+        api("GET", result.links.detail).then(function (reply) { follow(reply.data); });
+      }, 500);
+      return;
+    }
+    $("cancel-button").disabled = true;
+    $("run-button").disabled = false;
+    if (result.status !== "succeeded") {
+      setStatus("Result " + result.status + (result.duration_ms != null ? " after " + result.duration_ms + " ms" : ""));
+      showError(result.error_code || result.status, result.error_message || "");
+      return;
+    }
+    setStatus("");
+    $("result-area").hidden = false;
+    $("result-summary").textContent = result.row_count + " rows in " + result.duration_ms + " ms";
+    ["parquet", "csv", "json"].forEach(function (kind) { $("download-" + kind).href = result.links.download + "?as=" + kind; });
+    page(0);
+  }
+
+  function page(offset) {
+    api("GET", state.result.links.rows + "?offset=" + offset + "&limit=" + PAGE).then(function (reply) {
+      if (reply.status >= 400) { var e = errorsOf(reply.data); showError(e.code, e.message); return; }
+      state.offset = offset;
+      state.columns = reply.data.columns;
+      state.rows = reply.data.rows;
+      render(reply.data);
+    });
+  }
+
+  function render(data) {
+    var head = $("result-table").tHead, body = $("result-table").tBodies[0];
+    head.innerHTML = ""; body.innerHTML = "";
+    var tr = head.insertRow();
+    data.columns.forEach(function (c) {
+      var th = document.createElement("th");
+      th.textContent = c.name;
+      th.title = c.type;
+      tr.appendChild(th);
+    });
+    data.rows.forEach(function (row) {
+      var r = body.insertRow();
+      row.forEach(function (value) { r.insertCell().textContent = value === null ? "NULL" : String(value); });
+    });
+    var last = Math.min(data.offset + data.rows.length, data.row_count);
+    $("page-info").textContent = data.row_count ? "rows " + (data.offset + 1) + " to " + last + " of " + data.row_count : "no rows";
+    $("prev-page").disabled = !data.previous;
+    $("next-page").disabled = !data.next;
+    [$("chart-x"), $("chart-y")].forEach(function (select, index) {
+      select.innerHTML = "";
+      data.columns.forEach(function (c, i) {
+        var option = document.createElement("option");
+        option.value = String(i);
+        option.textContent = c.name;
+        if (i === Math.min(index, data.columns.length - 1)) option.selected = true;
+        select.appendChild(option);
+      });
+    });
+  }
+
+  function chart() {
+    var x = Number($("chart-x").value), y = Number($("chart-y").value);
+    var points = state.rows
+      .map(function (row) { return { x: row[x], y: Number(row[y]) }; })
+      .filter(function (p) { return isFinite(p.y); });
+    window.drawChart($("chart"), points, $("chart-kind").value);
+  }
+
+  function cancel() {
+    if (!state.result) return;
+    api("POST", state.result.links.cancel).then(function (reply) {
+      if (reply.status < 400) setStatus("Cancelled");
+    });
+  }
+
+  function save() {
+    clearError();
+    var body = { name: $("save-name").value, query: $("sql-editor").value, visibility: $("save-visibility").value };
+    api("POST", root.dataset.savedUrl, body).then(function (reply) {
+      if (reply.status >= 400) { var e = errorsOf(reply.data); showError(e.code, e.message); return; }
+      root.dataset.savedId = reply.data.id;
+      state.savedSql = body.query;
+      setStatus("Saved as “" + reply.data.name + "”");
+    });
+  }
+
+  document.querySelectorAll("#console-datasets summary").forEach(function (summary) {
+    summary.addEventListener("dblclick", function () {
+      $("sql-editor").value = "SELECT * FROM " + summary.dataset.name + " LIMIT 100";
+    });
+  });
+  $("run-button").addEventListener("click", run);
+  $("cancel-button").addEventListener("click", cancel);
+  $("prev-page").addEventListener("click", function () { page(Math.max(state.offset - PAGE, 0)); });
+  $("next-page").addEventListener("click", function () { page(state.offset + PAGE); });
+  $("chart-button").addEventListener("click", chart);
+  if ($("save-button")) $("save-button").addEventListener("click", save);
+  state.savedSql = root.dataset.savedId ? $("sql-editor").value : null;
+  if (root.dataset.autorun) run();
+})();
