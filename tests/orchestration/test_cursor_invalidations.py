@@ -143,6 +143,8 @@ def test_rows_past_the_cursor_in_a_rewritten_partition_are_read_once(chain_of_th
     assert rebuilt_inc.equals(fresh_inc) and rebuilt_final.equals(fresh_final)
 
 
+# Committed transactions: the continuous runner's watchdog checks the lease on its own connection.
+@pytest.mark.django_db(transaction=True)
 def test_a_streaming_job_rebuilds_what_an_invalidation_covers(settings, run_tasks):
     OrgFactory(slug="acme")
     source = synthetic_source_job(end_block=199, partition_size=100, activation="manual")
