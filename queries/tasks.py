@@ -13,6 +13,7 @@ def query_result_run(result_id: str, payload: dict) -> str:
         parameters=payload.get("parameters"),
         max_age=payload.get("max_age"),
         force=bool(payload.get("force")),
+        unmask=bool(payload.get("unmask")),
     )
 
 

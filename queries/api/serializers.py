@@ -70,6 +70,11 @@ class ExecuteSerializer(serializers.Serializer):
         required=False, min_value=0, help_text="Reuse a cached result only if at most this many seconds old."
     )
     force = serializers.BooleanField(default=False, help_text="Run fresh even if a cached result is fresh.")
+    unmask = serializers.BooleanField(
+        default=False,
+        help_text="Show registered personal data unmasked (needs the unmask right; every such read is "
+        "logged, and the result is never cached for anyone else).",
+    )
 
 
 class ColumnSerializer(serializers.Serializer):

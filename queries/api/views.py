@@ -68,7 +68,9 @@ EXECUTE_EXAMPLES = [
 ]
 
 
-def _refused(exc: services.QueryRefused) -> exceptions.ValidationError:
+def _refused(exc: services.QueryRefused) -> exceptions.APIException:
+    if exc.code == "permission_denied":
+        return exceptions.PermissionDenied("; ".join(exc.errors.values()))
     return exceptions.ValidationError(
         {field: [exceptions.ErrorDetail(message, code=exc.code)] for field, message in exc.errors.items()}
     )
@@ -107,6 +109,7 @@ def _run(request, *, saved_query: SavedQuery | None = None) -> Response:
             output_format=values["format"],
             max_age=values.get("max_age"),
             force=values["force"],
+            unmask=values["unmask"],
         )
     except services.QueryRefused as exc:
         raise _refused(exc) from None

@@ -7,7 +7,7 @@ a result that is ``succeeded`` at once and points at the file of the result it r
 
 The cache key (``sql_hash``) is sha256 over the normalised SQL (sqlglot's rendering: whitespace,
 keyword case and comments do not count), the canonical parameters and, when the rows depend on who
-asks (the query reads ``address_labels``, or :func:`queries.masking.result_depends_on_user` says so),
+asks (the query reads ``address_labels``, or asked to unmask personal data),
 the user's id: such a result is only ever reused by the same user, so nobody is served what they
 could not read fresh. A succeeded result is reused when it is no older than ``max_age`` (if given),
 within the org's retention, and no dataset it read has a partition version newer than the result;
@@ -79,6 +79,7 @@ class PreparedQuery:
     reads_labels: bool = False
     sql_hash: str = ""
     source_sql: str = ""  # as the caller wrote it (what a queued run prepares again)
+    unmask: bool = False  # the caller's explicit request to see personal data unmasked
 
     @property
     def datasets(self) -> list[str]:
@@ -91,8 +92,16 @@ def _columns_read(statement: exp.Expression, datasets: list[str]) -> dict[str, s
     return {dataset: (None if star else set(names)) for dataset in datasets}
 
 
-def query_prepare(*, user, sql: str, parameters: dict | None = None) -> PreparedQuery:
-    """Guard, resolve and hash ``sql`` for ``user``, or :class:`QueryRefused` (nothing recorded)."""
+def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: bool = False) -> PreparedQuery:
+    """Guard, resolve and hash ``sql`` for ``user``, or :class:`QueryRefused` (nothing recorded).
+
+    ``unmask`` without the right to unmask personal data is ``permission_denied``."""
+    from pii.masking import UnmaskDenied, unmask_allowed
+
+    try:
+        unmask = unmask_allowed(user, requested=unmask)
+    except UnmaskDenied:
+        raise QueryRefused("permission_denied", {"unmask": "you may not unmask personal data"}) from None
     from ..binding import may_read_dataset, unknown_dataset
     from ..parameters import ParameterError
 
@@ -118,16 +127,19 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None) -> Prepared
         tables=tables,
         reads_labels=LABELS_VIEW in tables,
         source_sql=sql,
+        unmask=unmask,
     )
     prepared.columns_read = _columns_read(statement, prepared.datasets)
-    per_user = prepared.reads_labels or masking.result_depends_on_user(
-        user=user, columns_read=prepared.columns_read
-    )
+    # Labels differ by user; masked personal data does not (masking is deterministic), but an
+    # unmasked result is its caller's alone.
+    per_user = prepared.reads_labels or unmask
     key = {
         "sql": prepared.sql,
         "parameters": canonical(parameters),
         "user": str(user.pk) if per_user else None,
     }
+    if unmask:
+        key["unmask"] = True
     prepared.sql_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     return prepared
 
@@ -245,6 +257,7 @@ def query_execute(
     force: bool = False,
     task=None,
     in_process: bool = False,
+    unmask: bool = False,
 ) -> QueryResult:
     """Execute SQL (ad hoc or a saved query) for ``user`` in ``mode``.
 
@@ -261,7 +274,9 @@ def query_execute(
     if mode != QueryResult.Mode.EXPORT and output_format != QueryResult.OutputFormat.PARQUET:
         # Pageable results are stored as Parquet; any of them downloads as CSV or JSON too.
         output_format = QueryResult.OutputFormat.PARQUET
-    prepared = query_prepare(user=user, sql=sql or "", parameters=parameters)
+    prepared = query_prepare(user=user, sql=sql or "", parameters=parameters, unmask=unmask)
+    # Every unmasked read is its own, logged read: never served from or shared with another run.
+    force = force or prepared.unmask
     started = time.monotonic()
     result = QueryResult(
         org=user.org,
@@ -300,6 +315,7 @@ def _enqueue(result: QueryResult, prepared: PreparedQuery, *, max_age, force) ->
         "parameters": prepared.parameters,
         "max_age": max_age,
         "force": force,
+        "unmask": prepared.unmask,
     }
 
     def send() -> None:
@@ -316,7 +332,7 @@ def _enqueue(result: QueryResult, prepared: PreparedQuery, *, max_age, force) ->
 
 
 def query_result_run_queued(
-    *, result_id, sql: str, parameters: dict | None, max_age=None, force=False
+    *, result_id, sql: str, parameters: dict | None, max_age=None, force=False, unmask=False
 ) -> str:
     """Worker entry: run a queued result (a cancelled or finished one is left alone)."""
     result = QueryResult.objects.select_related("org", "user").filter(pk=result_id).first()
@@ -324,7 +340,7 @@ def query_result_run_queued(
         return "skipped"
     started = time.monotonic()
     try:
-        prepared = query_prepare(user=result.user, sql=sql, parameters=parameters)
+        prepared = query_prepare(user=result.user, sql=sql, parameters=parameters, unmask=unmask)
     except QueryRefused as exc:
         _fail(result, exc.code, "; ".join(exc.errors.values()), started)
         return result.status
@@ -449,12 +465,17 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
         with watchdog:
             reader = _arrow_reader(con.sql(sql, params=prepared.values or None))
             location = result_location(result.org_id, result.pk, result.output_format)
-            writer = ResultWriter(storage, location, result.output_format, reader.schema)
+            masker = masking.ResultMasker(
+                user=result.user,
+                columns_read=prepared.columns_read,
+                schema=reader.schema,
+                unmask=prepared.unmask,
+                action="export" if result.mode == QueryResult.Mode.EXPORT else "query",
+                record_id=result.pk,
+            )
+            writer = ResultWriter(storage, location, result.output_format, masker.schema)
             for batch in reader:
-                batch = masking.mask_result_batch(
-                    user=result.user, columns_read=prepared.columns_read, batch=batch
-                )
-                writer.write(batch)
+                writer.write(masker(batch))
                 if row_cap is not None and writer.rows > row_cap:
                     writer.abort()
                     writer = None
