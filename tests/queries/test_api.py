@@ -205,17 +205,22 @@ def test_saved_query_runs_for_readers_and_refuses_bad_sql_on_save(analyst, evm_b
     assert bad.json()["errors"][0]["attr"] == "query"
 
 
+ADDR = {letter: "0x" + letter * 40 for letter in "abcde"}
+
+
 def test_labels_view_shows_only_labels_the_user_may_see_fresh_and_cached(analyst, evm_blocks):
     colleague = UserFactory(org=analyst.org, role="member")
     AddressLabelFactory(
-        org=analyst.org, user=analyst, address="0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", label="mine private", visibility="private"
+        org=analyst.org, user=analyst, address=ADDR["a"], label="mine private", visibility="private"
     )
     AddressLabelFactory(
-        org=analyst.org, user=colleague, address="0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", label="colleague private", visibility="private"
+        org=analyst.org, user=colleague, address=ADDR["b"], label="colleague private", visibility="private"
     )
-    AddressLabelFactory(org=analyst.org, user=colleague, address="0xcccccccccccccccccccccccccccccccccccccccc", label="org label", visibility="org")
-    AddressLabelFactory(address="0xdddddddddddddddddddddddddddddddddddddddd", label="other org public", visibility="public")
-    AddressLabelFactory(address="0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", label="other org only", visibility="org")
+    AddressLabelFactory(
+        org=analyst.org, user=colleague, address=ADDR["c"], label="org label", visibility="org"
+    )
+    AddressLabelFactory(address=ADDR["d"], label="other org public", visibility="public")
+    AddressLabelFactory(address=ADDR["e"], label="other org only", visibility="org")
     sql = {"sql": "SELECT label FROM address_labels ORDER BY label"}
     for _ in range(2):  # fresh, then again (the cache must not serve one user's labels to another)
         mine = client_for(analyst).post(EXECUTE, sql, format="json").json()
