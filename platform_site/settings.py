@@ -217,3 +217,15 @@ LOGGING = {
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
+
+# Outbound calls and alert delivery. OUTBOUND_ALLOW lists CIDRs or host names exempt from the
+# outbound policy (platform_site/outbound.py), which otherwise refuses every non-public address.
+OUTBOUND_ALLOW = env_list("CHAINLAKE_OUTBOUND_ALLOW", [])
+ALERT_DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_CONNECT_TIMEOUT", "5"))
+ALERT_DELIVERY_READ_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_READ_TIMEOUT", "10"))
+ALERT_DELIVERY_LEASE_SECONDS = float(os.environ.get("CHAINLAKE_ALERT_LEASE_SECONDS", "60"))
+EMAIL_BACKEND = os.environ.get("CHAINLAKE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("CHAINLAKE_EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = float(os.environ.get("CHAINLAKE_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("CHAINLAKE_EMAIL_FROM", "alerts@chainlake.local")
