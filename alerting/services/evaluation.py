@@ -147,9 +147,11 @@ def scan_partitions(
             result.rows_scanned += part.count_rows()
             con.register("part", part)
             sql, params = scan_sql(active, head)
-            table = con.execute(sql, params).fetch_arrow_table()
+            relation = con.sql(sql, params=params)
+            # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table.
+            table = (getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table)()
             if max_confirmations and head is not None and "block_number" in part.schema.names:
-                newest = con.execute("SELECT max(block_number) FROM part").fetchone()[0]
+                newest = con.sql("SELECT max(block_number) FROM part").fetchall()[0][0]
                 if newest is not None and newest > head - max_confirmations:
                     result.unconfirmed.append(pv.partition_key)
             con.unregister("part")
