@@ -103,12 +103,12 @@ def _kick_workers() -> None:
 # -- leasing ----------------------------------------------------------------------------------------
 LEASE_SQL = """
 UPDATE alert_deliveries d
-SET lease_owner = %(owner)s, leased_until = now() + make_interval(secs => %(seconds)s),
-    attempt = d.attempt + 1, last_attempt_at = now(), updated_at = now()
+SET lease_owner = %(owner)s, leased_until = clock_timestamp() + make_interval(secs => %(seconds)s),
+    attempt = d.attempt + 1, last_attempt_at = clock_timestamp(), updated_at = clock_timestamp()
 WHERE d.id IN (
     SELECT id FROM alert_deliveries
-    WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()
-      AND (leased_until IS NULL OR leased_until < now())
+    WHERE status IN ('pending', 'failed') AND next_attempt_at <= clock_timestamp()
+      AND (leased_until IS NULL OR leased_until < clock_timestamp())
     ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -140,9 +140,9 @@ def delivery_record(*, lease: Lease, result: SendResult, rng: random.Random | No
     with connection.cursor() as cursor:
         if result.ok:
             cursor.execute(
-                f"""UPDATE alert_deliveries SET status = 'delivered', delivered_at = now(),
+                f"""UPDATE alert_deliveries SET status = 'delivered', delivered_at = clock_timestamp(),
                     provider_message_id = %s, error_message = NULL, leased_until = NULL,
-                    next_attempt_at = NULL, updated_at = now() WHERE {FENCE}""",
+                    next_attempt_at = NULL, updated_at = clock_timestamp() WHERE {FENCE}""",
                 [result.provider_message_id, lease.delivery_id, lease.owner, lease.attempt],
             )
             return "delivered" if cursor.rowcount else None
@@ -153,7 +153,7 @@ def delivery_record(*, lease: Lease, result: SendResult, rng: random.Random | No
                 reason = f" (gave up after {lease.attempt} attempts)"
             cursor.execute(
                 f"""UPDATE alert_deliveries SET status = 'dead', error_message = %s, leased_until = NULL,
-                    next_attempt_at = NULL, updated_at = now() WHERE {FENCE}""",
+                    next_attempt_at = NULL, updated_at = clock_timestamp() WHERE {FENCE}""",
                 [result.error + reason, lease.delivery_id, lease.owner, lease.attempt],
             )
             return "dead" if cursor.rowcount else None
@@ -163,7 +163,7 @@ def delivery_record(*, lease: Lease, result: SendResult, rng: random.Random | No
             note += " (Retry-After)"
         cursor.execute(
             f"""UPDATE alert_deliveries SET status = 'failed', error_message = %s, leased_until = NULL,
-                next_attempt_at = now() + make_interval(secs => %s), updated_at = now() WHERE {FENCE}""",
+                next_attempt_at = clock_timestamp() + make_interval(secs => %s), updated_at = clock_timestamp() WHERE {FENCE}""",
             [note, delay, lease.delivery_id, lease.owner, lease.attempt],
         )
         return "failed" if cursor.rowcount else None
