@@ -55,6 +55,8 @@ IDENTITY_COLUMNS = (
 MAX_DEPTH = 12
 MAX_LEAVES = 200
 MAX_LIST = 1000
+UINT_WIDTH = 80  # uint256 needs 78 digits
+UINT_PREFIX = "__uint__"
 CANONICAL_UINT = r"^(0|[1-9][0-9]*)$"
 _DIGITS = re.compile(CANONICAL_UINT)
 
@@ -111,6 +113,7 @@ class _Checker:
         self.schema = schema
         self.errors: dict[str, str] = {}
         self.leaves = 0
+        self.uint_columns: set[str] = set()
 
     def fail(self, path: str, message: str) -> None:
         self.errors.setdefault(path, message)
@@ -206,6 +209,9 @@ class _Checker:
         """``col op value`` for one scalar value, typed by the column kind; NULL compares false."""
         if kind == "string":
             number = _as_uint(value)
+            if number is not None and len(number) > UINT_WIDTH:
+                self.fail(where, f"more than {UINT_WIDTH} digits: past any uint256")
+                return Compiled("FALSE")
             if number is not None and (_is_int(value) or op in ORDER_OPS):
                 return self._uint_compare(col, op, number)
             if _is_int(value) and value < 0:
@@ -250,19 +256,28 @@ class _Checker:
         symbol = {"eq": "=", "ne": "<>", **ORDER_OPS}[op]
         return Compiled(f"coalesce({col} {symbol} ?{cast}, FALSE)", [value])
 
-    @staticmethod
-    def _uint_compare(col: str, op: str, number: str) -> Compiled:
-        """Exact numeric order of canonical decimal strings of any length."""
-        canonical = f"regexp_full_match({col}, '{CANONICAL_UINT[1:-1]}')"
-        if op in ("eq", "ne"):
-            symbol = "=" if op == "eq" else "<>"
-            return Compiled(f"coalesce({canonical} AND {col} {symbol} ?, FALSE)", [number])
-        strict = ORDER_OPS[op][0]  # '>' or '<'
-        sql = (
-            f"coalesce({canonical} AND (length({col}) {strict} ? OR "
-            f"(length({col}) = ? AND {col} {ORDER_OPS[op]} ?)), FALSE)"
-        )
-        return Compiled(sql, [len(number), len(number), number])
+    def _uint_compare(self, col: str, op: str, number: str) -> Compiled:
+        """Exact numeric order of canonical decimal strings of any length: both sides zero-padded to
+        one width compare as text. The padded column is derived once per row (``source_sql``), so a
+        hundred definitions on ``value`` pay for one regex and one pad per row, not a hundred."""
+        column = col[1:-1].replace('""', '"')
+        self.uint_columns.add(column)
+        padded = quote(UINT_PREFIX + column)
+        symbol = {"eq": "=", "ne": "<>", **ORDER_OPS}[op]
+        return Compiled(f"coalesce({padded} {symbol} ?, FALSE)", [number.zfill(UINT_WIDTH)])
+
+
+def source_sql(relation: str, uint_columns) -> str:
+    """``relation`` with, for each string column compared as a uint256, its zero-padded form (NULL
+    when the value is not a canonical decimal string of at most UINT_WIDTH digits)."""
+    derived = [
+        f"CASE WHEN length({quote(c)}) <= {UINT_WIDTH} AND regexp_full_match({quote(c)}, "
+        f"'{CANONICAL_UINT[1:-1]}') THEN lpad({quote(c)}, {UINT_WIDTH}, '0') END AS {quote(UINT_PREFIX + c)}"
+        for c in sorted(uint_columns)
+    ]
+    if not derived:
+        return relation
+    return f"(SELECT *, {', '.join(derived)} FROM {relation})"
 
 
 @dataclass
@@ -276,6 +291,7 @@ class Condition:
     dedupe: list[str]
     payload: list[str]
     silenced_until: datetime | None
+    uint_columns: frozenset = frozenset()
 
 
 def _columns(value: Any, schema: dict, path: str, errors: dict[str, str]) -> list[str]:
@@ -351,4 +367,5 @@ def compile_condition(condition: Any, schema: dict[str, pa.DataType] | None) -> 
         dedupe=dedupe,
         payload=payload,
         silenced_until=silenced_until,
+        uint_columns=frozenset(checker.uint_columns),
     )

@@ -231,7 +231,7 @@ def alert_definition_test_fire(*, definition: AlertDefinition, user: User | None
         "sample": True,
         "note": "TEST: a sample event sent by test-fire; nothing happened on chain",
         "definition": {"id": str(definition.pk), "name": definition.name},
-        "fired_by": getattr(user, "username", None),
+        "fired_by": str(user) if user is not None else None,
     }
     fields["payload"] = payload
     with transaction.atomic():

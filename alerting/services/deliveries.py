@@ -163,10 +163,47 @@ def delivery_record(*, lease: Lease, result: SendResult, rng: random.Random | No
             note += " (Retry-After)"
         cursor.execute(
             f"""UPDATE alert_deliveries SET status = 'failed', error_message = %s, leased_until = NULL,
-                next_attempt_at = clock_timestamp() + make_interval(secs => %s), updated_at = clock_timestamp() WHERE {FENCE}""",
+                next_attempt_at = clock_timestamp() + make_interval(secs => %s),
+                updated_at = clock_timestamp() WHERE {FENCE}""",
             [note, delay, lease.delivery_id, lease.owner, lease.attempt],
         )
         return "failed" if cursor.rowcount else None
+
+
+DELIVERED_MANY_SQL = """
+UPDATE alert_deliveries d SET status = 'delivered', delivered_at = clock_timestamp(),
+    provider_message_id = t.message_id, error_message = NULL, leased_until = NULL,
+    next_attempt_at = NULL, updated_at = clock_timestamp()
+FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::text[]) AS t(id, owner, attempt, message_id)
+WHERE d.id = t.id AND d.lease_owner = t.owner AND d.attempt = t.attempt AND d.status IN ('pending', 'failed')
+RETURNING d.id
+"""
+
+
+def deliveries_record(*, outcomes: list[tuple[Lease, SendResult]]) -> dict:
+    """Record a batch of sends in one transaction (one commit, not one per delivery), each behind
+    its own fence; returns delivery id -> new status (None when that lease was lost)."""
+    recorded: dict = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        ok = [(lease, result) for lease, result in outcomes if result.ok]
+        if ok:
+            cursor.execute(
+                DELIVERED_MANY_SQL,
+                [
+                    [lease.delivery_id for lease, _ in ok],
+                    [lease.owner for lease, _ in ok],
+                    [lease.attempt for lease, _ in ok],
+                    [result.provider_message_id for _, result in ok],
+                ],
+            )
+            done = {row[0] for row in cursor.fetchall()}
+            recorded.update(
+                {lease.delivery_id: ("delivered" if lease.delivery_id in done else None) for lease, _ in ok}
+            )
+        for lease, result in outcomes:
+            if not result.ok:
+                recorded[lease.delivery_id] = delivery_record(lease=lease, result=result)
+    return recorded
 
 
 def channel_disable(*, definition_id, channel_index: int, reason: str) -> None:
@@ -272,8 +309,13 @@ def deliveries_process(*, owner: str | None = None, limit: int = 100, threads: i
     else:
         with ThreadPoolExecutor(max_workers=min(threads, len(targets))) as pool:
             results = list(pool.map(send, targets))
+    recorded = deliveries_record(
+        outcomes=[
+            (by_id[delivery.pk], result) for (delivery, _), result in zip(targets, results, strict=True)
+        ]
+    )
     for (delivery, found), result in zip(targets, results, strict=True):
-        status = delivery_record(lease=by_id[delivery.pk], result=result)
+        status = recorded.get(delivery.pk)
         counts[status or "lost"] += 1
         if status == "dead" and result.gone and found is not None:
             channel_disable(

@@ -35,7 +35,7 @@ from orgs.settings_schema import org_settings
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.storage import Storage, lake
 
-from ..dsl import Condition, ConditionError, compile_condition
+from ..dsl import UINT_PREFIX, Condition, ConditionError, compile_condition, source_sql
 from ..models import AlertDefinition, AlertEvent
 from .deliveries import deliveries_create
 
@@ -106,7 +106,9 @@ def scan_sql(compiled: list[Compiled], head: int | None) -> tuple[str, list[Any]
             params.append(limit)
         flags.append(f"{sql} AS __m{index}")
     any_flag = " OR ".join(f"__m{i}" for i in range(len(compiled)))
-    return f"SELECT * FROM (SELECT *, {', '.join(flags)} FROM part) WHERE {any_flag}", params
+    uint_columns = set().union(*(c.condition.uint_columns for c in compiled))
+    source = source_sql("part", uint_columns)
+    return f"SELECT * FROM (SELECT *, {', '.join(flags)} FROM {source}) WHERE {any_flag}", params
 
 
 @dataclass
@@ -157,7 +159,7 @@ def scan_partitions(
             con.unregister("part")
             if not table.num_rows:
                 continue
-            data_columns = [n for n in table.column_names if not n.startswith("__m")]
+            data_columns = [n for n in table.column_names if not n.startswith(("__m", UINT_PREFIX))]
             flags = [table[f"__m{i}"].to_pylist() for i in range(len(active))]
             rows = table.select(data_columns).to_pylist()
             for row_index, row in enumerate(rows):

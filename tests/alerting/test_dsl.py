@@ -4,7 +4,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from alerting.dsl import ConditionError, compile_condition
+from alerting.dsl import ConditionError, compile_condition, source_sql
 
 SCHEMA = {
     "block_number": pa.int64(),
@@ -38,7 +38,8 @@ def matching(where, table=None) -> list:
     con = duckdb.connect()
     con.register("t", table)
     rows = con.execute(
-        f"SELECT value FROM t WHERE {condition.predicate.sql}", condition.predicate.params
+        f"SELECT value FROM {source_sql('t', condition.uint_columns)} WHERE {condition.predicate.sql}",
+        condition.predicate.params,
     ).fetchall()
     return [r[0] for r in rows]
 
