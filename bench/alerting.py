@@ -265,7 +265,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--definitions", type=int, default=100)
     parser.add_argument("--deliveries", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     if min(args.rows, args.definitions, args.deliveries, args.rounds) < 1:
         parser.error("every count must be at least 1")

@@ -108,7 +108,16 @@ def scan_sql(compiled: list[Compiled], head: int | None) -> tuple[str, list[Any]
     any_flag = " OR ".join(f"__m{i}" for i in range(len(compiled)))
     uint_columns = set().union(*(c.condition.uint_columns for c in compiled))
     source = source_sql("part", uint_columns)
-    return f"SELECT * FROM (SELECT *, {', '.join(flags)} FROM {source}) WHERE {any_flag}", params
+    if len(compiled) == 1:  # one definition: a plain filtered scan
+        return f"SELECT *, TRUE AS __m0 FROM {source} WHERE {flags[0].rsplit(' AS ', 1)[0]}", params
+    # Materialised steps: otherwise DuckDB inlines the derived columns and the flags into the
+    # filter, evaluating each of them again per use (30x slower with a hundred definitions).
+    sql = (
+        f"WITH src AS MATERIALIZED (SELECT * FROM {source}), "
+        f"flagged AS MATERIALIZED (SELECT *, {', '.join(flags)} FROM src) "
+        f"SELECT * FROM flagged WHERE {any_flag}"
+    )
+    return sql, params
 
 
 @dataclass
