@@ -224,6 +224,7 @@ OUTBOUND_ALLOW = env_list("CHAINLAKE_OUTBOUND_ALLOW", [])
 ALERT_DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_CONNECT_TIMEOUT", "5"))
 ALERT_DELIVERY_READ_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_READ_TIMEOUT", "10"))
 ALERT_DELIVERY_LEASE_SECONDS = float(os.environ.get("CHAINLAKE_ALERT_LEASE_SECONDS", "60"))
+ALERT_RETRY_SCALE = float(os.environ.get("CHAINLAKE_ALERT_RETRY_SCALE", "1"))  # tests only
 EMAIL_BACKEND = os.environ.get("CHAINLAKE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("CHAINLAKE_EMAIL_PORT", "25"))

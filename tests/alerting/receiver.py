@@ -27,6 +27,7 @@ class Answer:
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.started = 0  # requests whose body was read (a hanging one counts before it answers)
         self.scripts: dict[str, list[Answer]] = {}
         self.default = Answer()
         self.lock = threading.Lock()
@@ -42,6 +43,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with receiver.lock:
+                    receiver.started += 1
                     script = receiver.scripts.get(self.path) or []
                     answer = script.pop(0) if script else receiver.default
                 if answer.hang_seconds:
