@@ -34,8 +34,12 @@ class AlertDefinitionAdminForm(forms.ModelForm):
         super()._post_clean()
         if self.errors or not getattr(self.instance, "org_id", None):
             return
+        previous = AlertDefinition.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
         errors = services.definition_errors(
-            org=self.instance.org, condition=self.instance.condition, channels=self.instance.channels
+            org=self.instance.org,
+            condition=self.instance.condition,
+            channels=self.instance.channels,
+            previous=previous,
         )
         grouped: dict[str, list[str]] = {}
         for key, message in errors.items():

@@ -99,7 +99,7 @@ def resolve_checked(host: str, port: int) -> IPAddress:
         return literal
     try:
         infos = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise OutboundRefused(f"refused: {bare} does not resolve ({exc})") from None
     addresses = []
     for info in infos:
@@ -114,7 +114,7 @@ def resolve_checked(host: str, port: int) -> IPAddress:
 def _target(url: str) -> tuple[httpx.URL, IPAddress]:
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+    except Exception as exc:  # httpx raises several classes for a malformed URL
         raise OutboundRefused(f"refused: {url!r} is not a URL ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise OutboundRefused(f"refused: {parsed.scheme or 'no'} scheme; only http(s) URLs are called")

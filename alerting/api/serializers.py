@@ -12,7 +12,12 @@ class AlertDefinitionSerializer(CleanModelSerializer):
     schema in the catalog and the channels against the outbound policy, one error per field."""
 
     def validate_instance(self, instance) -> None:
-        errors = definition_errors(org=instance.org, condition=instance.condition, channels=instance.channels)
+        previous = (
+            AlertDefinition.objects.filter(pk=instance.pk).first() if self.instance is not None else None
+        )
+        errors = definition_errors(
+            org=instance.org, condition=instance.condition, channels=instance.channels, previous=previous
+        )
         if errors:
             raise DjangoValidationError(errors)
 

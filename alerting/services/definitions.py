@@ -30,9 +30,19 @@ STATE_COLUMN = "_alert_state"
 
 
 # -- validation -------------------------------------------------------------------------------------
-def definition_errors(*, org: Org, condition: Any, channels: Any) -> dict[str, str]:
-    """Field errors of a definition (``condition.where.all[0].column``, ``channels[0].url`` …)."""
+def definition_errors(
+    *, org: Org, condition: Any, channels: Any, previous: AlertDefinition | None = None
+) -> dict[str, str]:
+    """Field errors of a definition (``condition.where.all[0].column``, ``channels[0].url`` …).
+
+    With ``previous`` (the stored row), only what changed is checked: toggling ``enabled`` or the
+    visibility of a definition whose dataset has since changed its schema stays possible."""
     errors: dict[str, str] = {}
+    if previous is not None and previous.org_id == org.pk:
+        if previous.condition == condition:
+            return channel_errors(channels) if previous.channels != channels else {}
+        if previous.channels == channels:
+            channels = []
     dataset = condition.get("dataset") if isinstance(condition, dict) else None
     schema = None
     if isinstance(dataset, str) and dataset:
@@ -51,8 +61,9 @@ def definition_errors(*, org: Org, condition: Any, channels: Any) -> dict[str, s
 
 
 def _validate(definition: AlertDefinition) -> None:
+    previous = AlertDefinition.objects.filter(pk=definition.pk).first() if definition.pk else None
     errors = definition_errors(
-        org=definition.org, condition=definition.condition, channels=definition.channels
+        org=definition.org, condition=definition.condition, channels=definition.channels, previous=previous
     )
     if not isinstance(definition.name, str) or not definition.name.strip():
         errors["name"] = "a name is required"
