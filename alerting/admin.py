@@ -85,6 +85,8 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
     ]
 
     def save_model(self, request, obj, form, change):
+        if not obj.user_id:  # the creator is whoever adds it (superusers too)
+            obj.user = request.user
         services.alert_definition_save(definition=obj)
 
     @admin.display(description="Dataset")
