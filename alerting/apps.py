@@ -9,7 +9,7 @@ class AlertingConfig(AppConfig):
     def ready(self) -> None:
         # The evaluator is an orchestration operator; orchestration never imports alerting, so the
         # registration happens from here.
-        from . import operator  # noqa: F401
+        from . import operator, signals  # noqa: F401
         from .schedules import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="alerting_schedules")

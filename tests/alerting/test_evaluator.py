@@ -173,3 +173,20 @@ def test_test_fire_sends_one_marked_sample(platform, org, member, receiver):
     assert event.payload["kind"] == "sample" and event.payload["sample"] is True
     assert event.block_number in (0, 10) or event.block_number is None
     assert AlertDelivery.objects.filter(alert_event=event).count() == 1
+
+
+def test_deleting_the_last_definition_pauses_the_evaluator(
+    platform, org, member, django_capture_on_commit_callbacks
+):
+    publish(0, 9)
+    first = alert_definition_create(org=org, user=member, name="a", condition=big_transfer_condition())
+    second = alert_definition_create(org=org, user=member, name="b", condition=big_transfer_condition())
+    job = Job.objects.get(org=org, operator="alert_evaluator")
+    with django_capture_on_commit_callbacks(execute=True):
+        first.delete()
+    job.refresh_from_db()
+    assert job.active
+    with django_capture_on_commit_callbacks(execute=True):
+        second.delete()
+    job.refresh_from_db()
+    assert not job.active
