@@ -111,15 +111,15 @@ def scan_sql(compiled: list[Compiled], head: int | None) -> tuple[str, list[Any]
             values.append(limit)
         predicates.append((sql, values))
     uint_columns = set().union(*(c.condition.uint_columns for c in compiled))
+    if len(compiled) == 1:  # one definition: a plain filtered scan, each column derived once anyway
+        sql, values = predicates[0]
+        return f"SELECT *, TRUE AS __m0 FROM {source_sql('part', uint_columns)} WHERE {sql}", values
     prefix, source = "", "part"
     if uint_columns:
         prefix, source = (
             f"WITH src AS MATERIALIZED (SELECT * FROM {source_sql('part', uint_columns)}) ",
             "src",
         )
-    if len(compiled) == 1:  # one definition: a plain filtered scan
-        sql, values = predicates[0]
-        return f"{prefix}SELECT *, TRUE AS __m0 FROM {source} WHERE {sql}", values
     flags = ", ".join(f"{sql} AS __m{i}" for i, (sql, _) in enumerate(predicates))
     where = " OR ".join(sql for sql, _ in predicates)
     params = [v for _, values in predicates for v in values] * 2  # flags, then the filter
