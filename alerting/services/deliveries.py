@@ -268,6 +268,16 @@ def _channel_for(definition: AlertDefinition, channel_type: str, ordinal: int) -
 
 
 # -- the worker -------------------------------------------------------------------------------------
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One long-lived pool of sender threads per size (starting threads per batch costs)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="alert-send")
+    return _POOLS[threads]
+
+
 def _send_one(delivery: AlertDelivery, channel: dict | None) -> SendResult:
     if channel is None:
         return SendResult(ok=False, error="the definition no longer has this channel", permanent=True)
@@ -289,15 +299,14 @@ def deliveries_process(*, owner: str | None = None, limit: int = 100, threads: i
     if not leases:
         return counts
     by_id = {lease.delivery_id: lease for lease in leases}
-    deliveries = list(
-        AlertDelivery.objects.filter(pk__in=by_id).select_related(
-            "alert_event", "alert_event__alert_definition"
-        )
-    )
+    deliveries = list(AlertDelivery.objects.filter(pk__in=by_id).select_related("alert_event"))
+    # One definition object per definition, not one per delivery (a storm is one definition).
+    definitions = AlertDefinition.objects.in_bulk({d.alert_event.alert_definition_id for d in deliveries})
     ordinals = _ordinals(list({d.alert_event_id for d in deliveries}))
     targets = []
     for delivery in deliveries:
-        definition = delivery.alert_event.alert_definition
+        definition = definitions[delivery.alert_event.alert_definition_id]
+        delivery.alert_event.alert_definition = definition
         found = _channel_for(definition, delivery.channel, ordinals[delivery.pk][1])
         targets.append((delivery, found))
 
@@ -308,8 +317,7 @@ def deliveries_process(*, owner: str | None = None, limit: int = 100, threads: i
     if len(targets) == 1 or threads <= 1:
         results = [send(t) for t in targets]
     else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(targets))) as pool:
-            results = list(pool.map(send, targets))
+        results = list(_pool(threads).map(send, targets))
     recorded = deliveries_record(
         outcomes=[
             (by_id[delivery.pk], result) for (delivery, _), result in zip(targets, results, strict=True)
