@@ -16,3 +16,69 @@ register_scope(
 )
 register_scope(AlertEvent, visible=org_member_visible, editable=org_admin_editable())
 register_scope(AlertDelivery, visible=org_member_visible, editable=org_admin_editable())
+
+
+# -- reads the evaluator, the admin and the API share -----------------------------------------------
+def dataset_schema(dataset: str) -> dict | None:
+    """Column -> Arrow type of ``dataset`` as the catalog holds it now (the newest current
+    partition's file; earlier partitions' extra columns are added), or None when it has none."""
+    from versioning.models import PartitionVersion
+    from versioning.storage import lake
+
+    locations = list(
+        PartitionVersion.objects.filter(dataset=dataset)
+        .order_by("-version")
+        .values_list("location", flat=True)[:3]
+    )
+    if not locations:
+        return None
+    storage = lake()
+    schema: dict = {}
+    for location in reversed(locations):
+        for arrow_field in storage.read_schema(location):
+            schema[arrow_field.name] = arrow_field.type
+    return schema
+
+
+def can_operate(user, definition: AlertDefinition) -> bool:
+    """Test-fire, silence, disable/enable, redeliver: whoever may change the definition
+    (its creator, an org admin, or a holder of the object permission; ``orgs.roles``)."""
+    from platform_site.tenancy import is_editable
+
+    return is_editable(user, definition, "change")
+
+
+def can_read(user, definition: AlertDefinition) -> bool:
+    from platform_site.tenancy import is_visible
+
+    return is_visible(user, definition)
+
+
+def delivery_health(definition: AlertDefinition) -> list[dict]:
+    """Per channel type: deliveries by status over the definition's events (the admin page)."""
+    from django.db.models import Count
+
+    rows = (
+        AlertDelivery.objects.filter(alert_event__alert_definition=definition)
+        .values("channel", "status")
+        .annotate(n=Count("id"))
+        .order_by("channel", "status")
+    )
+    health: dict[str, dict] = {}
+    for row in rows:
+        health.setdefault(row["channel"], {"channel": row["channel"]})[row["status"]] = row["n"]
+    return list(health.values())
+
+
+def delivery_counts(org=None) -> dict[str, int]:
+    """Due, failed and dead deliveries (the alerting index)."""
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    queryset = AlertDelivery.objects.all() if org is None else AlertDelivery.objects.filter(org=org)
+    now = timezone.now()
+    return queryset.aggregate(
+        due=Count("id", filter=Q(status__in=["pending", "failed"], next_attempt_at__lte=now)),
+        failed=Count("id", filter=Q(status="failed")),
+        dead=Count("id", filter=Q(status="dead")),
+    )

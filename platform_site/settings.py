@@ -288,3 +288,16 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Requests with a wrong, expired or revoked API token, per client address (access.authentication).
 API_THROTTLE_FAILED_TOKEN = os.environ.get("CHAINLAKE_API_THROTTLE_FAILED_TOKEN", "10/min")
+
+# Outbound calls and alert delivery. OUTBOUND_ALLOW lists CIDRs or host names exempt from the
+# outbound policy (platform_site/outbound.py), which otherwise refuses every non-public address.
+OUTBOUND_ALLOW = env_list("CHAINLAKE_OUTBOUND_ALLOW", [])
+ALERT_DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_CONNECT_TIMEOUT", "5"))
+ALERT_DELIVERY_READ_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_READ_TIMEOUT", "10"))
+ALERT_DELIVERY_LEASE_SECONDS = float(os.environ.get("CHAINLAKE_ALERT_LEASE_SECONDS", "60"))
+ALERT_RETRY_SCALE = float(os.environ.get("CHAINLAKE_ALERT_RETRY_SCALE", "1"))  # tests only
+EMAIL_BACKEND = os.environ.get("CHAINLAKE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("CHAINLAKE_EMAIL_PORT", "25"))
+EMAIL_TIMEOUT = float(os.environ.get("CHAINLAKE_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("CHAINLAKE_EMAIL_FROM", "alerts@chainlake.local")

@@ -1,11 +1,34 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from platform_site.api.serializers import CleanModelSerializer
 
 from ..models import AlertDefinition, AlertDelivery, AlertEvent
+from ..services import alert_definition_save, definition_errors
 
 
 class AlertDefinitionSerializer(CleanModelSerializer):
+    """Saves go through ``alert_definition_save``: the condition is checked against the dataset's
+    schema in the catalog and the channels against the outbound policy, one error per field."""
+
+    def validate_instance(self, instance) -> None:
+        previous = (
+            AlertDefinition.objects.filter(pk=instance.pk).first() if self.instance is not None else None
+        )
+        errors = definition_errors(
+            org=instance.org, condition=instance.condition, channels=instance.channels, previous=previous
+        )
+        if errors:
+            raise DjangoValidationError(errors)
+
+    def create(self, validated_data):
+        return alert_definition_save(definition=AlertDefinition(**validated_data))
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return alert_definition_save(definition=instance)
+
     class Meta:
         model = AlertDefinition
         fields = [
@@ -68,3 +91,20 @@ class AlertDeliverySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class BacktestRequestSerializer(serializers.Serializer):
+    first_partition = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    last_partition = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    sample_size = serializers.IntegerField(required=False, min_value=0, max_value=100, default=10)
+
+
+class BacktestResultSerializer(serializers.Serializer):
+    partitions = serializers.IntegerField()
+    rows_scanned = serializers.IntegerField()
+    events = serializers.IntegerField()
+    sample = serializers.ListField(child=serializers.DictField())
+
+
+class SilenceRequestSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(allow_null=True, help_text="silence until this time; null lifts it")

@@ -39,10 +39,12 @@ from orchestration.evm.errors import (
     MalformedResponseError,
     NodeUnavailableError,
     NodeUnreachableError,
+    OutboundRefusedError,
     RateLimitedError,
     RpcError,
     WrongChainError,
 )
+from platform_site import outbound
 
 # JSON-RPC error codes that mean "not now" rather than "never": -32005 is the limit-exceeded code
 # of EIP-1474 used by geth, Infura and Alchemy for rate limits and oversized requests.
@@ -104,6 +106,10 @@ class EvmRpcClient:
         if batch_size < 1 or log_block_range < 1 or confirmations < 0:
             raise ValueError("batch_size and log_block_range must be positive, confirmations >= 0")
         self.node = redact_url(url)
+        try:  # the platform's outbound policy: no private, loopback or link-local node unless allowed
+            outbound.check_url(url)
+        except outbound.OutboundRefused as exc:
+            raise OutboundRefusedError(f"node {self.node}: {exc}") from None
         self.expected_chain_id = chain_id
         self.confirmations = confirmations
         self.batch_size = batch_size
@@ -114,7 +120,10 @@ class EvmRpcClient:
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
         self._provider = HTTPProvider(
-            url, request_kwargs={"timeout": timeout_seconds}, exception_retry_configuration=None
+            url,
+            # A redirect could lead past the policy's check: never follow one.
+            request_kwargs={"timeout": timeout_seconds, "allow_redirects": False},
+            exception_retry_configuration=None,
         )
         self.web3 = Web3(self._provider)
 

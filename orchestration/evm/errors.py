@@ -52,6 +52,11 @@ class RpcError(EvmSourceError):
         self.code = code
 
 
+class OutboundRefusedError(EvmSourceError):
+    """The node's URL is refused by the platform's outbound policy (a private, loopback or
+    link-local address not allow-listed by CHAINLAKE_OUTBOUND_ALLOW)."""
+
+
 class WrongChainError(EvmSourceError):
     """The node serves another chain than the job is configured for."""
 

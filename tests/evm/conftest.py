@@ -4,6 +4,12 @@ from orchestration.evm.client import EvmRpcClient, RetryPolicy
 from orchestration.evm.testchain import LocalTestChain
 
 
+@pytest.fixture(autouse=True)
+def loopback_node_allowed(settings):
+    """The test chain serves on 127.0.0.1, which the outbound policy refuses unless allow-listed."""
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+
+
 @pytest.fixture
 def chain():
     """A fresh local chain with the test token deployed, served over HTTP on 127.0.0.1."""

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def demo_callables(settings):
     settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "orchestration.demo"]
+    # The test chain serves on 127.0.0.1, which the outbound policy refuses unless allow-listed.
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
 
 
 @pytest.fixture
