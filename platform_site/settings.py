@@ -217,3 +217,30 @@ LOGGING = {
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure"):
     raise ConfigError("SECRET_KEY must be set to a real secret when DEBUG is off")
+
+# Admin theme: django-unfold ships its own CSS, fonts and scripts (Chart.js, htmx, Alpine), all
+# served from static files. BasicAppConfig because the platform's admin site is the default one.
+INSTALLED_APPS = [
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.guardian",
+    *INSTALLED_APPS,
+]
+MIDDLEWARE = [*MIDDLEWARE, "platform_site.admin_timezone.OrgTimezoneMiddleware"]
+FORMAT_MODULE_PATH = ["platform_site.formats"]
+UNFOLD = {
+    "SITE_TITLE": "Chainlake",
+    "SITE_HEADER": "Chainlake",
+    "SITE_SUBHEADER": "Blockchain data platform",
+    "SITE_URL": "/api/schema/redoc/",
+    "SITE_SYMBOL": "deployed_code",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "platform_site.dashboard.dashboard_callback",
+    "STYLES": ["platform_site.admin_navigation.admin_stylesheet"],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "platform_site.admin_navigation.sidebar_navigation",
+    },
+}
