@@ -39,6 +39,10 @@ def admin_stylesheet(request) -> str:
     return static("chainlake/admin.css")
 
 
+def favicon_url(request) -> str:
+    return static("chainlake/favicon.svg")
+
+
 def sidebar_navigation(request) -> list[dict]:
     overview = [{"title": "Dashboard", "icon": "monitoring", "link": reverse("admin:index")}]
     with contextlib.suppress(NoReverseMatch):
