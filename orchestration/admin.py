@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from platform_site.admin_base import LargeTableAdmin, html_table
-from platform_site.admin_display import badge, id_link, moment, short_hash
+from platform_site.admin_display import badge, id_link, moment, moment_short, once_per_object, short_hash
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
 
@@ -95,7 +95,7 @@ class JobAdmin(admin.ModelAdmin):
                     ("org", "name"),
                     ("dag_name", "active"),
                     ("activation", "runtime"),
-                    ("operator", "backfill_link"),
+                    "operator",
                     "neighbours",
                     ("created_at", "updated_at"),
                 ],
@@ -230,6 +230,7 @@ class JobAdmin(admin.ModelAdmin):
 
     # -- the job page -----------------------------------------------------------------------
     @admin.display(description="Health")
+    @once_per_object
     def health(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -244,6 +245,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="DAG around this job")
+    @once_per_object
     def dag_graph(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -252,6 +254,7 @@ class JobAdmin(admin.ModelAdmin):
         return admin_views.job_neighbourhood_svg(with_health(Job.objects.filter(org_id=job.org_id)), job)
 
     @admin.display(description="Backfill")
+    @once_per_object
     def backfill_link(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -261,6 +264,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="DAG neighbours")
+    @once_per_object
     def neighbours(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -280,6 +284,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Recent tasks")
+    @once_per_object
     def recent_tasks(self, job: Job) -> str:
         tasks = job.tasks.order_by("-created_at")[:20] if job.pk else []
         return html_table(
@@ -298,6 +303,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Failures")
+    @once_per_object
     def failures(self, job: Job) -> str:
         tasks = selectors.recent_failures(job=job) if job.pk else []
         return html_table(
@@ -315,6 +321,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Partitions owned (newest 50)")
+    @once_per_object
     def owned_partitions(self, job: Job) -> str:
         rows = (
             PartitionVersion.objects.filter(dataset__in=job.output_datasets).order_by("-version")[:50]
@@ -339,6 +346,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Column lineage")
+    @once_per_object
     def lineage(self, job: Job) -> str:
         upstream = job.column_lineage.order_by(
             "output_dataset", "output_column", "input_dataset", "input_column"
@@ -360,7 +368,7 @@ class TaskAdmin(LargeTableAdmin):
         "job_link",
         "status_badge",
         "partition_keys",
-        "attempts",
+        "tries",
         "created",
         "started",
         "completed",
@@ -404,23 +412,28 @@ class TaskAdmin(LargeTableAdmin):
         shown = ", ".join(keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3 else "")
         return format_html('<span title="{}">{}</span>', ", ".join(keys[:50]), shown)
 
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, task: Task) -> int:
+        return task.attempts
+
     @admin.display(description="Created", ordering="created_at")
     def created(self, task: Task) -> str:
-        return moment(task.created_at)
+        return moment_short(task.created_at)
 
     @admin.display(description="Started", ordering="started_at")
     def started(self, task: Task) -> str:
-        return moment(task.started_at)
+        return moment_short(task.started_at)
 
     @admin.display(description="Completed", ordering="completed_at")
     def completed(self, task: Task) -> str:
-        return moment(task.completed_at)
+        return moment_short(task.completed_at)
 
     @admin.display(description="Worker")
     def worker(self, task: Task) -> str:
         return short_hash(task.worker_id)
 
     @admin.display(description="Inputs read")
+    @once_per_object
     def read_inputs(self, task: Task) -> str:
         inputs = task.inputs.order_by("input_dataset", "input_partition")[:500]
         return html_table(

@@ -66,6 +66,16 @@ def moment(value: dt.datetime | None) -> str:
     )
 
 
+def moment_short(value: dt.datetime | None) -> str:
+    """A list cell's time: to the second, without the date when it is today (full value on hover)."""
+    if value is None:
+        return EMPTY
+    local = timezone.localtime(value)
+    today = timezone.localtime(timezone.now()).date()
+    text = local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
+    return format_html('<span title="{}" style="white-space:nowrap">{}</span>', local.isoformat(), text)
+
+
 def display_cell(value, field=None) -> str:
     """A record-table cell: foreign keys and UUIDs as short linked ids, hashes short, times exact."""
     if value is None or value == "":
@@ -90,3 +100,23 @@ def _object_link(obj: models.Model) -> str:
     except NoReverseMatch:
         return str(obj)
     return format_html('<a href="{}">{}</a>', url, obj)
+
+
+def once_per_object(method):
+    """Compute a change page's read-only display once per object: the theme's templates read a
+    field's contents several times (tabs, error counts, the field itself), and each read would
+    otherwise run the method's queries again."""
+    import functools
+
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, obj):
+        if obj is None or getattr(obj, "pk", None) is None:
+            return method(self, obj)
+        cache = obj.__dict__.setdefault("_admin_display_cache", {})
+        if name not in cache:
+            cache[name] = method(self, obj)
+        return cache[name]
+
+    return wrapper

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models.base import ModelBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import patch_cache_control
 from django.utils.text import capfirst
 from unfold.sites import UnfoldAdminSite
 
@@ -84,6 +85,12 @@ class PlatformAdminSite(UnfoldAdminSite):
                 else superuser_only_admin_class(base)
             )
             super().register(model, wrapped, **options)
+
+    def i18n_javascript(self, request, extra_context=None):
+        # The admin's JavaScript catalog only changes with the code: let browsers keep it a day.
+        response = super().i18n_javascript(request, extra_context)
+        patch_cache_control(response, max_age=86400, private=True)
+        return response
 
     def register_records(self, table: RecordTable) -> None:
         if not tenancy.has_scope(table.model):

@@ -39,7 +39,7 @@ def dashboard_callback(request, context):
     context.update(
         {
             "figures": figures,
-            "task_chart": _task_chart(figures["tasks_per_minute"]),
+            "task_chart": _task_chart(figures["tasks_per_minute"], figures["computed_at"]),
             "alert_chart": _alert_chart(figures["alert_events_per_day"]),
             "links": _links(),
         }
@@ -124,19 +124,30 @@ def _oldest_due(cursor, org_id, now) -> dict | None:
 
 
 def _ingestion(cursor, org_id, now) -> list[dict]:
-    """Source jobs (chain ingestion): the newest block in the lake and how long since it moved.
+    """Source jobs (chain ingestion): the newest partition each published, its cursor (the last
+    block read, for incremental sources) and how long ago it last advanced.
 
-    The chain's own head is only known to the node; the time since the cursor last advanced is
-    how far the lake trails it, as seen from here."""
+    The chain's own head is only known to the node; the time since the lake last moved is how far
+    it trails the chain, as seen from here."""
     org_filter = "AND j.org_id = %s" if org_id is not None else ""
     cursor.execute(
-        "SELECT j.id, j.name, c.dataset, c.cursor_value, c.updated_at FROM dataset_cursors c "
-        f"JOIN jobs j ON j.id = c.job_id WHERE j.runtime = 'source' {org_filter} "
-        "ORDER BY c.updated_at DESC LIMIT %s",
+        "SELECT j.id, j.name, pv.dataset, max(pv.version), max(pv.partition_key), "
+        "(SELECT c.cursor_value FROM dataset_cursors c WHERE c.job_id = j.id AND c.dataset = pv.dataset) "
+        "FROM jobs j JOIN partition_versions pv ON pv.dataset = ANY(j.output_datasets) "
+        f"WHERE j.runtime = 'source' {org_filter} GROUP BY j.id, j.name, pv.dataset "
+        "ORDER BY 4 DESC LIMIT %s",
         [*([org_id] if org_id is not None else []), TOP],
     )
     return [
-        {"job_id": r[0], "job": r[1], "dataset": r[2], "cursor": r[3], "updated_at": r[4], "lag": now - r[4]}
+        {
+            "job_id": r[0],
+            "job": r[1],
+            "dataset": r[2],
+            "updated_at": r[3],
+            "partition": r[4],
+            "cursor": r[5],
+            "lag": now - r[3],
+        }
         for r in cursor.fetchall()
     ]
 
@@ -196,21 +207,20 @@ def _deliveries(cursor, org_id, now) -> dict[str, int]:
 # -- presentation -----------------------------------------------------------------------------
 
 
-def _task_chart(rows) -> str:
-    """Chart.js data for a stacked bar chart of tasks per minute, one series per status."""
+def _task_chart(rows, now: dt.datetime) -> str:
+    """Chart.js data for a stacked bar chart of tasks per minute over the whole 24 h window, one
+    series per status (minutes without tasks are zero, so the time axis reads true)."""
     if not rows:
         return ""
-    minutes = sorted({row[0] for row in rows})
-    first, last = minutes[0], minutes[-1]
-    labels, index = [], {}
-    moment = first
-    while moment <= last:
-        index[moment] = len(labels)
-        labels.append(timezone.localtime(moment).strftime("%H:%M"))
-        moment += dt.timedelta(minutes=1)
+    last = now.replace(second=0, microsecond=0)
+    first = last - TASK_WINDOW + dt.timedelta(minutes=1)
+    slots = int((last - first).total_seconds() // 60) + 1
+    labels = [timezone.localtime(first + dt.timedelta(minutes=i)).strftime("%H:%M") for i in range(slots)]
     series: dict[str, list[int]] = {}
     for minute, status, count in rows:
-        series.setdefault(status, [0] * len(labels))[index[minute]] = count
+        index = int((minute - first).total_seconds() // 60)
+        if 0 <= index < slots:
+            series.setdefault(status, [0] * slots)[index] += count
     datasets = [
         {"label": status, "data": series[status], "backgroundColor": STATUS_COLOURS.get(status, "#6b7280")}
         for status in STATUS_COLOURS
@@ -237,9 +247,14 @@ STACKED_OPTIONS = json.dumps(
         "animation": False,
         "responsive": True,
         "maintainAspectRatio": False,
+        "datasets": {"bar": {"barPercentage": 1, "categoryPercentage": 1}},
         "plugins": {"legend": {"display": True, "position": "top", "align": "end"}},
         "scales": {
-            "x": {"stacked": True, "ticks": {"maxTicksLimit": 12, "autoSkip": True}, "grid": {}},
+            "x": {
+                "stacked": True,
+                "ticks": {"maxTicksLimit": 13, "autoSkip": True, "maxRotation": 0},
+                "grid": {},
+            },
             "y": {"stacked": True, "beginAtZero": True, "grid": {}},
         },
     }
