@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.contrib import admin
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -46,6 +48,10 @@ class KeysetAssistedPaginator(EstimatedCountPaginator):
     """
 
     KEYSET_FROM = 5_000  # shallower pages are as cheap by offset
+    # The row a deep page starts at is kept this long per query: reloading a page or paging back and
+    # forth does not count past a million rows again. Offset pages of a live table shift as rows
+    # arrive anyway; this is as fresh as the dashboard.
+    BOUNDARY_SECONDS = 30
 
     def page(self, number):
         number = self.validate_number(number)
@@ -69,10 +75,16 @@ class KeysetAssistedPaginator(EstimatedCountPaginator):
             return None
         if any("__" in field for field in fields):
             return None
-        start = list(queryset.values_list(*fields)[offset : offset + 1])
-        if not start:
-            return []
-        return list(queryset.filter(_from_row(fields, start[0], descending.pop()))[: self.per_page])
+        boundary = queryset.values_list(*fields)[offset : offset + 1]
+        key = "chainlake:page-start:" + hashlib.sha256(str(boundary.query).encode()).hexdigest()
+        start = cache.get(key)
+        if start is None:
+            found = list(boundary)
+            if not found:
+                return []
+            start = found[0]
+            cache.set(key, start, self.BOUNDARY_SECONDS)
+        return list(queryset.filter(_from_row(fields, start, descending.pop()))[: self.per_page])
 
 
 def _from_row(fields: list[str], values: tuple, descending: bool) -> Q:

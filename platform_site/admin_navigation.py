@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
@@ -41,6 +42,11 @@ def admin_stylesheet(request) -> str:
 
 def favicon_url(request) -> str:
     return static("chainlake/favicon.svg")
+
+
+def favicon_redirect(request):
+    # Resolved per request: with hashed static file names the URL is only known once collected.
+    return redirect(static("chainlake/favicon.svg"))
 
 
 def sidebar_navigation(request) -> list[dict]:

@@ -1,16 +1,16 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
 from django.views.decorators.cache import cache_page
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from platform_site.admin_navigation import favicon_redirect
 from platform_site.api.routers import api_urls
 
 urlpatterns = [
     # Staff start at the admin; browsers asking for /favicon.ico get the admin's icon.
     path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
-    path("favicon.ico", RedirectView.as_view(url=static("chainlake/favicon.svg"), permanent=False)),
+    path("favicon.ico", favicon_redirect),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls())),
     # Generating the schema takes about a second and it only changes with the code: keep it a while.

@@ -44,3 +44,21 @@ def test_an_ordering_that_is_not_a_total_order_pages_by_offset(tasks, monkeypatc
 
     assert paginator._keyset_rows(8) is None
     assert list(paginator.page(3).object_list) == list(queryset[8:12])
+
+
+def test_the_row_a_deep_page_starts_at_is_found_once_per_while(tasks, monkeypatch):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    monkeypatch.setattr(KeysetAssistedPaginator, "KEYSET_FROM", 1)
+    queryset = Task.objects.filter(job__org=tasks.org).order_by("-created_at", "-id")
+    with CaptureQueriesContext(connection) as cold:
+        first = list(KeysetAssistedPaginator(queryset, 4).page(5).object_list)
+    with CaptureQueriesContext(connection) as warm:
+        again = list(KeysetAssistedPaginator(queryset, 4).page(5).object_list)
+
+    assert first == again == list(queryset[16:20])
+    assert len(warm) == len(cold) - 1
+    assert "OFFSET 16" in cold[-2]["sql"] and all("OFFSET" not in q["sql"] for q in warm)
