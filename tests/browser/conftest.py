@@ -156,7 +156,12 @@ def _warm_up(url: str) -> None:
 
 @pytest.fixture
 def browser_context(browser, live_server, page_watch):
+    from django.core.cache import cache
+
     _warm_up(live_server.url)
+    # Each test starts from a fresh database: nothing cached (dashboard figures, page starts) may
+    # describe an earlier test's.
+    cache.clear()
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1400, "height": 900}, locale="en-US"
     )
