@@ -16,11 +16,13 @@ from orgs.models import Visibility
 from orgs.policy import Operation
 from platform_site import tenancy
 from platform_site.admin_base import LargeTableAdmin, html_table
+from platform_site.admin_display import badge, id_link, moment, moment_short, once_per_object, short_hash
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
 
-from . import selectors, services
+from . import admin_views, selectors, services
 from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from .selectors.health import job_lag, job_state, with_health
 from .selectors.planning import planning_error
 from .services.labels import ImportFileError, address_labels_import_file
 
@@ -97,11 +99,13 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         "name",
         "dag_name",
         "org",
+        "state",
         "activation",
         "operator",
-        "execution_strategy",
-        "active",
-        "updated_at",
+        "last_success",
+        "running",
+        "failed_24h",
+        "lag",
     ]
     list_filter = ["active", "activation", "runtime", "execution_strategy", "update_strategy", "org"]
     list_select_related = ["org"]
@@ -118,41 +122,62 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         "failures",
         "owned_partitions",
         "lineage",
+        "dag_graph",
+        "health",
     ]
+    # The job page reads as tabs: what it is and how it is doing, then each kind of activity.
     fieldsets = [
-        (None, {"fields": ["org", "name", "dag_name", "active", "activation", "runtime", "operator"]}),
-        ("Logic", {"fields": ["source", "config", "input_datasets", "output_datasets", "config_hash"]}),
         (
-            "Execution",
+            "Overview",
             {
+                "classes": ["tab"],
                 "fields": [
-                    "execution_strategy",
-                    "update_strategy",
-                    "unique_key",
-                    "idle_timeout",
-                    "scaling",
-                    "timeout_seconds",
-                    "heartbeat_timeout_seconds",
-                    "max_attempts",
-                ]
+                    "health",
+                    "dag_graph",
+                    ("org", "name"),
+                    ("dag_name", "active"),
+                    ("activation", "runtime"),
+                    "operator",
+                    "neighbours",
+                    ("created_at", "updated_at"),
+                ],
             },
         ),
+        ("Tasks", {"classes": ["tab"], "fields": ["recent_tasks", "failures"]}),
+        ("Partitions", {"classes": ["tab"], "fields": ["owned_partitions"]}),
+        ("Lineage", {"classes": ["tab"], "fields": ["lineage"]}),
         (
-            "Activity",
+            "Config",
             {
+                "classes": ["tab"],
                 "fields": [
-                    "backfill_link",
-                    "neighbours",
-                    "recent_tasks",
-                    "failures",
-                    "owned_partitions",
-                    "lineage",
-                    "created_at",
-                    "updated_at",
-                ]
+                    "source",
+                    "config",
+                    ("input_datasets", "output_datasets"),
+                    "config_hash",
+                    ("execution_strategy", "update_strategy"),
+                    ("unique_key", "idle_timeout"),
+                    "scaling",
+                    ("timeout_seconds", "heartbeat_timeout_seconds", "max_attempts"),
+                ],
             },
         ),
     ]
+    change_form_outer_before_template = "admin/orchestration/job_buttons.html"
+
+    def get_queryset(self, request):
+        # Health figures as correlated subqueries: one statement for the whole list, no N+1.
+        return with_health(super().get_queryset(request))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        job = self.get_object(request, object_id) if object_id else None
+        extra_context = {
+            **(extra_context or {}),
+            "job_buttons": admin_views.job_page_buttons(self, request, job),
+        }
+        if job is not None:
+            extra_context["job_backfill_url"] = reverse("admin:orchestration_job_backfill", args=[job.pk])
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         services.job_save(job=obj)
@@ -166,6 +191,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            *admin_views.job_page_urls(self),
             path(
                 "<path:object_id>/backfill/",
                 self.admin_site.admin_view(self.backfill_view),
@@ -228,8 +254,59 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/orchestration/job_backfill.html", context)
 
+    # -- the job list -----------------------------------------------------------------------
+    @admin.display(description="State", ordering="active")
+    def state(self, job: Job) -> str:
+        return badge(job_state(job))
+
+    @admin.display(description="Last success", ordering="last_success_at")
+    def last_success(self, job: Job) -> str:
+        return moment(getattr(job, "last_success_at", None))
+
+    @admin.display(description="Running", ordering="running_count")
+    def running(self, job: Job) -> str:
+        count = getattr(job, "running_count", 0)
+        return format_html('<a href="{}">{}</a>', _tasks_url(job, "running"), count) if count else "0"
+
+    @admin.display(description="Failed (24 h)", ordering="failed_count")
+    def failed_24h(self, job: Job) -> str:
+        count = getattr(job, "failed_count", 0)
+        return format_html('<a href="{}">{}</a>', _tasks_url(job, "failed"), count) if count else "0"
+
+    @admin.display(description="Lag", ordering="oldest_waiting_at")
+    def lag(self, job: Job) -> str:
+        from platform_site.templatetags.chainlake_admin import duration
+
+        waited = job_lag(job)
+        return duration(waited) if waited is not None else "—"
+
     # -- the job page -----------------------------------------------------------------------
+    @admin.display(description="Health")
+    @once_per_object
+    def health(self, job: Job) -> str:
+        if not job.pk:
+            return "—"
+        job = with_health(Job.objects.filter(pk=job.pk)).first() or job
+        return format_html(
+            "{} &nbsp; last success {} · running {} · failed in 24 h {} · lag {}",
+            badge(job_state(job)),
+            moment(job.last_success_at),
+            job.running_count,
+            job.failed_count,
+            self.lag(job),
+        )
+
+    @admin.display(description="DAG around this job")
+    @once_per_object
+    def dag_graph(self, job: Job) -> str:
+        if not job.pk:
+            return "—"
+        # The job's own org: what any viewer of this page may see (other orgs' producers show as
+        # their datasets).
+        return admin_views.job_neighbourhood_svg(with_health(Job.objects.filter(org_id=job.org_id)), job)
+
     @admin.display(description="Backfill")
+    @once_per_object
     def backfill_link(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -239,6 +316,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         )
 
     @admin.display(description="DAG neighbours")
+    @once_per_object
     def neighbours(self, job: Job) -> str:
         if not job.pk:
             return "—"
@@ -258,30 +336,41 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         )
 
     @admin.display(description="Recent tasks")
+    @once_per_object
     def recent_tasks(self, job: Job) -> str:
         tasks = job.tasks.order_by("-created_at")[:20] if job.pk else []
         return html_table(
             ["Task", "Status", "Partitions", "Attempts", "Started", "Completed"],
             [
                 (
-                    t.id,
-                    t.status,
+                    id_link(t.id, Task),
+                    badge(t.status),
                     ", ".join(t.partitions[:5]) + ("…" if len(t.partitions) > 5 else ""),
                     t.attempts,
-                    t.started_at,
-                    t.completed_at,
+                    moment(t.started_at),
+                    moment(t.completed_at),
                 )
                 for t in tasks
             ],
         )
 
     @admin.display(description="Failures")
+    @once_per_object
     def failures(self, job: Job) -> str:
         tasks = selectors.recent_failures(job=job) if job.pk else []
         failed = planning_error(job=job) if job.pk else None
         table = html_table(
             ["Task", "Status", "Attempts", "Next retry", "Error"],
-            [(t.id, t.status, t.attempts, t.next_retry_at, (t.error_message or "")[:300]) for t in tasks],
+            [
+                (
+                    id_link(t.id, Task),
+                    badge(t.status),
+                    t.attempts,
+                    moment(t.next_retry_at),
+                    (t.error_message or "")[:300],
+                )
+                for t in tasks
+            ],
             empty="none" if failed is None else "",
         )
         if failed is None:
@@ -291,6 +380,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         return format_html('<p class="errornote">Planning failed at {}: {}</p>{}', at, message[:1000], table)
 
     @admin.display(description="Partitions owned (newest 50)")
+    @once_per_object
     def owned_partitions(self, job: Job) -> str:
         rows = (
             PartitionVersion.objects.filter(dataset__in=job.output_datasets).order_by("-version")[:50]
@@ -303,16 +393,19 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
                 (
                     p.dataset,
                     p.partition_key,
-                    p.version,
+                    moment(p.version),
                     p.row_count,
                     p.bytes,
-                    "yes" if p.config_hash == job.config_hash else "no (stale)",
+                    badge("succeeded", "current")
+                    if p.config_hash == job.config_hash
+                    else badge("pending", "stale"),
                 )
                 for p in rows
             ],
         )
 
     @admin.display(description="Column lineage")
+    @once_per_object
     def lineage(self, job: Job) -> str:
         visible = tenancy.visible_to(_viewer_of(job), ColumnLineage)
         upstream = visible.filter(job=job).order_by(
@@ -337,15 +430,17 @@ def _viewer_of(job: Job):
 @admin.register(Task)
 class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
     list_display = [
-        "id",
-        "job",
-        "status",
-        "partitions",
-        "attempts",
-        "started_at",
-        "completed_at",
-        "worker_id",
+        "short_id",
+        "job_link",
+        "status_badge",
+        "partition_keys",
+        "tries",
+        "created",
+        "started",
+        "completed",
+        "worker",
     ]
+    list_display_links = ["short_id"]
     list_filter = ["status"]
     list_select_related = ["job__org"]
     search_fields = ["=id"]
@@ -366,7 +461,47 @@ class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
         cancelled = [t for t in tasks if services.task_cancel(task=t)]
         self.message_user(request, f"{len(cancelled)} of {queryset.count()} task(s) cancelled")
 
+    @admin.display(description="Id", ordering="id")
+    def short_id(self, task: Task) -> str:
+        return format_html('<span class="cl-short" title="{}">…{}</span>', task.id, str(task.id)[-8:])
+
+    @admin.display(description="Job", ordering="job__name")
+    def job_link(self, task: Task) -> str:
+        url = reverse("admin:orchestration_job_change", args=[task.job_id])
+        return format_html('<a href="{}" title="{}">{}</a>', url, task.job, task.job.name)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, task: Task) -> str:
+        return badge(task.status)
+
+    @admin.display(description="Partitions")
+    def partition_keys(self, task: Task) -> str:
+        keys = task.partitions or []
+        shown = ", ".join(keys[:3]) + (f" +{len(keys) - 3}" if len(keys) > 3 else "")
+        return format_html('<span title="{}">{}</span>', ", ".join(keys[:50]), shown)
+
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, task: Task) -> int:
+        return task.attempts
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, task: Task) -> str:
+        return moment_short(task.created_at)
+
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, task: Task) -> str:
+        return moment_short(task.started_at)
+
+    @admin.display(description="Completed", ordering="completed_at")
+    def completed(self, task: Task) -> str:
+        return moment_short(task.completed_at)
+
+    @admin.display(description="Worker")
+    def worker(self, task: Task) -> str:
+        return short_hash(task.worker_id)
+
     @admin.display(description="Inputs read")
+    @once_per_object
     def read_inputs(self, task: Task) -> str:
         inputs = task.inputs.order_by("input_dataset", "input_partition")[:500]
         return html_table(
@@ -439,6 +574,10 @@ class AddressLabelAdmin(LargeTableAdmin):
             "rejected_shown": report.rejected[: self.REPORT_ROWS_SHOWN] if report else [],
         }
         return TemplateResponse(request, "admin/orchestration/addresslabel/import.html", context)
+
+
+def _tasks_url(job: Job, status: str) -> str:
+    return f"{reverse('admin:orchestration_task_changelist')}?job__id__exact={job.pk}&status__exact={status}"
 
 
 admin.site.register_records(

@@ -178,7 +178,9 @@ class Task(models.Model):
             # Job page and per-job concurrency: a job's tasks by status and recency.
             models.Index(fields=["job", "status", "-created_at"], name="tasks_job_status_idx"),
             # Keyset pagination and the admin's default order.
-            models.Index(fields=["-created_at", "-id"], name="tasks_created_idx"),
+            # With the job as a non-key column, the admin's org-scoped deep pages count past skipped
+            # rows from the index alone.
+            models.Index(fields=["-created_at", "-id"], include=["job"], name="tasks_created_job_idx"),
             models.Index(fields=["status", "-created_at"], name="tasks_status_created_idx"),
         ]
 

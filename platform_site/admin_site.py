@@ -19,9 +19,12 @@ from django.db.models.base import ModelBase
 from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import patch_cache_control
 from django.utils.text import capfirst
+from unfold.sites import UnfoldAdminSite
 
 from . import tenancy
+from .admin_display import display_cell
 from .admin_lookups import value_error
 
 # Records the engine writes (task runs, alert events and deliveries, query results): staff read them
@@ -78,7 +81,7 @@ class RecordTable:
         return queryset.order_by(*self.ordering) if self.ordering else queryset
 
 
-class PlatformAdminSite(admin.AdminSite):
+class PlatformAdminSite(UnfoldAdminSite):
     site_header = "Chainlake"
     site_title = "Chainlake admin"
     index_title = "Platform administration"
@@ -92,10 +95,12 @@ class PlatformAdminSite(admin.AdminSite):
         models without one (auth groups, the task queue, library tables) are superuser-only."""
         # Imported here: this module loads with the admin app, before models are ready.
         from .admin_tenancy import scoped_admin_class, superuser_only_admin_class
+        from .admin_theme import themed_admin_class
 
         models_ = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
         for model in models_:
-            base = admin_class or admin.ModelAdmin
+            # The theme's base class goes under every admin; tenancy goes on top of both.
+            base = themed_admin_class(admin_class or admin.ModelAdmin)
             if model._meta.swapped:
                 continue  # e.g. knox's stock token model, replaced by access.ApiToken
             if model._meta.label_lower in ENGINE_OWNED_MODELS:
@@ -106,6 +111,12 @@ class PlatformAdminSite(admin.AdminSite):
                 else superuser_only_admin_class(base)
             )
             super().register(model, wrapped, **options)
+
+    def i18n_javascript(self, request, extra_context=None):
+        # The admin's JavaScript catalog only changes with the code: let browsers keep it a day.
+        response = super().i18n_javascript(request, extra_context)
+        patch_cache_control(response, max_age=86400, private=True)
+        return response
 
     def register_records(self, table: RecordTable) -> None:
         if not tenancy.has_scope(table.model):
@@ -156,10 +167,12 @@ class PlatformAdminSite(admin.AdminSite):
             context = {
                 **self.each_context(request),
                 "title": capfirst(opts.verbose_name_plural),
-                "opts": opts,
+                # Not "opts": the theme's header would link the model's (missing) changelist.
+                "record_opts": opts,
+                "content_title": capfirst(opts.verbose_name_plural),
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
-                "rows": [[_cell(row, name) for name in table.columns] for row in rows],
+                "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],
                 "filters": [(name, request.GET.get(name, "")) for name in table.filters],
                 "page": page,
                 "previous_query": _with_page(request.GET, page - 1) if page > 1 else None,
@@ -241,9 +254,9 @@ def _has_nul(request) -> bool:
     return False
 
 
-def _cell(row: models.Model, name: str):
-    value = getattr(row, name)
-    return "—" if value is None or value == "" else value
+def _cell(row: models.Model, name: str, opts):
+    # ``get_field`` knows a foreign key by its column name too (``task_id``).
+    return display_cell(getattr(row, name), opts.get_field(name))
 
 
 def _with_page(query, page: int) -> str:

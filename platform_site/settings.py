@@ -301,3 +301,51 @@ EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("CHAINLAKE_EMAIL_PORT", "25"))
 EMAIL_TIMEOUT = float(os.environ.get("CHAINLAKE_EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("CHAINLAKE_EMAIL_FROM", "alerts@chainlake.local")
+
+
+# Admin theme: django-unfold ships its own CSS, fonts and scripts (Chart.js, htmx, Alpine), all
+# served from static files. BasicAppConfig because the platform's admin site is the default one.
+INSTALLED_APPS = [
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.guardian",
+    *INSTALLED_APPS,
+]
+MIDDLEWARE = [*MIDDLEWARE, "platform_site.admin_timezone.OrgTimezoneMiddleware"]
+FORMAT_MODULE_PATH = ["platform_site.formats"]
+UNFOLD = {
+    "SITE_TITLE": "Chainlake",
+    "SITE_HEADER": "Chainlake",
+    "SITE_SUBHEADER": "Blockchain data platform",
+    "SITE_URL": "/api/schema/redoc/",
+    "SITE_SYMBOL": "deployed_code",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "platform_site.dashboard.dashboard_callback",
+    "STYLES": ["platform_site.admin_navigation.admin_stylesheet"],
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "platform_site.admin_navigation.favicon_url"}
+    ],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "platform_site.admin_navigation.sidebar_navigation",
+    },
+}
+
+# Admin and API docs presentation: the login lands on the admin; the API docs group operations by
+# resource (the path segment after /api/v1), with summaries and examples, and Redoc uses local fonts.
+LOGIN_REDIRECT_URL = "/admin/"
+SPECTACULAR_SETTINGS["SCHEMA_PATH_PREFIX"] = r"/api/v1"
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    *SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
+    "platform_site.api.schema_docs.describe_operations",
+]
+SPECTACULAR_SETTINGS["REDOC_UI_SETTINGS"] = {
+    "hideDownloadButton": False,
+    "expandResponses": "200,201",
+    "theme": {
+        "typography": {"fontFamily": "Inter, sans-serif", "headings": {"fontFamily": "Inter, sans-serif"}}
+    },
+}
+SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "docExpansion": "none", "filter": True}

@@ -14,8 +14,10 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +27,8 @@ import pytest
 CHROMIUM_PATH = Path(os.environ.get("CHAINLAKE_CHROMIUM", "/usr/bin/chromium"))
 BROWSER_TESTS_DIR = Path(__file__).resolve().parent
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# Every host name but loopback fails to resolve inside the browser: nothing leaves the machine.
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 # The live server is on loopback; no browser test waits for anything slower than this.
 DEFAULT_TIMEOUT_MS = 15_000
 
@@ -32,6 +36,17 @@ DEFAULT_TIMEOUT_MS = 15_000
 # to run there ("You cannot call this from an async context"). The tests only use the ORM between
 # browser calls, never concurrently with them.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# (path, seconds until the load event) of every page a test timed with ``load_seconds``.
+PAGE_TIMINGS: list[tuple[str, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PAGE_TIMINGS:
+        terminalreporter.section("page load times (browser clock, until the load event)")
+        for path, seconds in PAGE_TIMINGS:
+            terminalreporter.write_line(f"{seconds * 1000:7.0f} ms  {path}")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -69,21 +84,19 @@ class PageWatch:
     def attach(self, context) -> None:
         context.on("console", self._on_console)
         context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
-        # Outside hosts are refused (and recorded) so a test never waits on the network.
-        context.route("**/*", self._route)
+        # Recorded from events, not by intercepting requests (interception would pass every
+        # request through this process and slow pages down); the browser itself cannot resolve
+        # outside hosts (see ``OFFLINE_ARGS``), so a test never waits on the network.
+        context.on("request", self._on_request)
 
     def _on_console(self, message) -> None:
         if message.type == "error":
             location = message.location or {}
             self.console_errors.append(f"{message.text} ({location.get('url', '')})")
 
-    def _route(self, route) -> None:
-        url = route.request.url
-        if is_loopback(url):
-            route.continue_()
-        else:
-            self.outside_requests.append(url)
-            route.abort()
+    def _on_request(self, request) -> None:
+        if not is_loopback(request.url):
+            self.outside_requests.append(request.url)
 
     def problems(self) -> list[str]:
         return (
@@ -114,7 +127,7 @@ def browser():
             executable_path=str(CHROMIUM_PATH),
             headless=True,
             # Root in a container: Chromium's sandbox needs user namespaces it may not have.
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", *OFFLINE_ARGS],
         )
         try:
             yield chromium
@@ -127,8 +140,28 @@ def page_watch() -> PageWatch:
     return PageWatch()
 
 
+_warmed: set[str] = set()
+
+
+def _warm_up(url: str) -> None:
+    """The first requests to a fresh server pay for lazy imports (URL conf, templates, the schema
+    generator); pay them once per server, not inside a test's page timing."""
+    if url in _warmed:
+        return
+    _warmed.add(url)
+    for path in ("/admin/login/", "/api/schema/swagger/"):
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url + path, timeout=30).read()
+
+
 @pytest.fixture
 def browser_context(browser, live_server, page_watch):
+    from django.core.cache import cache
+
+    _warm_up(live_server.url)
+    # Each test starts from a fresh database: nothing cached (dashboard figures, page starts) may
+    # describe an earlier test's.
+    cache.clear()
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1400, "height": 900}, locale="en-US"
     )
