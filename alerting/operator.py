@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from orchestration.operators import register
 from orchestration.operators.base import Operator, TaskContext
+from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 
 from .models import AlertDefinition
@@ -94,6 +95,8 @@ class AlertEvaluatorOperator(Operator):
             head=head,
             storage=ctx.storage,
             orphaned=orphaned_hashes(),
+            limits=sandbox.SandboxLimits.for_org(job.org),
+            on_interrupt=ctx.on_interrupt,
         )
         events_record(matches=result.matches, dataset=dataset, job_id=job.pk, task_id=ctx.task.pk)
 

@@ -165,6 +165,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VisibilityEnum": "orgs.models.Visibility",
         "RoleEnum": "orgs.models.UserRole",
+        # Several resources have a status or a mode of their own: each vocabulary gets its own name.
+        "TaskStatusEnum": "orchestration.models.TaskStatus",
+        "AlertDeliveryStatusEnum": "alerting.models.AlertDeliveryStatus",
+        "QueryResultStatusEnum": "queries.models.QueryResultStatus",
+        "QueryResultModeEnum": "queries.models.QueryResultMode",
+        "ExecuteModeEnum": ["sync", "async", "export"],
         **{
             name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
             for name in [

@@ -15,6 +15,7 @@ from django.utils import timezone
 from orchestration import datasets
 from orchestration.models import Job
 from orgs.models import Org, User
+from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 
 from ..channels import channel_errors
@@ -203,6 +204,7 @@ def alert_definition_backtest(
         partitions=partitions,
         head=dataset_head(dataset),
         respect_creation=False,
+        limits=sandbox.SandboxLimits.for_org(definition.org),
     )
     keys = {event_fields(m, dataset=dataset)["dedupe_key"] for m in result.matches}
     sample = []
@@ -228,6 +230,7 @@ def alert_definition_test_fire(*, definition: AlertDefinition, user: User | None
             partitions=recent,
             head=dataset_head(dataset),
             respect_creation=False,
+            limits=sandbox.SandboxLimits.for_org(definition.org),
         )
         if result.matches:
             fields = event_fields(result.matches[-1], dataset=dataset)

@@ -25,13 +25,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from django.db import connection, transaction
 from django.utils import timezone
 
 from orgs.settings_schema import org_settings
+from versioning import duckdb_sandbox as sandbox
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.storage import Storage, lake
 
@@ -149,12 +149,17 @@ def scan_partitions(
     storage: Storage | None = None,
     respect_creation: bool = True,
     orphaned: set[str] | None = None,
+    limits: sandbox.SandboxLimits | None = None,
+    on_interrupt=None,
 ) -> ScanResult:
-    """Evaluate every compiled definition over each partition, one scan per partition."""
+    """Evaluate every compiled definition over each partition, one scan per partition, in the
+    sandbox under the org's DuckDB ``limits``. ``on_interrupt`` (a task context's hook) gets the
+    connection's interrupt, so a timeout, cancel or lost lease stops the scan where it computes."""
     storage = storage or lake()
     result = ScanResult()
     max_confirmations = max((c.condition.confirmations for c in compiled), default=0)
-    con = duckdb.connect(config={"enable_external_access": False, "threads": 2})
+    con = sandbox.sandbox_connect(limits or sandbox.SandboxLimits())
+    forget = on_interrupt(con.interrupt) if on_interrupt is not None else None
     try:
         for pv in partitions:
             active = [c for c in compiled if not respect_creation or c.definition.created_at <= pv.version]
@@ -184,6 +189,8 @@ def scan_partitions(
                     if flags[flag_index][row_index]:
                         result.matches.append(Match(item, row, pv.partition_key, pv.version))
     finally:
+        if forget is not None:
+            forget()
         con.close()
     return result
 

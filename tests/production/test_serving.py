@@ -22,7 +22,9 @@ PRODUCTION_ENV = {
 
 
 def manage(*args: str, env: dict, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", *drop}}
+    # DJANGO_ALLOW_ASYNC_UNSAFE belongs to the browser tests' harness, never to a deployment.
+    harness = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", *drop}
+    environment = {k: v for k, v in os.environ.items() if k not in harness}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
