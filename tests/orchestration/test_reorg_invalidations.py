@@ -23,6 +23,8 @@ pytestmark = pytest.mark.django_db
 def demo_callables(settings, monkeypatch):
     settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "orchestration.demo"]
     monkeypatch.delenv("CHAINLAKE_EVM_RPC_URL", raising=False)
+    # The test chain serves on 127.0.0.1, which the outbound policy refuses unless allow-listed.
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
 
 
 @pytest.fixture
