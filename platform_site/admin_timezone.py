@@ -6,6 +6,8 @@ import zoneinfo
 
 from django.utils import timezone
 
+from .database import disconnect_errors
+
 
 class OrgTimezoneMiddleware:
     """Activates the org's time zone for admin pages; one small query per admin request."""
@@ -14,15 +16,27 @@ class OrgTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        org_id = getattr(user, "org_id", None) if user is not None and user.is_authenticated else None
-        if org_id and request.path.startswith("/admin/"):
-            timezone.activate(_org_zone(org_id))
+        try:
+            zone = _zone_for(request)
+        except disconnect_errors():
+            # The view meets the outage too and answers 503 (DatabaseUnavailableMiddleware); an
+            # error here would be turned into a 500 before that middleware could see it.
+            zone = None
+        if zone is not None:
+            timezone.activate(zone)
             try:
                 return self.get_response(request)
             finally:
                 timezone.deactivate()
         return self.get_response(request)
+
+
+def _zone_for(request) -> zoneinfo.ZoneInfo | None:
+    if not request.path.startswith("/admin/"):
+        return None
+    user = getattr(request, "user", None)
+    org_id = getattr(user, "org_id", None) if user is not None and user.is_authenticated else None
+    return _org_zone(org_id) if org_id else None
 
 
 def _org_zone(org_id) -> zoneinfo.ZoneInfo:

@@ -91,7 +91,7 @@ class RequestLogMiddleware:
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        user = _user_of(request)
         authenticated = user is not None and user.is_authenticated
         request_log.info(
             "%s %s %s",
@@ -109,3 +109,15 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+def _user_of(request):
+    """Who asked, if that can still be known: during a database outage the lazy user cannot be
+    loaded, and the line is written without it rather than turning the 503 into a 500."""
+    from .database import disconnect_errors
+
+    try:
+        user = getattr(request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+    except disconnect_errors():
+        return None
