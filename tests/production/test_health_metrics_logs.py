@@ -139,7 +139,7 @@ def test_a_task_transition_is_one_line_with_its_ids(caplog):
     task = TaskFactory(status=Task.Status.RUNNING, worker_id="host:1:abc", attempts=2)
     with caplog.at_level(logging.INFO, logger="chainlake.tasks"):
         log_task_transition(task, to="succeeded")
-    (record,) = caplog.records
+    (record,) = [r for r in caplog.records if r.name == "chainlake.tasks"]
     line = json.loads(JsonFormatter().format(record))
     assert line["task_id"] == str(task.id) and line["job_id"] == str(task.job_id)
     assert line["org_id"] == str(task.job.org_id) and line["worker_id"] == "host:1:abc"
@@ -163,6 +163,6 @@ def test_a_request_is_one_line_with_who_asked(client, caplog):
     client.force_login(user)
     with caplog.at_level(logging.INFO, logger="chainlake.requests"):
         client.get("/healthz")
-    (record,) = caplog.records
+    (record,) = [r for r in caplog.records if r.name == "chainlake.requests"]
     assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
     assert (record.user_id, record.org_id) == (user.pk, str(user.org_id))
