@@ -14,6 +14,7 @@ from django.db import models
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from unfold.admin import ModelAdmin as UnfoldModelAdmin
+from unfold.mixins.dataset_model_admin import DatasetModelAdminMixin
 from unfold.widgets import UnfoldAdminTextareaWidget
 
 from .admin_display import badge, id_link, short_hash, short_id
@@ -32,6 +33,16 @@ class ThemedModelAdmin(UnfoldModelAdmin):
     compressed_fields = True
     warn_unsaved_form = True
     list_filter_submit = True
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # unfold reads any POST that carries a "dataset" field as an action on its change-form
+        # "datasets" (and redirects without saving); several of our models have a ``dataset``
+        # column. No admin here declares such datasets, so the form is handled as Django's.
+        if not self.get_changeform_datasets(request):
+            return super(DatasetModelAdminMixin, self).changeform_view(
+                request, object_id, form_url, extra_context
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if "widget" not in kwargs:
