@@ -30,9 +30,10 @@ def config_error(excinfo) -> str:
     return " ".join(errors.get("config", []) + errors.get("source", []))
 
 
-def rendered_rows(html: str, field: str) -> list[list[str]]:
-    """The cells of each row of the table shown for ``field`` on an admin change page."""
-    start = html.index(f"field-{field}")
+def rendered_rows(html: str, label: str) -> list[list[str]]:
+    """The cells of each row of the table shown under the field labelled ``label`` on an admin
+    change page."""
+    start = html.index(f"<label>{label}:</label>")
     block = html[start : html.index("</table>", start)]
     return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", block, re.S)]
 
@@ -94,4 +95,4 @@ def test_job_pages_show_only_neighbours_and_lineage_the_viewer_may_read(client, 
     client.force_login(superuser)
     page = client.get(reverse("admin:orchestration_job_change", args=[published.pk])).content.decode()
     assert "alpha/copy" in page
-    assert ["evm.blocks", "miner", "alpha.copy", "miner"] in rendered_rows(page, "lineage")
+    assert ["evm.blocks", "miner", "alpha.copy", "miner"] in rendered_rows(page, "Column lineage")
