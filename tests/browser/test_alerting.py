@@ -40,7 +40,7 @@ def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watc
         page.fill(
             "#id_channels", json.dumps([{"type": "webhook", "url": receiver.url + "/hook", "secret": SECRET}])
         )
-        page.click("input[name=_continue]")
+        page.click("[name=_continue]")  # a <button> under the admin theme
         page.wait_for_selector("text=Backtest over past partitions")
         definition = AlertDefinition.objects.get(name="Whale transfers")
         assert definition.org == Org.objects.get(slug="acme")
