@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import queue
 import random
 import socket
 import threading
@@ -172,10 +173,23 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
 
 
 def _enqueue(ids: list[uuid.UUID]) -> None:
+    """One broker (one Redis connection) for the whole batch, where each message opened its own.
+
+    ``save=False``: django-q2 keeps no success record of a task run; the tasks table is the
+    record of every outcome (a failure of the entry point itself is still kept).
+    """
+    from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
+    broker = get_broker()
     for task_id in ids:
-        async_task("orchestration.tasks.task_execute", str(task_id), task_name=f"task {task_id}")
+        async_task(
+            "orchestration.tasks.task_execute",
+            str(task_id),
+            task_name=f"task {task_id}",
+            broker=broker,
+            save=False,
+        )
 
 
 # -- claim, heartbeat ---------------------------------------------------------------------------
@@ -620,6 +634,12 @@ def task_retry(*, task: Task) -> Task | None:
 
 # -- the worker ---------------------------------------------------------------------------------
 def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
+    if not job.input_datasets:
+        return {}
+    if not (task.partitions or is_rebuild(task) or job.execution_strategy in CURSOR_STRATEGIES) and (
+        not selectors.is_whole(job)
+    ):
+        return {d: [] for d in job.input_datasets}  # reads nothing: no query to build
     rows = PartitionVersion.objects.filter(dataset__in=job.input_datasets)
     if is_rebuild(task):
         # The current versions of the input partitions the planner listed (what fed the outputs).
@@ -669,7 +689,46 @@ def fence_check_seconds() -> float:
     return float(getattr(settings, "TASK_FENCE_CHECK_SECONDS", 1))
 
 
-class _Watchdog(threading.Thread):
+class _WatchdogThreads:
+    """Daemon threads kept between tasks to run watchdogs. Starting a thread waits until the new
+    thread is scheduled, milliseconds on a loaded machine, paid by every task however short; an idle
+    kept thread takes the next watchdog at once. A busy one (its task still running) is never
+    shared: each watchdog has a thread of its own while it runs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue] = []
+
+    def forget(self) -> None:
+        """In a forked child: the parent's threads do not exist here."""
+        self._lock = threading.Lock()
+        self._idle = []
+
+    def run(self, work) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True, name="watchdog").start()
+        inbox.put(work)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            work = inbox.get()
+            try:
+                work()
+            except Exception:
+                log.exception("a task watchdog failed")
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_watchdog_threads = _WatchdogThreads()
+os.register_at_fork(after_in_child=_watchdog_threads.forget)
+
+
+class _Watchdog:
     """Keeps the lease alive while the operator runs, and stops the work once the task is no
     longer ours (cancelled, reaped, re-claimed) or ran past ``timeout_seconds``.
 
@@ -685,12 +744,14 @@ class _Watchdog(threading.Thread):
     """
 
     def __init__(self, lease: Lease, ctx: TaskContext, *, interval: float, timeout: float, hard_stop: bool):
-        super().__init__(daemon=True, name=f"watchdog-{lease.task_id}")
         self.lease, self.ctx, self.interval = lease, ctx, interval
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.hard_stop = hard_stop
         self.stopped = threading.Event()  # set by the worker once the operator returned
+
+    def start(self) -> None:
+        _watchdog_threads.run(self.run)
 
     def run(self) -> None:
         try:
@@ -780,10 +841,11 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
         if ctx.lease_lost.is_set():
             raise LeaseLost(str(lease.task_id))
         ctx.check_interrupted()
-        discard_if_broken()  # the operator may have run across a database restart
         if has_nothing_to_publish(ctx):
+            # One statement, rerun on a fresh connection if the server dropped this one.
             published, job_has_due = False, task_publish_nothing(lease=lease, ctx=ctx)
         else:
+            discard_if_broken()  # the operator may have run across a database restart
             published, job_has_due = True, True
             task_publish(lease=lease, ctx=ctx)
         log_task_transition(task, to=Task.Status.SUCCEEDED, worker_id=lease.worker_id)
