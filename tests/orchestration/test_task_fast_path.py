@@ -144,10 +144,14 @@ def test_a_completion_dispatches_its_jobs_waiting_task_and_nothing_else(org):
 
 def test_watchdogs_reuse_idle_threads_and_a_forked_child_starts_afresh(org):
     job = idle_job(org, "a")
-    for task in pending(job, 3):
+    warm, *more = pending(job, 4)
+    assert task_execute(task_id=warm.id) == "succeeded"
+    kept = {t.ident for t in threading.enumerate() if t.name == "watchdog"}
+    assert kept
+    for task in more:
         assert task_execute(task_id=task.id) == "succeeded"
-    watchdog_threads = [t for t in threading.enumerate() if t.name == "watchdog"]
-    assert 1 <= len(watchdog_threads) <= 2  # kept between tasks, not one per task
+    # Kept between tasks, not one per task (a watchdog still winding down may need a second one).
+    assert len({t.ident for t in threading.enumerate() if t.name == "watchdog"} - kept) <= 1
 
     read, write = os.pipe()
     child = os.fork()
