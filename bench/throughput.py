@@ -18,7 +18,8 @@
 Runs on its own database (``chainlake_bench_throughput``, created afresh) on the platform's server.
 The last line is one JSON object.
 
-Usage: ``python bench/throughput.py [--tasks 3000] [--workers 4] [--latency-samples 40] [--blocks 600]``
+Usage: ``python bench/throughput.py [--tasks 3000] [--workers 4] [--latency-samples 40] [--blocks 600]
+[--skip-ingestion]``
 """
 
 from __future__ import annotations
@@ -403,6 +404,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-ingestion", action="store_true", help="only the task figures")
     args = parser.parse_args()
     # Stopped from outside: unwind, so the cluster and the replay server are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -447,12 +449,14 @@ def main() -> None:
             f"pending->running on an idle cluster p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms"
         )
 
-    replay = bench_replay(args)
-    print(
-        f"ingestion from the replay node: {replay['ours']:,.0f} blocks/s through the engine; "
-        f"bare batched client {replay['bare']:,.0f} blocks/s; "
-        f"ratio bare/ours {replay['bare'] / replay['ours']:.2f}"
-    )
+    replay = {"ours": None, "bare": None}
+    if not args.skip_ingestion:
+        replay = bench_replay(args)
+        print(
+            f"ingestion from the replay node: {replay['ours']:,.0f} blocks/s through the engine; "
+            f"bare batched client {replay['bare']:,.0f} blocks/s; "
+            f"ratio bare/ours {replay['bare'] / replay['ours']:.2f}"
+        )
     redis_figures = figures.get("redis") or {}
     latency_source = redis_figures or figures["orm"]
     print(
@@ -466,8 +470,8 @@ def main() -> None:
                 "latency_orm_p50_ms": round(figures["orm"]["p50"], 1),
                 "latency_orm_p95_ms": round(figures["orm"]["p95"], 1),
                 "bare_claim_loop_tasks_per_s": round(claim_bare),
-                "replay_blocks_per_s": round(replay["ours"], 1),
-                "replay_bare_blocks_per_s": round(replay["bare"], 1),
+                "replay_blocks_per_s": replay["ours"] and round(replay["ours"], 1),
+                "replay_bare_blocks_per_s": replay["bare"] and round(replay["bare"], 1),
             }
         )
     )

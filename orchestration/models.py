@@ -177,6 +177,13 @@ class Task(models.Model):
             ),
             # Job page and per-job concurrency: a job's tasks by status and recency.
             models.Index(fields=["job", "status", "-created_at"], name="tasks_job_status_idx"),
+            # A job's last success (the input schemas it has seen, read at every publish): one probe,
+            # not a sort of every success the job ever had.
+            models.Index(
+                fields=["job", "-completed_at", "-id"],
+                name="tasks_job_last_success_idx",
+                condition=models.Q(status="succeeded"),
+            ),
             # Keyset pagination and the admin's default order.
             # With the job as a non-key column, the admin's org-scoped deep pages count past skipped
             # rows from the index alone.

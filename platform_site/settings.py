@@ -256,6 +256,16 @@ TASK_FENCE_CHECK_SECONDS = float(os.environ.get("CHAINLAKE_TASK_FENCE_CHECK_SECO
 # The worker supervisor (``manage.py run_workers``): a queued task whose broker message is gone is
 # sent again after this many seconds; a cluster that runs nothing this long while work waits is
 # replaced.
+# The ORM broker: an empty queue is polled every 0.1 s (a task waits for the next poll, so this is
+# its pending->running latency; Redis blocks on the list instead), and one poll takes up to one
+# message per worker at once rather than one query per message.
+Q_CLUSTER["poll"] = float(os.environ.get("CHAINLAKE_Q_POLL_SECONDS", "0.1"))
+Q_CLUSTER["bulk"] = max(1, Q_CLUSTER["workers"])
+# A worker process is replaced after this many tasks (django-q2's default, 500, made a cluster spend
+# about a quarter of its time starting workers and importing the engine under a stream of short
+# tasks), or after a task that took its peak memory past CHAINLAKE_Q_MAX_RSS_KB (1 GiB).
+Q_CLUSTER["recycle"] = int(os.environ.get("CHAINLAKE_Q_RECYCLE", "20000"))
+Q_CLUSTER["max_rss"] = int(os.environ.get("CHAINLAKE_Q_MAX_RSS_KB", str(1024 * 1024)))
 TASK_LOST_MESSAGE_SECONDS = float(os.environ.get("CHAINLAKE_LOST_MESSAGE_SECONDS", "10"))
 WORKER_STALL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_STALL_SECONDS", "30"))
 DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(

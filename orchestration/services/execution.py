@@ -9,9 +9,11 @@ re-claimed) has every write rejected: its files stay unreferenced and the GC rem
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
+import queue
 import random
 import socket
 import threading
@@ -32,6 +34,7 @@ from orchestration.operators.base import (
     PermanentOperatorError,
     TaskContext,
 )
+from orgs.models import Org
 from platform_site.database import discard_if_broken, retry_on_disconnect
 from platform_site.logging import log_task_transition, task_log
 from versioning.models import DatasetCursor, PartitionVersion
@@ -170,10 +173,23 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
 
 
 def _enqueue(ids: list[uuid.UUID]) -> None:
+    """One broker (one Redis connection) for the whole batch, where each message opened its own.
+
+    ``save=False``: django-q2 keeps no success record of a task run; the tasks table is the
+    record of every outcome (a failure of the entry point itself is still kept).
+    """
+    from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
+    broker = get_broker()
     for task_id in ids:
-        async_task("orchestration.tasks.task_execute", str(task_id), task_name=f"task {task_id}")
+        async_task(
+            "orchestration.tasks.task_execute",
+            str(task_id),
+            task_name=f"task {task_id}",
+            broker=broker,
+            save=False,
+        )
 
 
 # -- claim, heartbeat ---------------------------------------------------------------------------
@@ -212,6 +228,57 @@ def task_claim(*, task_id: uuid.UUID | str, worker_id: str) -> Lease | None:
     task_id = uuid.UUID(str(task_id))
     row = _execute_prepared(CLAIM_SQL, [worker_id, task_id]).fetchone()
     return Lease(task_id, worker_id, row[0]) if row else None
+
+
+def _columns(model, alias: str) -> list:
+    return [(field, f"{alias}.{field.column}") for field in model._meta.concrete_fields]
+
+
+def _instance(model, fields: list, values) -> object:
+    """A model instance from raw column values, converted as the ORM would (jsonb arrives as text)."""
+    converted = []
+    for (field, _), value in zip(fields, values, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field, _ in fields], converted)
+
+
+@functools.cache
+def _claim_and_load_sql() -> tuple[str, list, list, list]:
+    task_fields, job_fields, org_fields = _columns(Task, "t"), _columns(Job, "j"), _columns(Org, "o")
+    selected = ", ".join(column for _, column in task_fields + job_fields + org_fields)
+    sql = f"""
+        UPDATE tasks t SET status = 'running', worker_id = %s, attempts = t.attempts + 1,
+               started_at = now(), last_heartbeat = now(), next_retry_at = NULL
+        FROM jobs j, orgs o, {ASYNC_COMMIT}
+        WHERE t.id = %s AND j.id = t.job_id AND o.id = j.org_id AND j.active
+          AND t.status IN ('queued', 'pending')
+        RETURNING {selected},
+                  (SELECT coalesce(jsonb_object_agg(c.dataset, c.cursor_value), '{{}}'::jsonb)
+                   FROM dataset_cursors c WHERE c.job_id = j.id)
+    """
+    return sql, task_fields, job_fields, org_fields
+
+
+@retry_on_disconnect()
+def _task_claim_loaded(*, task_id: uuid.UUID | str, worker_id: str) -> tuple[Lease, Task, dict] | None:
+    """The claim of ``task_claim`` that also returns the task with its job and org and the job's
+    cursors, in the same statement: one round trip where a claim, a load and a cursor read took
+    three. The row is the one the claim wrote, so nothing can change between claim and load."""
+    sql, task_fields, job_fields, org_fields = _claim_and_load_sql()
+    task_id = uuid.UUID(str(task_id))
+    row = _execute_prepared(sql, [worker_id, task_id]).fetchone()
+    if row is None:
+        return None
+    split_job, split_org = len(task_fields), len(task_fields) + len(job_fields)
+    task = _instance(Task, task_fields, row[:split_job])
+    job = _instance(Job, job_fields, row[split_job:split_org])
+    job.org = _instance(Org, org_fields, row[split_org:-1])
+    task.job = job
+    cursors = row[-1]
+    cursors = json.loads(cursors) if isinstance(cursors, str) else cursors
+    return Lease(task_id, worker_id, task.attempts), task, cursors
 
 
 def task_claim_next(*, worker_id: str) -> Lease | None:
@@ -355,6 +422,64 @@ def task_publish(*, lease: Lease, ctx: TaskContext, final: bool = True) -> list[
             )
         _fault_pause(job)
     return recorded
+
+
+# A publish with nothing to publish: the task's own row is all that changes, so one fenced statement
+# does what the publish transaction does (outputs, the inputs read, the schemas seen so far carried
+# from the job's last success, as ``schema_changes.schemas_after`` would) and says whether the job
+# has due pending tasks its completion made room for. Asynchronous commit, like any output-less
+# completion: a lost commit leaves the task running under a lease nobody renews, and the reaper
+# retries it.
+PUBLISH_NOTHING_SQL = f"""
+    UPDATE tasks t SET status = 'succeeded', completed_at = now(), outputs = '[]'::jsonb,
+           error_message = NULL,
+           input_versions = %s::jsonb || jsonb_build_object('schemas', %s::jsonb || coalesce(
+               (SELECT nullif(last.input_versions -> 'schemas', 'null'::jsonb) FROM tasks last
+                WHERE last.job_id = t.job_id AND last.status = 'succeeded'
+                ORDER BY last.completed_at DESC, last.id DESC LIMIT 1),
+               '{{}}'::jsonb))
+    FROM {ASYNC_COMMIT}
+    WHERE t.id = %s AND t.status = 'running' AND t.worker_id = %s AND t.attempts = %s
+    RETURNING EXISTS (
+        SELECT 1 FROM tasks due WHERE due.job_id = t.job_id AND due.status = 'pending'
+          AND (due.next_retry_at IS NULL OR due.next_retry_at <= now()))
+"""
+
+
+def has_nothing_to_publish(ctx: TaskContext) -> bool:
+    """No output, retirement, invalidation, input read or cursor to record: only the task changes."""
+    return (
+        not ctx.outputs
+        and not ctx.retirements
+        and not ctx.invalidations
+        and not ctx.cursor_updates
+        and not any(ctx.inputs.values())
+        and ctx.job.execution_strategy not in CURSOR_STRATEGIES
+        # The crash tests hold the publish transaction open; they need the transaction.
+        and not os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS")
+    )
+
+
+@retry_on_disconnect()
+def task_publish_nothing(*, lease: Lease, ctx: TaskContext) -> bool:
+    """``task_publish`` of a run that has nothing to publish (``has_nothing_to_publish``), as one
+    statement. Returns whether the job has due pending tasks; raises LeaseLost when the lease is
+    gone."""
+    input_versions = dict(ctx.task.input_versions or {})
+    input_versions["read"] = {d: {} for d in ctx.inputs}
+    row = _execute_prepared(
+        PUBLISH_NOTHING_SQL,
+        [
+            json.dumps(input_versions),
+            json.dumps({d: [] for d in ctx.inputs}),
+            lease.task_id,
+            lease.worker_id,
+            lease.attempt,
+        ],
+    ).fetchone()
+    if row is None:
+        raise LeaseLost(str(lease.task_id))
+    return row[0]
 
 
 def _fault_pause(job: Job) -> None:
@@ -509,6 +634,12 @@ def task_retry(*, task: Task) -> Task | None:
 
 # -- the worker ---------------------------------------------------------------------------------
 def _inputs_for(job: Job, task: Task) -> dict[str, list[InputPartition]]:
+    if not job.input_datasets:
+        return {}
+    if not (task.partitions or is_rebuild(task) or job.execution_strategy in CURSOR_STRATEGIES) and (
+        not selectors.is_whole(job)
+    ):
+        return {d: [] for d in job.input_datasets}  # reads nothing: no query to build
     rows = PartitionVersion.objects.filter(dataset__in=job.input_datasets)
     if is_rebuild(task):
         # The current versions of the input partitions the planner listed (what fed the outputs).
@@ -558,7 +689,46 @@ def fence_check_seconds() -> float:
     return float(getattr(settings, "TASK_FENCE_CHECK_SECONDS", 1))
 
 
-class _Watchdog(threading.Thread):
+class _WatchdogThreads:
+    """Daemon threads kept between tasks to run watchdogs. Starting a thread waits until the new
+    thread is scheduled, milliseconds on a loaded machine, paid by every task however short; an idle
+    kept thread takes the next watchdog at once. A busy one (its task still running) is never
+    shared: each watchdog has a thread of its own while it runs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue] = []
+
+    def forget(self) -> None:
+        """In a forked child: the parent's threads do not exist here."""
+        self._lock = threading.Lock()
+        self._idle = []
+
+    def run(self, work) -> None:
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._serve, args=(inbox,), daemon=True, name="watchdog").start()
+        inbox.put(work)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        while True:
+            work = inbox.get()
+            try:
+                work()
+            except Exception:
+                log.exception("a task watchdog failed")
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_watchdog_threads = _WatchdogThreads()
+os.register_at_fork(after_in_child=_watchdog_threads.forget)
+
+
+class _Watchdog:
     """Keeps the lease alive while the operator runs, and stops the work once the task is no
     longer ours (cancelled, reaped, re-claimed) or ran past ``timeout_seconds``.
 
@@ -574,12 +744,14 @@ class _Watchdog(threading.Thread):
     """
 
     def __init__(self, lease: Lease, ctx: TaskContext, *, interval: float, timeout: float, hard_stop: bool):
-        super().__init__(daemon=True, name=f"watchdog-{lease.task_id}")
         self.lease, self.ctx, self.interval = lease, ctx, interval
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.hard_stop = hard_stop
         self.stopped = threading.Event()  # set by the worker once the operator returned
+
+    def start(self) -> None:
+        _watchdog_threads.run(self.run)
 
     def run(self) -> None:
         try:
@@ -645,10 +817,10 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
     ``hard_stop``: this process may be ended to stop a runaway operator (set by the django-q2
     entry point; never in a process that does other work, such as a test or a command).
     """
-    lease = task_claim(task_id=task_id, worker_id=worker_id or new_worker_id())
-    if lease is None:
+    claimed = _task_claim_loaded(task_id=task_id, worker_id=worker_id or new_worker_id())
+    if claimed is None:
         return "not claimed"
-    task = _load_task(lease.task_id)
+    lease, task, cursors = claimed
     job = task.job
     log_task_transition(task, to=Task.Status.RUNNING, worker_id=lease.worker_id)
     if job.activation == Job.Activation.CONTINUOUS and not is_rebuild(task):
@@ -658,7 +830,7 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
         operator = get_operator(job.operator)
         if operator is None:
             raise RuntimeError(f"unknown operator {job.operator}")
-        ctx = _task_context(lease=lease, job=job, task=task)
+        ctx = _task_context(lease=lease, job=job, task=task, cursors=cursors)
         watchdog = _watchdog(lease, ctx, job, hard_stop=hard_stop)
         watchdog.start()
         changed = schema_changes.check(job=job, inputs=ctx.inputs)
@@ -669,8 +841,13 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
         if ctx.lease_lost.is_set():
             raise LeaseLost(str(lease.task_id))
         ctx.check_interrupted()
-        discard_if_broken()  # the operator may have run across a database restart
-        task_publish(lease=lease, ctx=ctx)
+        if has_nothing_to_publish(ctx):
+            # One statement, rerun on a fresh connection if the server dropped this one.
+            published, job_has_due = False, task_publish_nothing(lease=lease, ctx=ctx)
+        else:
+            discard_if_broken()  # the operator may have run across a database restart
+            published, job_has_due = True, True
+            task_publish(lease=lease, ctx=ctx)
         log_task_transition(task, to=Task.Status.SUCCEEDED, worker_id=lease.worker_id)
     except LeaseLost:
         log.warning(
@@ -702,13 +879,8 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
             watchdog.stopped.set()
     if changed:
         schema_changes.rebuild_after(job=job, changed=changed)
-    after_publish(job=job, task=task)
+    after_publish(job=job, task=task, published=published, job_has_due=job_has_due)
     return "succeeded"
-
-
-@retry_on_disconnect()
-def _load_task(task_id: uuid.UUID) -> Task:
-    return Task.objects.select_related("job", "job__org").get(pk=task_id)
 
 
 def _watchdog(lease: Lease, ctx: TaskContext, job: Job, *, hard_stop: bool) -> _Watchdog:
@@ -721,9 +893,11 @@ def _watchdog(lease: Lease, ctx: TaskContext, job: Job, *, hard_stop: bool) -> _
     )
 
 
-def _task_context(*, lease: Lease, job: Job, task: Task) -> TaskContext:
-    """What an operator run sees: the task's input partitions and the job's published cursors."""
-    cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
+def _task_context(*, lease: Lease, job: Job, task: Task, cursors: dict | None = None) -> TaskContext:
+    """What an operator run sees: the task's input partitions and the job's published cursors
+    (read here unless the claim already returned them)."""
+    if cursors is None:
+        cursors = {c.dataset: c.cursor_value for c in DatasetCursor.objects.filter(job=job)}
     return TaskContext(
         job=job,
         task=task,
@@ -793,15 +967,25 @@ def _run_continuous(*, lease: Lease, task: Task, hard_stop: bool = False) -> str
         heartbeat.stopped.set()
 
 
-def after_publish(*, job: Job, task: Task) -> None:
-    """Downstream planning the moment a task publishes, then dispatch what became due."""
+def after_publish(*, job: Job, task: Task, published: bool = True, job_has_due: bool = True) -> None:
+    """Downstream planning the moment a task publishes, then dispatch what became due.
+
+    A run that published nothing changed no input of any downstream job, so nothing is planned; it
+    dispatches only when its own job has due pending tasks (its completion freed a place under
+    ``max_concurrency``). Other due work is dispatched by the planner that created it, the worker
+    supervisor's dispatch loop and the scheduler tick: a burst of completions costs one dispatch
+    where it used to cost one each.
+    """
     try:
-        if (task.input_versions or {}).get("invalidations"):
+        planned = bool((task.input_versions or {}).get("invalidations"))
+        if planned:
             from .scheduler import job_plan_isolated
 
             job_plan_isolated(job=job)  # closes the invalidations this task finished
-        plan_downstream(datasets=list(job.output_datasets))
-        tasks_dispatch()
+        if published:
+            plan_downstream(datasets=list(job.output_datasets))
+        if published or planned or job_has_due:
+            tasks_dispatch()
     except Exception:
         log.exception("planning after %s failed; the next tick will catch up", task.id)
 
