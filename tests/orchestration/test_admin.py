@@ -26,8 +26,9 @@ def test_job_page_shows_neighbours_tasks_partitions_and_lineage(admin_client, jo
     assert "blocks_00000100" in page  # partition owned
     assert "succeeded" in page  # recent task
     # The lineage table holds the edge itself, not merely the SQL text that mentions the column.
-    assert ["evm.blocks", "miner", "acme.copy", "miner"] in rendered_rows(page, "Column lineage")
-    assert ["evm.blocks", "block_number", "acme.copy", "block_number"] in rendered_rows(page, "Column lineage")
+    lineage = rendered_rows(page, "Column lineage")
+    assert ["evm.blocks", "miner", "acme.copy", "miner"] in lineage
+    assert ["evm.blocks", "block_number", "acme.copy", "block_number"] in lineage
     for name in ("admin:orchestration_job_changelist", "admin:orchestration_task_changelist"):
         assert admin_client.get(reverse(name)).status_code == 200
     assert admin_client.get(reverse("admin:orchestration_job_backfill", args=[copy.pk])).status_code == 200
