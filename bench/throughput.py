@@ -403,6 +403,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=("tasks", "ingestion"), help="run one part (its figures only; the others null)"
+    )
     args = parser.parse_args()
     # Stopped from outside: unwind, so the cluster and the replay server are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -426,6 +429,9 @@ def main() -> None:
     os.environ["STORAGE_URL"] = settings.STORAGE_URL
     org = Org.objects.create(slug="bench", name="Bench")
 
+    if args.only == "ingestion":
+        report_replay(bench_replay(args), {"orm": None, "redis": None}, None)
+        return
     claim_ours, claim_bare, _ = bench_module("orchestration").bench_claim(args.tasks, args.claim_workers, org)
     print(
         f"bare claim loop (bench/orchestration.py), {args.claim_workers} processes: "
@@ -447,27 +453,37 @@ def main() -> None:
             f"pending->running on an idle cluster p50 {result['p50']:.0f} ms, p95 {result['p95']:.0f} ms"
         )
 
-    replay = bench_replay(args)
-    print(
-        f"ingestion from the replay node: {replay['ours']:,.0f} blocks/s through the engine; "
-        f"bare batched client {replay['bare']:,.0f} blocks/s; "
-        f"ratio bare/ours {replay['bare'] / replay['ours']:.2f}"
-    )
+    report_replay(None if args.only == "tasks" else bench_replay(args), figures, claim_bare)
+
+
+def report_replay(replay: dict | None, figures: dict, claim_bare: float | None) -> None:
+    """Print the ingestion figures (when run) and the last line, the JSON of every figure."""
+    if replay is not None:
+        print(
+            f"ingestion from the replay node: {replay['ours']:,.0f} blocks/s through the engine; "
+            f"bare batched client {replay['bare']:,.0f} blocks/s; "
+            f"ratio bare/ours {replay['bare'] / replay['ours']:.2f}"
+        )
     redis_figures = figures.get("redis") or {}
-    latency_source = redis_figures or figures["orm"]
+    orm_figures = figures.get("orm") or {}
+    latency_source = redis_figures or orm_figures
+
+    def rounded(source: dict, key: str, digits: int | None = None):
+        return round(source[key], digits) if key in source else None
+
     print(
         json.dumps(
             {
                 "bench": "throughput",
-                "e2e_redis_tasks_per_s": round(redis_figures["rate"]) if redis_figures else None,
-                "e2e_orm_tasks_per_s": round(figures["orm"]["rate"]),
-                "latency_p50_ms": round(latency_source["p50"], 1),
-                "latency_p95_ms": round(latency_source["p95"], 1),
-                "latency_orm_p50_ms": round(figures["orm"]["p50"], 1),
-                "latency_orm_p95_ms": round(figures["orm"]["p95"], 1),
-                "bare_claim_loop_tasks_per_s": round(claim_bare),
-                "replay_blocks_per_s": round(replay["ours"], 1),
-                "replay_bare_blocks_per_s": round(replay["bare"], 1),
+                "e2e_redis_tasks_per_s": rounded(redis_figures, "rate"),
+                "e2e_orm_tasks_per_s": rounded(orm_figures, "rate"),
+                "latency_p50_ms": rounded(latency_source, "p50", 1),
+                "latency_p95_ms": rounded(latency_source, "p95", 1),
+                "latency_orm_p50_ms": rounded(orm_figures, "p50", 1),
+                "latency_orm_p95_ms": rounded(orm_figures, "p95", 1),
+                "bare_claim_loop_tasks_per_s": None if claim_bare is None else round(claim_bare),
+                "replay_blocks_per_s": None if replay is None else round(replay["ours"], 1),
+                "replay_bare_blocks_per_s": None if replay is None else round(replay["bare"], 1),
             }
         )
     )
