@@ -188,8 +188,11 @@ class EvmRpcClient:
             (start, min(start + self.log_block_range - 1, to_block))
             for start in range(from_block, to_block + 1, self.log_block_range)
         ]
+        # A sub-range's answer can be thousands of logs: the calls are spread over as many requests
+        # as may be in flight rather than packed into one answer decoded on its own.
         results = self.batch(
-            [("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end)}]) for start, end in ranges]
+            [("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end)}]) for start, end in ranges],
+            spread=True,
         )
         logs: list[dict[str, Any]] = []
         for (start, end), chunk in zip(ranges, results, strict=True):
@@ -204,13 +207,15 @@ class EvmRpcClient:
         """One JSON-RPC call, retried on transient failures; returns its `result`."""
         return self._with_retries(lambda: self._result_of(self._send_one(method, params), method))
 
-    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+    def batch(self, calls: Sequence[tuple[str, list[Any]]], *, spread: bool = False) -> list[Any]:
         """Many calls as JSON-RPC batches of at most `batch_size`, up to `concurrency` in flight;
-        results in the order of calls. A batch is retried whole: nodes answer batches
+        results in the order of calls. With `spread`, batches are smaller when that gives every
+        request in flight a share of the calls. A batch is retried whole: nodes answer batches
         all-or-nothing often enough. The first batch to fail for good fails the whole call."""
-        chunks = [
-            list(calls[offset : offset + self.batch_size]) for offset in range(0, len(calls), self.batch_size)
-        ]
+        size = self.batch_size
+        if spread:
+            size = max(1, min(size, -(-len(calls) // self.concurrency)))
+        chunks = [list(calls[offset : offset + size]) for offset in range(0, len(calls), size)]
 
         def send(chunk: list[tuple[str, list[Any]]]) -> list[Any]:
             return self._with_retries(lambda: self._send_batch(chunk))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -114,7 +115,7 @@ def _table(columns: list[pa.Array], schema: pa.Schema) -> pa.Table:
 
 
 def _field(items: Sequence[Mapping[str, Any]], key: str) -> list:
-    return [item[key] for item in items]
+    return list(map(itemgetter(key), items))
 
 
 def _optional(items: Sequence[Mapping[str, Any]], key: str) -> list:
@@ -216,7 +217,7 @@ def logs_table(
             pa.array([chain_id] * len(logs), pa.int64()),
             pa.array(numbers, pa.int64()),
             _hex(_field(logs, "blockHash"), "blockHash", _HASH),
-            _timestamps([block_timestamps[number] for number in numbers]),
+            _timestamps(_times_of_blocks(numbers, block_timestamps)),
             _quantities(_field(logs, "transactionIndex"), "transactionIndex", pa.int32()),
             _hex(_field(logs, "transactionHash"), "transactionHash", _HASH),
             _quantities(_field(logs, "logIndex"), "logIndex", pa.int32()),
@@ -225,6 +226,13 @@ def logs_table(
             _hex(_field(logs, "data"), "data", _DATA),
         ]
         return _table(columns, LOGS_SCHEMA)
+
+
+def _times_of_blocks(numbers: list[int], block_timestamps: Mapping[int, int]) -> list[int]:
+    unknown = next((number for number in numbers if number not in block_timestamps), None)
+    if unknown is not None:
+        raise ValueError(f"a log of block {unknown}, which is not among the blocks read")
+    return [block_timestamps[number] for number in numbers]
 
 
 def _topic_column(topics: list[list], counts: list[int], position: int) -> pa.StringArray:

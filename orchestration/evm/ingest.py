@@ -16,6 +16,7 @@ view is a transient ChainMovedError, never a half-updated partition.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 
 from orchestration.evm.client import EvmRpcClient
 from orchestration.evm.convert import blocks_table, logs_table, transactions_table
-from orchestration.evm.errors import ChainMovedError
+from orchestration.evm.errors import ChainMovedError, MalformedResponseError
 from orchestration.evm.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
 from orchestration.evm.schema import (
     BLOCKS,
@@ -124,7 +125,28 @@ def ingest_range(
 
     first = _number(blocks[0])
     hashes = {_number(block): block["hash"].lower() for block in blocks}
-    logs = client.get_logs(first, last)
+    # The logs are read while the blocks are converted: the node serves them meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending_logs = pool.submit(client.get_logs, first, last)
+        try:
+            tables = {
+                BLOCKS: blocks_table(chain_id, blocks),
+                TRANSACTIONS: transactions_table(chain_id, blocks),
+            }
+            refused = None
+            timestamps = dict(
+                zip(
+                    tables[BLOCKS]["block_number"].to_pylist(),
+                    tables[BLOCKS]["block_timestamp"].cast(pa.int64()).to_pylist(),
+                    strict=True,
+                )
+            )
+        except MalformedResponseError as exc:
+            refused = exc
+        # A failed read of the logs is reported first, as when reading came before converting.
+        logs = pending_logs.result()
+    if refused is not None:
+        raise refused
     for log in logs:
         number = _number_of_log(log)
         if hashes.get(number) != str(log.get("blockHash")).lower():
@@ -132,13 +154,7 @@ def ingest_range(
                 f"chain {chain_id}: a log names block {number} hash {log.get('blockHash')}, "
                 f"but the block read has {hashes.get(number)}"
             )
-
-    timestamps = {_number(block): int(block["timestamp"], 16) for block in blocks}
-    tables = {
-        BLOCKS: blocks_table(chain_id, blocks),
-        TRANSACTIONS: transactions_table(chain_id, blocks),
-        LOGS: logs_table(chain_id, logs, timestamps),
-    }
+    tables[LOGS] = logs_table(chain_id, logs, timestamps)
     return IngestResult(
         chain_id=chain_id,
         first_block=first,
@@ -168,8 +184,7 @@ def split_into_partitions(
                 pc.greater_equal(table["block_number"], replace_from),
                 pc.less_equal(table["block_number"], min(high, last_block)),
             )
-            part = table.filter(mask).sort_by([(column, "ascending") for column in SORT_KEYS[dataset]])
-            writes.append(PartitionWrite(dataset, key, replace_from, part))
+            writes.append(PartitionWrite(dataset, key, replace_from, _sorted(table.filter(mask), dataset)))
     return writes
 
 
@@ -183,7 +198,16 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
         else [existing.filter(pc.less(existing["block_number"], write.replace_from_block))]
     )
     merged = pa.concat_tables([*(t.cast(schema) for t in kept), write.table.cast(schema)])
-    return merged.sort_by([(column, "ascending") for column in SORT_KEYS[write.dataset]])
+    return _sorted(merged, write.dataset)
+
+
+def _sorted(table: pa.Table, dataset: str) -> pa.Table:
+    """`table` in the dataset's row order. A node answers in that order already, and reordering
+    copies every column (tens of megabytes a partition), so the copy is made only when needed."""
+    order = pc.sort_indices(table, sort_keys=[(column, "ascending") for column in SORT_KEYS[dataset]])
+    if pc.all(pc.equal(order, pa.array(range(len(order)), order.type)), min_count=0).as_py():
+        return table
+    return table.take(order)
 
 
 def _number(block: Mapping[str, Any]) -> int:
