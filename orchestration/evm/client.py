@@ -9,8 +9,6 @@ What it adds over the provider:
 - JSON-RPC batches of at most `batch_size` calls (blocks with full transactions, `eth_getLogs`
   over block ranges), up to `concurrency` of them in flight at once: while one answer is decoded
   the node is already writing the next, so the wait on the node overlaps our own work;
-- answers decoded with orjson (a mainnet block with its logs is about 400 KB of JSON, and the
-  standard library's decoder was the largest single cost of a read);
 - retries with exponential backoff and jitter on transient failures — unreachable node, dropped
   connection, timeouts, HTTP 429 (honouring `Retry-After`) and 5xx, JSON-RPC limit errors
   (`-32005`), malformed answers — and typed errors (`orchestration.evm.errors`) once attempts run
@@ -34,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
@@ -85,15 +82,6 @@ class RpcStats:
     errors_by_type: dict[str, int] = field(default_factory=dict)
 
 
-class _OrjsonHTTPProvider(HTTPProvider):
-    """web3's HTTP provider with answers decoded by orjson (same result objects, several times
-    faster; its JSONDecodeError is the standard library's, so malformed JSON is reported alike)."""
-
-    @staticmethod
-    def decode_rpc_response(raw_response: bytes) -> Any:
-        return orjson.loads(raw_response)
-
-
 def redact_url(url: str) -> str:
     """scheme://host:port of a node URL, without the path or query where API keys live."""
     parts = urlsplit(url)
@@ -133,7 +121,7 @@ class EvmRpcClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
-        self._provider = _OrjsonHTTPProvider(
+        self._provider = HTTPProvider(
             url, request_kwargs={"timeout": timeout_seconds}, exception_retry_configuration=None
         )
         self.web3 = Web3(self._provider)
