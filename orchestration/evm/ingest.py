@@ -193,18 +193,41 @@ def _read_logs(
     hundreds of thousands of logs, and holding all of them decoded at once costs memory and
     garbage-collector passes over every one. Each log must name the hash of the block read."""
     step = client.log_block_range * client.concurrency
+    block_hashes = pa.array([hashes[number] for number in range(first, last + 1)], pa.string())
     parts = []
     for start in range(first, last + 1, step):
         logs = client.get_logs(start, min(start + step - 1, last))
-        for log in logs:
-            number = _number_of_log(log)
-            if hashes.get(number) != str(log.get("blockHash")).lower():
-                raise ChainMovedError(
-                    f"chain {chain_id}: a log names block {number} hash {log.get('blockHash')}, "
-                    f"but the block read has {hashes.get(number)}"
-                )
-        parts.append(logs_table(chain_id, logs, timestamps))
+        try:
+            table = logs_table(chain_id, logs, timestamps)
+        except MalformedResponseError:
+            # A log that names another block is the chain moving, not a broken node: say so first.
+            _check_logs_one_by_one(chain_id, logs, hashes)
+            raise
+        # Every block number in the table is one read (its time was found), so this is its hash.
+        read = pc.take(block_hashes, pc.subtract(table["block_number"], first))
+        same = pc.equal(table["block_hash"], read)
+        if not pc.all(same, min_count=0).as_py():
+            index = pc.index(same, False).as_py()
+            _raise_chain_moved(
+                chain_id, table["block_number"][index].as_py(), table["block_hash"][index], read[index]
+            )
+        parts.append(table)
     return pa.concat_tables(parts) if parts else logs_table(chain_id, [], timestamps)
+
+
+def _check_logs_one_by_one(
+    chain_id: int, logs: Sequence[Mapping[str, Any]], hashes: Mapping[int, str]
+) -> None:
+    for log in logs:
+        number = _number_of_log(log)
+        if hashes.get(number) != str(log.get("blockHash")).lower():
+            _raise_chain_moved(chain_id, number, log.get("blockHash"), hashes.get(number))
+
+
+def _raise_chain_moved(chain_id: int, number: int, named: Any, read: Any) -> None:
+    raise ChainMovedError(
+        f"chain {chain_id}: a log names block {number} hash {named}, but the block read has {read}"
+    )
 
 
 def split_into_partitions(

@@ -192,3 +192,49 @@ def test_partition_writes_come_in_row_order_whatever_order_the_rows_arrived_in()
         (3, 1),
     ]
     assert ordered_write.table.equals(in_order)
+
+
+class _LogsOnly:
+    """A client stand-in that answers every eth_getLogs with the same logs."""
+
+    log_block_range = 10
+    concurrency = 1
+
+    def __init__(self, logs):
+        self.logs = logs
+
+    def get_logs(self, start, end):
+        return self.logs
+
+
+def _log(block_number, block_hash, **overrides):
+    return {
+        "blockNumber": hex(block_number),
+        "blockHash": block_hash,
+        "transactionIndex": "0x0",
+        "transactionHash": "0x" + "cd" * 32,
+        "logIndex": "0x0",
+        "address": "0x" + "11" * 20,
+        "topics": [],
+        "data": "0x",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("logs", "error", "message"),
+    [
+        # Well formed, but naming another hash for a block that was read.
+        ([_log(5, "0x" + "ee" * 32)], ChainMovedError, "a log names block 5"),
+        # Malformed and naming a block that was not read: the moved chain is the better explanation.
+        ([_log(7, "0x" + "ee" * 32, address="0x12")], ChainMovedError, "a log names block 7"),
+        # Malformed, of a block that was read with that hash.
+        ([_log(5, "0x" + "aa" * 32, address="0x12")], MalformedResponseError, "address"),
+    ],
+)
+def test_logs_are_checked_against_the_blocks_read(logs, error, message):
+    from orchestration.evm.ingest import _read_logs
+
+    hashes = {5: "0x" + "aa" * 32, 6: "0x" + "bb" * 32}
+    with pytest.raises(error, match=message):
+        _read_logs(_LogsOnly(logs), 1, 5, 6, hashes, {5: 0, 6: 12})
