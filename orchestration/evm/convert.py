@@ -62,7 +62,7 @@ def _strings(values: list, field: str, *, nullable: bool) -> pa.StringArray:
     try:
         array = pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        bad = next(value for value in values if value is not None and not isinstance(value, str))
+        bad = next((value for value in values if value is not None and not isinstance(value, str)), exc)
         raise ValueError(f"{field} is not a string: {str(bad)[:80]!r}") from exc
     if not nullable and array.null_count:
         raise ValueError(f"{field} is missing")
