@@ -7,7 +7,8 @@ formatting would only cost time and pass big integers through Python objects we 
 
 What it adds over the provider:
 - JSON-RPC batches of at most `batch_size` calls (blocks with full transactions, `eth_getLogs`
-  over block ranges);
+  over block ranges), up to `concurrency` of them in flight at once: while one answer is decoded
+  the node is already writing the next, so the wait on the node overlaps our own work;
 - retries with exponential backoff and jitter on transient failures — unreachable node, dropped
   connection, timeouts, HTTP 429 (honouring `Retry-After`) and 5xx, JSON-RPC limit errors
   (`-32005`), malformed answers — and typed errors (`orchestration.evm.errors`) once attempts run
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,14 +100,17 @@ class EvmRpcClient:
         chain_id: int | None = None,
         confirmations: int = 0,
         batch_size: int = 100,
+        concurrency: int = 4,
         log_block_range: int = 1000,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if batch_size < 1 or log_block_range < 1 or confirmations < 0:
-            raise ValueError("batch_size and log_block_range must be positive, confirmations >= 0")
+        if batch_size < 1 or concurrency < 1 or log_block_range < 1 or confirmations < 0:
+            raise ValueError(
+                "batch_size, concurrency and log_block_range must be positive, confirmations >= 0"
+            )
         self.node = redact_url(url)
         try:  # the platform's outbound policy: no private, loopback or link-local node unless allowed
             outbound.check_url(url)
@@ -113,9 +119,11 @@ class EvmRpcClient:
         self.expected_chain_id = chain_id
         self.confirmations = confirmations
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.log_block_range = log_block_range
         self.retry = retry or RetryPolicy()
         self.stats = RpcStats()
+        self._stats_lock = threading.Lock()  # batches in flight count from several threads
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
@@ -177,8 +185,11 @@ class EvmRpcClient:
             (start, min(start + self.log_block_range - 1, to_block))
             for start in range(from_block, to_block + 1, self.log_block_range)
         ]
+        # A sub-range's answer can be thousands of logs: the calls are spread over as many requests
+        # as may be in flight rather than packed into one answer decoded on its own.
         results = self.batch(
-            [("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end)}]) for start, end in ranges]
+            [("eth_getLogs", [{"fromBlock": hex(start), "toBlock": hex(end)}]) for start, end in ranges],
+            spread=True,
         )
         logs: list[dict[str, Any]] = []
         for (start, end), chunk in zip(ranges, results, strict=True):
@@ -193,14 +204,27 @@ class EvmRpcClient:
         """One JSON-RPC call, retried on transient failures; returns its `result`."""
         return self._with_retries(lambda: self._result_of(self._send_one(method, params), method))
 
-    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        """Many calls as JSON-RPC batches of at most `batch_size`; results in the order of calls.
-        A batch is retried whole: nodes answer batches all-or-nothing often enough."""
-        results: list[Any] = []
-        for offset in range(0, len(calls), self.batch_size):
-            chunk = list(calls[offset : offset + self.batch_size])
-            results.extend(self._with_retries(lambda chunk=chunk: self._send_batch(chunk)))
-        return results
+    def batch(self, calls: Sequence[tuple[str, list[Any]]], *, spread: bool = False) -> list[Any]:
+        """Many calls as JSON-RPC batches of at most `batch_size`, up to `concurrency` in flight;
+        results in the order of calls. With `spread`, batches are smaller when that gives every
+        request in flight a share of the calls. A batch is retried whole: nodes answer batches
+        all-or-nothing often enough. The first batch to fail for good fails the whole call."""
+        size = self.batch_size
+        if spread:
+            size = max(1, min(size, -(-len(calls) // self.concurrency)))
+        chunks = [list(calls[offset : offset + size]) for offset in range(0, len(calls), size)]
+
+        def send(chunk: list[tuple[str, list[Any]]]) -> list[Any]:
+            return self._with_retries(lambda: self._send_batch(chunk))
+
+        if len(chunks) <= 1 or self.concurrency == 1:
+            answers = [send(chunk) for chunk in chunks]
+        else:
+            # Threads, not processes: a batch mostly waits on the socket, which releases the GIL.
+            # web3's provider keeps one HTTP session per thread.
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks))) as pool:
+                answers = list(pool.map(send, chunks))
+        return [result for answer in answers for result in answer]
 
     def _with_retries(self, attempt: Callable[[], Any]) -> Any:
         for attempt_number in range(1, self.retry.max_attempts + 1):
@@ -208,10 +232,12 @@ class EvmRpcClient:
                 return attempt()
             except EvmSourceError as exc:
                 name = type(exc).__name__
-                self.stats.errors_by_type[name] = self.stats.errors_by_type.get(name, 0) + 1
+                with self._stats_lock:
+                    self.stats.errors_by_type[name] = self.stats.errors_by_type.get(name, 0) + 1
                 if not exc.transient or attempt_number == self.retry.max_attempts:
                     raise
-                self.stats.retries += 1
+                with self._stats_lock:
+                    self.stats.retries += 1
                 self._sleep(
                     self.retry.delay_after(
                         attempt_number, retry_after=getattr(exc, "retry_after", None), rng=self._rng
@@ -220,14 +246,17 @@ class EvmRpcClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _send_one(self, method: str, params: list[Any]) -> Any:
-        self.stats.http_requests += 1
-        self.stats.calls += 1
+        self._count(calls=1)
         with self._translate_transport_errors():
             return self._provider.make_request(method, params)
 
+    def _count(self, *, calls: int) -> None:
+        with self._stats_lock:
+            self.stats.http_requests += 1
+            self.stats.calls += calls
+
     def _send_batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        self.stats.http_requests += 1
-        self.stats.calls += len(calls)
+        self._count(calls=len(calls))
         with self._translate_transport_errors():
             responses = self._provider.make_batch_request(calls)
         if isinstance(responses, dict):

@@ -15,7 +15,10 @@ view is a transient ChainMovedError, never a half-updated partition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +27,7 @@ import pyarrow.compute as pc
 
 from orchestration.evm.client import EvmRpcClient
 from orchestration.evm.convert import blocks_table, logs_table, transactions_table
-from orchestration.evm.errors import ChainMovedError
+from orchestration.evm.errors import ChainMovedError, MalformedResponseError
 from orchestration.evm.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
 from orchestration.evm.schema import (
     BLOCKS,
@@ -72,6 +75,23 @@ class IngestResult:
         return None if self.last_block is None else str(self.last_block)
 
 
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the duration. A node's answers are trees of dicts, lists and
+    strings without reference cycles, hundreds of thousands of containers for a range of mainnet
+    blocks, and the collector's passes over them were measured at a third or more of a read.
+    Whatever cyclic garbage is made meanwhile is collected once the collector is back. Nested or
+    concurrent uses leave it on at the end when it was on at the start of the first."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_cycle_collector_paused()
 def ingest_range(
     client: EvmRpcClient,
     *,
@@ -124,21 +144,27 @@ def ingest_range(
 
     first = _number(blocks[0])
     hashes = {_number(block): block["hash"].lower() for block in blocks}
-    logs = client.get_logs(first, last)
-    for log in logs:
-        number = _number_of_log(log)
-        if hashes.get(number) != str(log.get("blockHash")).lower():
-            raise ChainMovedError(
-                f"chain {chain_id}: a log names block {number} hash {log.get('blockHash')}, "
-                f"but the block read has {hashes.get(number)}"
-            )
-
-    timestamps = {_number(block): int(block["timestamp"], 16) for block in blocks}
-    tables = {
-        BLOCKS: blocks_table(chain_id, blocks),
-        TRANSACTIONS: transactions_table(chain_id, blocks),
-        LOGS: logs_table(chain_id, logs, timestamps),
-    }
+    block_rows = blocks_table(chain_id, blocks)
+    timestamps = dict(
+        zip(
+            block_rows["block_number"].to_pylist(),
+            block_rows["block_timestamp"].cast(pa.int64()).to_pylist(),
+            strict=True,
+        )
+    )
+    # The logs are read (and converted) while the transactions are: the node serves them meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending_logs = pool.submit(_read_logs, client, chain_id, first, last, hashes, timestamps)
+        try:
+            transaction_rows, refused = transactions_table(chain_id, blocks), None
+        except MalformedResponseError as exc:
+            refused = exc
+        del blocks  # tens of thousands of decoded objects the garbage collector need not walk again
+        # A failed read of the logs is reported first, as when reading came before converting.
+        log_rows = pending_logs.result()
+    if refused is not None:
+        raise refused
+    tables = {BLOCKS: block_rows, TRANSACTIONS: transaction_rows, LOGS: log_rows}
     return IngestResult(
         chain_id=chain_id,
         first_block=first,
@@ -148,9 +174,59 @@ def ingest_range(
         ),
         reorg=reorg,
         block_hashes=hashes,
-        block_count=len(blocks),
+        block_count=block_rows.num_rows,
         transaction_count=tables[TRANSACTIONS].num_rows,
         log_count=tables[LOGS].num_rows,
+    )
+
+
+def _read_logs(
+    client: EvmRpcClient,
+    chain_id: int,
+    first: int,
+    last: int,
+    hashes: Mapping[int, str],
+    timestamps: Mapping[int, int],
+) -> pa.Table:
+    """The logs of blocks first..last as an evm.logs table, read a few sub-ranges at a time (as many
+    as the client has in flight) and converted as they come: a range of mainnet blocks has
+    hundreds of thousands of logs, and holding all of them decoded at once costs memory and
+    garbage-collector passes over every one. Each log must name the hash of the block read."""
+    step = client.log_block_range * client.concurrency
+    block_hashes = pa.array([hashes[number] for number in range(first, last + 1)], pa.string())
+    parts = []
+    for start in range(first, last + 1, step):
+        logs = client.get_logs(start, min(start + step - 1, last))
+        try:
+            table = logs_table(chain_id, logs, timestamps)
+        except MalformedResponseError:
+            # A log that names another block is the chain moving, not a broken node: say so first.
+            _check_logs_one_by_one(chain_id, logs, hashes)
+            raise
+        # Every block number in the table is one read (its time was found), so this is its hash.
+        read = pc.take(block_hashes, pc.subtract(table["block_number"], first))
+        same = pc.equal(table["block_hash"], read)
+        if not pc.all(same, min_count=0).as_py():
+            index = pc.index(same, False).as_py()
+            _raise_chain_moved(
+                chain_id, table["block_number"][index].as_py(), table["block_hash"][index], read[index]
+            )
+        parts.append(table)
+    return pa.concat_tables(parts) if parts else logs_table(chain_id, [], timestamps)
+
+
+def _check_logs_one_by_one(
+    chain_id: int, logs: Sequence[Mapping[str, Any]], hashes: Mapping[int, str]
+) -> None:
+    for log in logs:
+        number = _number_of_log(log)
+        if hashes.get(number) != str(log.get("blockHash")).lower():
+            _raise_chain_moved(chain_id, number, log.get("blockHash"), hashes.get(number))
+
+
+def _raise_chain_moved(chain_id: int, number: int, named: Any, read: Any) -> None:
+    raise ChainMovedError(
+        f"chain {chain_id}: a log names block {number} hash {named}, but the block read has {read}"
     )
 
 
@@ -168,8 +244,7 @@ def split_into_partitions(
                 pc.greater_equal(table["block_number"], replace_from),
                 pc.less_equal(table["block_number"], min(high, last_block)),
             )
-            part = table.filter(mask).sort_by([(column, "ascending") for column in SORT_KEYS[dataset]])
-            writes.append(PartitionWrite(dataset, key, replace_from, part))
+            writes.append(PartitionWrite(dataset, key, replace_from, _sorted(table.filter(mask), dataset)))
     return writes
 
 
@@ -183,7 +258,16 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
         else [existing.filter(pc.less(existing["block_number"], write.replace_from_block))]
     )
     merged = pa.concat_tables([*(t.cast(schema) for t in kept), write.table.cast(schema)])
-    return merged.sort_by([(column, "ascending") for column in SORT_KEYS[write.dataset]])
+    return _sorted(merged, write.dataset)
+
+
+def _sorted(table: pa.Table, dataset: str) -> pa.Table:
+    """`table` in the dataset's row order. A node answers in that order already, and reordering
+    copies every column (tens of megabytes a partition), so the copy is made only when needed."""
+    order = pc.sort_indices(table, sort_keys=[(column, "ascending") for column in SORT_KEYS[dataset]])
+    if pc.all(pc.equal(order, pa.array(range(len(order)), order.type)), min_count=0).as_py():
+        return table
+    return table.take(order)
 
 
 def _number(block: Mapping[str, Any]) -> int:

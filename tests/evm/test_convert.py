@@ -165,3 +165,80 @@ def test_partition_keys_cover_block_ranges():
     assert partition_keys(8, 11, width=4) == ["blocks_00000008"]
     with pytest.raises(ValueError, match="does not start a partition"):
         partition_bounds("blocks_00012500")
+
+
+def _one_log(**overrides):
+    log = {
+        "blockNumber": "0xa",
+        "blockHash": "0x" + "AB" * 32,
+        "transactionIndex": "0x0",
+        "transactionHash": "0x" + "cd" * 32,
+        "logIndex": "0x1",
+        "address": "0x" + "Ee" * 20,
+        "topics": [TRANSFER_TOPIC.upper().replace("0X", "0x"), "0x" + "00" * 12 + "22" * 20],
+        "data": "0x" + "FF" * 32,
+        "removed": False,
+    }
+    return {**log, **overrides}
+
+
+def test_log_columns_are_lower_case_with_missing_topics_null():
+    row = logs_table(1, [_one_log()], {10: 1_700_000_000}).to_pylist()[0]
+
+    assert row["block_hash"] == "0x" + "ab" * 32
+    assert row["address"] == "0x" + "ee" * 20
+    assert row["topic0"] == TRANSFER_TOPIC
+    assert (row["topic2"], row["topic3"]) == (None, None)
+    assert row["data"] == "0x" + "ff" * 32
+    assert (row["block_number"], row["log_index"]) == (10, 1)
+    assert int(row["block_timestamp"].timestamp()) == 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("broken", "field"),
+    [
+        ({"address": "0x" + "11" * 19}, "address"),  # 38 digits
+        ({"data": "0x123"}, "data"),  # odd length
+        ({"data": "0x" + "gg" * 32}, "data"),
+        ({"transactionHash": "cd" * 33}, "transactionHash"),  # no 0x
+        ({"topics": [TRANSFER_TOPIC, None]}, "topic1"),
+        ({"topics": [TRANSFER_TOPIC, "0x" + "zz" * 32]}, "topic1"),
+        ({"topics": [TRANSFER_TOPIC] * 5}, "5 topics"),
+        ({"logIndex": 1}, "logIndex"),  # a JSON number where a hex quantity belongs
+        ({"blockNumber": "12"}, "blockNumber"),  # decimal, not hex
+    ],
+)
+def test_malformed_log_fields_are_refused_naming_the_field(broken, field):
+    good = _one_log(logIndex="0x0")
+
+    with pytest.raises(MalformedResponseError, match=f"malformed log.*{field}"):
+        logs_table(1, [good, _one_log(**broken)], {10: 0})
+
+
+def test_a_log_of_a_block_not_read_is_refused():
+    with pytest.raises(MalformedResponseError, match="block 11, which is not among the blocks read"):
+        logs_table(1, [_one_log(blockNumber="0xb")], {10: 0})
+
+
+def test_transaction_naming_another_block_is_refused(chain, make_client):
+    block = make_client().get_blocks([1])[0]
+    moved = {**block["transactions"][0], "blockHash": "0x" + "00" * 32}
+
+    with pytest.raises(MalformedResponseError, match="does not belong to block 1"):
+        transactions_table(chain.chain_id, [{**block, "transactions": [moved]}])
+
+
+def test_uint256_quantities_stay_exact_in_transactions(chain, make_client):
+    block = make_client().get_blocks([1])[0]
+    rich = {**block["transactions"][0], "value": hex(2**256 - 1), "from": "0x" + "AA" * 20}
+
+    row = transactions_table(chain.chain_id, [{**block, "transactions": [rich]}]).to_pylist()[0]
+
+    assert row["value"] == str(2**256 - 1)
+    assert row["from_address"] == "0x" + "aa" * 20
+
+
+def test_empty_answers_give_empty_tables():
+    assert logs_table(1, [], {}).num_rows == 0
+    assert blocks_table(1, []).num_rows == 0
+    assert transactions_table(1, []).num_rows == 0

@@ -1,6 +1,7 @@
 """The ingestion step end to end over HTTP: what it writes per partition, incremental runs,
 confirmations, and node faults that must end in a retry or an error, never in a wrong partition."""
 
+import pyarrow as pa
 import pytest
 
 from orchestration.evm.errors import ChainMovedError, MalformedResponseError, NodeUnreachableError
@@ -155,3 +156,85 @@ def test_a_reorg_between_reading_blocks_and_logs_is_caught(chain, make_client):
     assert lake.dataset(BLOCKS)["block_hash"].to_pylist() == [
         chain.block_hash(n) for n in range(chain.head + 1)
     ]
+
+
+def test_partition_writes_come_in_row_order_whatever_order_the_rows_arrived_in():
+    from orchestration.evm.ingest import split_into_partitions
+    from orchestration.evm.schema import LOGS_SCHEMA
+
+    def row(block, log_index):
+        return {
+            "chain_id": 1,
+            "block_number": block,
+            "block_hash": f"0x{block:064x}",
+            "block_timestamp": 0,
+            "transaction_index": 0,
+            "transaction_hash": "0x" + "cd" * 32,
+            "log_index": log_index,
+            "address": "0x" + "11" * 20,
+            "data": "0x",
+        }
+
+    shuffled = pa.Table.from_pylist([row(3, 1), row(2, 5), row(3, 0), row(2, 4)], schema=LOGS_SCHEMA)
+    in_order = pa.Table.from_pylist([row(2, 4), row(3, 0)], schema=LOGS_SCHEMA)
+
+    (shuffled_write,) = split_into_partitions(
+        {LOGS: shuffled}, first_block=2, last_block=3, partition_width=10
+    )
+    (ordered_write,) = split_into_partitions(
+        {LOGS: in_order}, first_block=2, last_block=3, partition_width=10
+    )
+
+    assert [(r["block_number"], r["log_index"]) for r in shuffled_write.table.to_pylist()] == [
+        (2, 4),
+        (2, 5),
+        (3, 0),
+        (3, 1),
+    ]
+    assert ordered_write.table.equals(in_order)
+
+
+class _LogsOnly:
+    """A client stand-in that answers every eth_getLogs with the same logs."""
+
+    log_block_range = 10
+    concurrency = 1
+
+    def __init__(self, logs):
+        self.logs = logs
+
+    def get_logs(self, start, end):
+        return self.logs
+
+
+def _log(block_number, block_hash, **overrides):
+    return {
+        "blockNumber": hex(block_number),
+        "blockHash": block_hash,
+        "transactionIndex": "0x0",
+        "transactionHash": "0x" + "cd" * 32,
+        "logIndex": "0x0",
+        "address": "0x" + "11" * 20,
+        "topics": [],
+        "data": "0x",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("logs", "error", "message"),
+    [
+        # Well formed, but naming another hash for a block that was read.
+        ([_log(5, "0x" + "ee" * 32)], ChainMovedError, "a log names block 5"),
+        # Malformed and naming a block that was not read: the moved chain is the better explanation.
+        ([_log(7, "0x" + "ee" * 32, address="0x12")], ChainMovedError, "a log names block 7"),
+        # Malformed, of a block that was read with that hash.
+        ([_log(5, "0x" + "aa" * 32, address="0x12")], MalformedResponseError, "address"),
+    ],
+)
+def test_logs_are_checked_against_the_blocks_read(logs, error, message):
+    from orchestration.evm.ingest import _read_logs
+
+    hashes = {5: "0x" + "aa" * 32, 6: "0x" + "bb" * 32}
+    with pytest.raises(error, match=message):
+        _read_logs(_LogsOnly(logs), 1, 5, 6, hashes, {5: 0, 6: 12})
