@@ -25,6 +25,9 @@ Semantics the DSL fixes:
   string does not match.
 * Values are always bound parameters; column names come from the dataset schema and are quoted.
 
+Instead of ``where``, ``sql`` may hold one read-only statement over the dataset itself
+(:mod:`alerting.sql_condition`); each row it returns is a match.
+
 ``confirmations`` (default 0): only rows at least that many blocks below the dataset's head match
 (needs a ``block_number`` column). ``dedupe`` (default: the row's identity columns the dataset has)
 and ``payload`` (default: every column) name columns. ``severity`` is info, warning or critical.
@@ -40,10 +43,20 @@ from typing import Any
 import pyarrow as pa
 
 from .models import Severity
+from .sql_condition import missing_columns, output_columns, parse_condition_sql
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "is_null", "contains", "starts_with")
 ORDER_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-CONDITION_KEYS = {"dataset", "where", "confirmations", "severity", "dedupe", "payload", "silenced_until"}
+CONDITION_KEYS = {
+    "dataset",
+    "where",
+    "sql",
+    "confirmations",
+    "severity",
+    "dedupe",
+    "payload",
+    "silenced_until",
+}
 IDENTITY_COLUMNS = (
     "chain_id",
     "block_number",
@@ -292,6 +305,7 @@ class Condition:
     payload: list[str]
     silenced_until: datetime | None
     uint_columns: frozenset = frozenset()
+    sql: str | None = None  # the SQL form: a checked read-only statement over the dataset's view
 
 
 def _columns(value: Any, schema: dict, path: str, errors: dict[str, str]) -> list[str]:
@@ -332,9 +346,17 @@ def compile_condition(condition: Any, schema: dict[str, pa.DataType] | None) -> 
             errors["dataset"] = f"{dataset!r} has no partitions in the catalog yet (its schema is unknown)"
         raise ConditionError(errors)
     checker = _Checker(schema)
-    if "where" not in condition:
-        errors["where"] = "a predicate tree is required"
-        predicate = Compiled("FALSE")
+    sql = None
+    predicate = Compiled("FALSE")
+    if "where" in condition and "sql" in condition:
+        errors["sql"] = "a condition has either where or sql, not both"
+    elif "sql" in condition:
+        try:
+            sql = parse_condition_sql(condition["sql"], dataset if isinstance(dataset, str) else "")
+        except ValueError as exc:
+            errors["sql"] = str(exc)
+    elif "where" not in condition:
+        errors["where"] = "a predicate tree (or an sql statement) is required"
     else:
         predicate = checker.node(condition["where"], "where", 0)
     errors.update(checker.errors)
@@ -357,10 +379,24 @@ def compile_condition(condition: Any, schema: dict[str, pa.DataType] | None) -> 
     except ValueError as exc:
         errors["silenced_until"] = f"an ISO 8601 time with zone, or null ({exc})"
         silenced_until = None
+    if sql is not None and not errors:
+        try:
+            missing = missing_columns(
+                output_columns(sql, dataset, schema), schema=schema, dedupe=dedupe, payload=payload
+            )
+        except ValueError as exc:
+            errors["sql"] = str(exc)
+        else:
+            if missing:
+                errors["sql"] = (
+                    f"the statement must return the columns events need; missing: {', '.join(missing)} "
+                    "(SELECT * keeps them all)"
+                )
     if errors:
         raise ConditionError(errors)
     return Condition(
         dataset=dataset,
+        sql=sql,
         predicate=predicate,
         confirmations=confirmations,
         severity=severity,

@@ -25,6 +25,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from django.db import connection, transaction
@@ -37,6 +39,7 @@ from versioning.storage import Storage, lake
 
 from ..dsl import UINT_PREFIX, Condition, ConditionError, compile_condition, source_sql
 from ..models import AlertDefinition, AlertEvent
+from ..sql_condition import bind_dataset
 from .deliveries import deliveries_create
 
 log = logging.getLogger(__name__)
@@ -168,31 +171,71 @@ def scan_partitions(
             part = partition_dataset(storage, pv.location)
             result.rows_scanned += part.count_rows()
             con.register("part", part)
-            sql, params = scan_sql(active, head)
-            relation = con.sql(sql, params=params)
-            # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table.
-            table = (getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table)()
+            found: list[tuple[Compiled, list[dict]]] = []
+            scanned = [c for c in active if c.condition.sql is None]
+            if scanned:  # every DSL definition in one scan
+                found.extend(_scan_dsl(con, scanned, head))
+            for item in active:  # an SQL definition is its own statement over the dataset's view
+                if item.condition.sql is not None:
+                    try:
+                        found.append((item, _run_sql(con, item, head, dataset=pv.dataset)))
+                    except duckdb.InterruptException:
+                        raise  # a timeout, cancel or lost lease stops the whole run
+                    except duckdb.Error as exc:
+                        # A statement that fails on this data (a cast, a division) must not keep the
+                        # other definitions on the dataset from raising their events.
+                        log.warning(
+                            "alert definition %s failed on %s: %s",
+                            item.definition.pk,
+                            pv.partition_key,
+                            sandbox.error_message(exc),
+                        )
             if max_confirmations and head is not None and "block_number" in part.schema.names:
                 newest = con.sql("SELECT max(block_number) FROM part").fetchall()[0][0]
                 if newest is not None and newest > head - max_confirmations:
                     result.unconfirmed.append(pv.partition_key)
             con.unregister("part")
-            if not table.num_rows:
-                continue
-            data_columns = [n for n in table.column_names if not n.startswith(("__m", UINT_PREFIX))]
-            flags = [table[f"__m{i}"].to_pylist() for i in range(len(active))]
-            rows = table.select(data_columns).to_pylist()
-            for row_index, row in enumerate(rows):
-                if orphaned and row.get("block_hash") in orphaned:
-                    continue
-                for flag_index, item in enumerate(active):
-                    if flags[flag_index][row_index]:
-                        result.matches.append(Match(item, row, pv.partition_key, pv.version))
+            for item, rows in found:
+                for row in rows:
+                    if orphaned and row.get("block_hash") in orphaned:
+                        continue
+                    result.matches.append(Match(item, row, pv.partition_key, pv.version))
     finally:
         if forget is not None:
             forget()
         con.close()
     return result
+
+
+def _fetch(relation) -> pa.Table:
+    # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table.
+    return (getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table)()
+
+
+def _scan_dsl(con, active: list[Compiled], head: int | None) -> list[tuple[Compiled, list[dict]]]:
+    """The rows of the view ``part`` each DSL definition matches, from one scan."""
+    sql, params = scan_sql(active, head)
+    table = _fetch(con.sql(sql, params=params))
+    if not table.num_rows:
+        return []
+    data_columns = [n for n in table.column_names if not n.startswith(("__m", UINT_PREFIX))]
+    flags = [table[f"__m{i}"].to_pylist() for i in range(len(active))]
+    rows = table.select(data_columns).to_pylist()
+    return [
+        (item, [row for row, flag in zip(rows, flags[index], strict=True) if flag])
+        for index, item in enumerate(active)
+    ]
+
+
+def _run_sql(con, item: Compiled, head: int | None, *, dataset: str) -> list[dict]:
+    """The rows an SQL definition returns over the partition in ``part``, bound as the view named
+    like the dataset; its confirmations filter the output like a DSL definition's filter its rows."""
+    bind_dataset(con, dataset, "part")
+    sql, params = f"SELECT * FROM ({item.condition.sql}) AS __alert", []
+    if item.condition.confirmations:
+        sql += " WHERE coalesce(block_number <= ?, FALSE)"
+        params.append((head if head is not None else -1) - item.condition.confirmations)
+    return _fetch(con.sql(sql, params=params)).to_pylist()
 
 
 def dedupe_key(definition: AlertDefinition, condition: Condition, row: dict) -> str:
