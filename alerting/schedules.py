@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
+
+from platform_site.schedules import schedule_ensure
 
 DRAIN_NAME = "alerting.deliveries_drain"
 
@@ -10,16 +12,4 @@ DRAIN_NAME = "alerting.deliveries_drain"
 def ensure_schedules(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
     """post_migrate hook: drain due deliveries every minute (retries come due on their own; new
     events also enqueue a drain at once)."""
-    from django_q.models import Schedule
-
-    if Schedule._meta.db_table not in connections[using].introspection.table_names():
-        return
-    Schedule.objects.using(using).update_or_create(
-        name=DRAIN_NAME,
-        defaults={
-            "func": "alerting.tasks.deliveries_drain",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    schedule_ensure(using, name=DRAIN_NAME, func="alerting.tasks.deliveries_drain", every_minutes=1)

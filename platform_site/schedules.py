@@ -1,4 +1,5 @@
-"""The platform's own django-q2 schedule (daily retention), registered idempotently after migrate."""
+"""django-q2 schedules, registered idempotently after migrate: one helper for every app's
+schedules, and the platform's own (daily retention)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ from django.db import DEFAULT_DB_ALIAS, connections
 RETENTION_NAME = "platform.retention_daily"
 
 
-def ensure_schedules(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+def schedule_ensure(using: str, *, name: str, func: str, every_minutes: int | None = None) -> None:
+    """Create or update the schedule ``name`` running ``func`` every ``every_minutes`` minutes, or
+    daily when that is None. Skipped while django-q2's own tables are not migrated yet (a partial
+    ``migrate``)."""
     from django_q.models import Schedule
 
     if Schedule._meta.db_table not in connections[using].introspection.table_names():
         return
-    Schedule.objects.using(using).update_or_create(
-        name=RETENTION_NAME,
-        defaults={
-            "func": "platform_site.tasks.retention_daily",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
+    timing = (
+        {"schedule_type": Schedule.DAILY}
+        if every_minutes is None
+        else {"schedule_type": Schedule.MINUTES, "minutes": every_minutes}
     )
+    defaults = {"func": func, "repeats": -1, **timing}
+    Schedule.objects.using(using).update_or_create(name=name, defaults=defaults)
+
+
+def ensure_schedules(using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """post_migrate hook: daily retention."""
+    schedule_ensure(using, name=RETENTION_NAME, func="platform_site.tasks.retention_daily")
