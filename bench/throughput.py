@@ -358,7 +358,10 @@ def free_port() -> int:
 
 
 def bench_replay(args) -> dict:
+    from django.conf import settings
+
     ingestion = bench_module("ingestion")
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]  # the replay node is on loopback
     port = free_port()
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
