@@ -10,12 +10,10 @@ fault-injection setting), so the kill always lands inside work it has claimed.
 import hashlib
 import os
 import signal
-import socket
 import uuid
 
 import psutil
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pytest
 from django.core.management import call_command
 
@@ -25,6 +23,7 @@ from orgs.models import platform_org
 from tests.factories import UserFactory
 from tests.orchestration.conftest import drain
 from tests.orchestration.workers import QCluster, wait_for
+from tests.s3 import moto_s3_bucket
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 from versioning.storage import lake
 
@@ -34,38 +33,10 @@ DATASETS = ("evm.blocks", "evm.transactions", "evm.logs", "evm.transfers", "evm.
 REDIS_URL = os.environ.get("CHAINLAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_bucket():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    saved = {k: os.environ.get(k) for k in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(
-        S3_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test"
-    )
-    pafs.S3FileSystem(
-        endpoint_override=f"127.0.0.1:{port}",
-        scheme="http",
-        access_key="test",
-        secret_key="test",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    ).create_dir("scale-out")
-    yield "s3://scale-out"
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with moto_s3_bucket("scale-out") as bucket:
+        yield bucket
 
 
 def redis_reachable() -> bool:

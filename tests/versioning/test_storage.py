@@ -1,7 +1,5 @@
 """The storage interface on a local folder and on S3 (moto's server on 127.0.0.1), plus GC/verify."""
 
-import os
-import socket
 import uuid
 from datetime import timedelta
 
@@ -10,6 +8,7 @@ import pytest
 
 from orchestration.models import Task
 from tests.factories import TaskFactory
+from tests.s3 import moto_s3_bucket
 from versioning.models import PartitionVersion
 from versioning.services import catalog_verify, dataset_partition_write, storage_gc
 from versioning.storage import Storage, StorageError, partition_location, task_id_of
@@ -17,41 +16,10 @@ from versioning.storage import Storage, StorageError, partition_location, task_i
 TABLE = pa.table({"block_number": [1, 2, 3], "hash": ["a", "b", "c"]})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_url():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    saved = {k: os.environ.get(k) for k in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(
-        S3_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test"
-    )
-    import pyarrow.fs as pafs
-
-    fs = pafs.S3FileSystem(
-        endpoint_override=f"127.0.0.1:{port}",
-        scheme="http",
-        access_key="test",
-        secret_key="test",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    )
-    fs.create_dir("lake-bucket")
-    yield "s3://lake-bucket/prefix"
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with moto_s3_bucket("lake-bucket") as bucket:
+        yield f"{bucket}/prefix"
 
 
 @pytest.fixture(params=["file", "s3"])
