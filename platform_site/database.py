@@ -39,6 +39,10 @@ def database_settings(folder: Path) -> dict:
     if settings["ENGINE"] != "django.db.backends.postgresql":
         raise ConfigError("DATABASE_URL must point at PostgreSQL (postgres://…); nothing else is supported")
     settings.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    # psycopg prepares nothing while this is None (Django's default). Django's own cursors bind
+    # client-side and never prepare whatever it is; the engine's hot statements ask for it
+    # explicitly (``prepare=True``), so the number only matters to those.
+    settings["OPTIONS"].setdefault("prepare_threshold", 5)
     settings["TEST"] = {"NAME": os.environ.get("CHAINLAKE_TEST_DATABASE") or None}
     # A worker started by a test (``manage.py qcluster``) must use the test run's database.
     if name := os.environ.get("CHAINLAKE_DATABASE_NAME"):

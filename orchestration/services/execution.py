@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -46,6 +47,7 @@ from versioning.services import (
 )
 from versioning.storage import lake, schema_hash
 
+from .messages import send_run_messages
 from .propagation import invalidations_propagate
 from .scheduler import lock_job, plan_downstream
 
@@ -76,8 +78,9 @@ def _execute_prepared(sql: str, params: list):
     """Run a hot-path statement as a server-side prepared statement on Django's connection.
 
     Claims, heartbeats and completions run thousands of times a second across workers; preparing
-    them once per connection skips parsing and planning on every call. Same connection and
-    transaction state as the ORM.
+    them once per connection skips parsing and planning on every call (planning was most of the
+    database's time per task). Same connection and transaction state as the ORM, but a cursor of
+    psycopg's own: Django's cursors bind parameters client-side, and such a cursor never prepares.
 
     Errors go through Django's wrapper, so a dropped connection counts as one for Django's own
     checks; outside a transaction it is also closed here at once, so the next call reconnects
@@ -89,7 +92,7 @@ def _execute_prepared(sql: str, params: list):
         connection.ensure_connection()
     try:
         with connection.wrap_database_errors:
-            return connection.connection.execute(sql, params, prepare=True)
+            return psycopg.Cursor(connection.connection).execute(sql, params, prepare=True)
     except (OperationalError, InterfaceError):
         if not connection.in_atomic_block:
             connection.close()
@@ -168,28 +171,8 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
                 "dispatched %d task(s)", len(ids), extra={"event": "tasks_dispatched", "count": len(ids)}
             )
         if enqueue and ids:
-            transaction.on_commit(lambda: _enqueue(ids))
+            transaction.on_commit(lambda: send_run_messages(ids))
     return ids
-
-
-def _enqueue(ids: list[uuid.UUID]) -> None:
-    """One broker (one Redis connection) for the whole batch, where each message opened its own.
-
-    ``save=False``: django-q2 keeps no success record of a task run; the tasks table is the
-    record of every outcome (a failure of the entry point itself is still kept).
-    """
-    from django_q.brokers import get_broker
-    from django_q.tasks import async_task
-
-    broker = get_broker()
-    for task_id in ids:
-        async_task(
-            "orchestration.tasks.task_execute",
-            str(task_id),
-            task_name=f"task {task_id}",
-            broker=broker,
-            save=False,
-        )
 
 
 # -- claim, heartbeat ---------------------------------------------------------------------------

@@ -15,9 +15,9 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
-log = logging.getLogger(__name__)
+from .messages import EXECUTE_FUNC
 
-EXECUTE_FUNC = "orchestration.tasks.task_execute"
+log = logging.getLogger(__name__)
 
 
 def _redispatch_seconds() -> int:
@@ -104,11 +104,11 @@ def tasks_requeue_lost(*, older_than: float | None = None) -> list[uuid.UUID]:
 def _resend(task_ids: list[uuid.UUID], stale_messages: list[int]) -> None:
     from django_q.models import OrmQ
 
-    from .execution import _enqueue
+    from .messages import send_run_messages
 
     if stale_messages:
         OrmQ.objects.filter(id__in=stale_messages).delete()
-    _enqueue(task_ids)
+    send_run_messages(task_ids)
 
 
 def work_waiting(*, older_than: float) -> bool:

@@ -212,7 +212,7 @@ def test_scheduler_tick_plans_reactive_jobs_and_dispatches(org, run_tasks, monke
     from orchestration.services import execution
 
     enqueued = []
-    monkeypatch.setattr(execution, "_enqueue", enqueued.extend)
+    monkeypatch.setattr(execution, "send_run_messages", enqueued.extend)
     source = synthetic_source_job(end_block=199, partition_size=100)
     job_plan(job=source)
     run_tasks()
