@@ -188,6 +188,12 @@ def retry_on_disconnect(*, give_up_after: float = 30.0, conn=None):
                 return fn(*args, **kwargs)
             if current.connection is not None and getattr(current.connection, "closed", False):
                 current.close()  # psycopg saw the socket drop: start on a fresh one
+            # The first try runs bare: tenacity's bookkeeping costs more than a claim's Python, and
+            # almost every call succeeds. A dropped connection starts the retries on a fresh one.
+            try:
+                return fn(*args, **kwargs)
+            except disconnect_errors():
+                current.close()
             return retrying(*args, **kwargs)
 
         return wrapper

@@ -217,14 +217,25 @@ def _columns(model, alias: str) -> list:
     return [(field, f"{alias}.{field.column}") for field in model._meta.concrete_fields]
 
 
-def _instance(model, fields: list, values) -> object:
-    """A model instance from raw column values, converted as the ORM would (jsonb arrives as text)."""
-    converted = []
-    for (field, _), value in zip(fields, values, strict=True):
-        for converter in field.get_db_converters(connection):
-            value = converter(value, None, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field, _ in fields], converted)
+@functools.cache
+def _loading(model) -> tuple[list[str], list[tuple[int, list]]]:
+    """The attribute names of ``model``'s columns, and the ORM's converters of the columns that
+    have any (jsonb arrives as text): the same for every row, so looked up once per process."""
+    fields = model._meta.concrete_fields
+    converting = [
+        (i, converters) for i, f in enumerate(fields) if (converters := f.get_db_converters(connection))
+    ]
+    return [field.attname for field in fields], converting
+
+
+def _instance(model, values) -> object:
+    """A model instance from raw column values (in ``_columns`` order), converted as the ORM would."""
+    names, converting = _loading(model)
+    values = list(values)
+    for index, converters in converting:
+        for converter in converters:
+            values[index] = converter(values[index], None, connection)
+    return model.from_db(connection.alias, names, values)
 
 
 @functools.cache
@@ -249,15 +260,15 @@ def _task_claim_loaded(*, task_id: uuid.UUID | str, worker_id: str) -> tuple[Lea
     """The claim of ``task_claim`` that also returns the task with its job and org and the job's
     cursors, in the same statement: one round trip where a claim, a load and a cursor read took
     three. The row is the one the claim wrote, so nothing can change between claim and load."""
-    sql, task_fields, job_fields, org_fields = _claim_and_load_sql()
+    sql, task_fields, job_fields, _ = _claim_and_load_sql()
     task_id = uuid.UUID(str(task_id))
     row = _execute_prepared(sql, [worker_id, task_id]).fetchone()
     if row is None:
         return None
     split_job, split_org = len(task_fields), len(task_fields) + len(job_fields)
-    task = _instance(Task, task_fields, row[:split_job])
-    job = _instance(Job, job_fields, row[split_job:split_org])
-    job.org = _instance(Org, org_fields, row[split_org:-1])
+    task = _instance(Task, row[:split_job])
+    job = _instance(Job, row[split_job:split_org])
+    job.org = _instance(Org, row[split_org:-1])
     task.job = job
     cursors = row[-1]
     cursors = json.loads(cursors) if isinstance(cursors, str) else cursors
@@ -707,8 +718,52 @@ class _WatchdogThreads:
                 self._idle.append(inbox)
 
 
+class _WatchdogsNotYetDue:
+    """Watchdogs whose first check is still ahead, handed to a thread only when it comes.
+
+    A watchdog does nothing before its first check (a heartbeat interval or a fence check away,
+    seconds), and most tasks are over by then. Handing each one to a thread at once woke that
+    thread per task, which under a stream of short tasks cost a fifth of a worker's time. One
+    thread per process looks every ``TICK`` seconds instead: a watchdog whose task has finished is
+    dropped unseen, one that is due starts on its own thread. A first check is late by at most a
+    tick.
+    """
+
+    TICK = 0.1
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """In a forked child: the parent's thread does not exist here."""
+        self._lock = threading.Lock()
+        self._waiting: dict[_Watchdog, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: _Watchdog, due: float) -> None:
+        with self._lock:
+            self._waiting[watchdog] = due
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, daemon=True, name="watchdog-starter")
+                self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                over = [w for w, due in self._waiting.items() if w.stopped.is_set() or due <= now]
+                for watchdog in over:
+                    del self._waiting[watchdog]
+            for watchdog in over:
+                if not watchdog.stopped.is_set():
+                    _watchdog_threads.run(watchdog.run)
+
+
 _watchdog_threads = _WatchdogThreads()
+_watchdogs_not_yet_due = _WatchdogsNotYetDue()
 os.register_at_fork(after_in_child=_watchdog_threads.forget)
+os.register_at_fork(after_in_child=_watchdogs_not_yet_due.forget)
 
 
 class _Watchdog:
@@ -734,7 +789,14 @@ class _Watchdog:
         self.stopped = threading.Event()  # set by the worker once the operator returned
 
     def start(self) -> None:
-        _watchdog_threads.run(self.run)
+        self.started = time.monotonic()
+        _watchdogs_not_yet_due.add(self, due=self._first_check())
+
+    def _step(self) -> float:
+        return min(self.interval, fence_check_seconds())
+
+    def _first_check(self) -> float:
+        return min(self.started + self._step(), self.deadline)
 
     def run(self) -> None:
         try:
@@ -745,9 +807,10 @@ class _Watchdog:
             connection.close()
 
     def _watch(self) -> str | None:
-        next_beat = time.monotonic() + self.interval
-        step = min(self.interval, fence_check_seconds())
-        while not self.stopped.wait(step):
+        next_beat = self.started + self.interval
+        # Started when its first check is due (or a tick later): that one runs at once.
+        next_check = self._first_check()
+        while not self.stopped.wait(max(0.0, next_check - time.monotonic())):
             now = time.monotonic()
             if now >= self.deadline:
                 return f"timed out after {self.timeout:g}s"
@@ -760,12 +823,13 @@ class _Watchdog:
             except Exception as exc:
                 log.warning("heartbeat of %s failed (retrying): %s", self.lease.task_id, exc)
                 next_beat = min(next_beat, time.monotonic() + 0.5)
-                step = 0.5
+                next_check = min(time.monotonic() + 0.5, self.deadline)
                 continue
-            step = min(self.interval, fence_check_seconds())
             if not held:
                 self.ctx.lease_lost.set()
                 return "the task was cancelled, reaped or claimed by another worker"
+            # The deadline is looked at when it comes, not at the next check after it.
+            next_check = min(now + self._step(), self.deadline)
         return None
 
     def _stop(self, reason: str) -> None:

@@ -3,6 +3,7 @@ completed by one fenced statement, and the dispatch that follows it only when it
 
 import os
 import threading
+import time
 
 import pytest
 from django.utils import timezone
@@ -13,6 +14,8 @@ from orchestration.services.execution import (
     _task_claim_loaded,
     _task_context,
     _watchdog_threads,
+    _watchdogs_not_yet_due,
+    _WatchdogsNotYetDue,
     has_nothing_to_publish,
     task_claim,
     task_publish,
@@ -142,21 +145,27 @@ def test_a_completion_dispatches_its_jobs_waiting_task_and_nothing_else(org):
     assert tasks_dispatch(enqueue=False) == [late.id]
 
 
-def test_watchdogs_reuse_idle_threads_and_a_forked_child_starts_afresh(org):
+def test_short_tasks_wake_no_watchdog_thread_and_a_forked_child_starts_afresh(org):
     job = idle_job(org, "a")
-    warm, *more = pending(job, 4)
-    assert task_execute(task_id=warm.id) == "succeeded"
-    kept = {t.ident for t in threading.enumerate() if t.name == "watchdog"}
-    assert kept
-    for task in more:
+    watchdogs = {t.ident for t in threading.enumerate() if t.name == "watchdog"}
+    for task in pending(job, 5):
         assert task_execute(task_id=task.id) == "succeeded"
-    # Kept between tasks, not one per task (a watchdog still winding down may need a second one).
-    assert len({t.ident for t in threading.enumerate() if t.name == "watchdog"} - kept) <= 1
+    # Each was over before its first check was due: no watchdog thread ran for any of them, and
+    # one thread per process looks at the waiting ones.
+    assert {t.ident for t in threading.enumerate() if t.name == "watchdog"} == watchdogs
+    assert len([t for t in threading.enumerate() if t.name == "watchdog-starter"]) == 1
+    time.sleep(3 * _WatchdogsNotYetDue.TICK)
+    assert not _watchdogs_not_yet_due._waiting  # the finished ones are dropped
 
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports through the pipe
-        os.write(write, b"%d" % len(_watchdog_threads._idle))
+        forgotten = (
+            not _watchdogs_not_yet_due._waiting
+            and _watchdogs_not_yet_due._thread is None
+            and not _watchdog_threads._idle
+        )
+        os.write(write, b"1" if forgotten else b"0")
         os._exit(0)
     os.waitpid(child, 0)
-    assert os.read(read, 16) == b"0"
+    assert os.read(read, 16) == b"1"
