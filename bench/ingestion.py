@@ -4,7 +4,7 @@ A local eth-tester chain is served over HTTP on 127.0.0.1 (orchestration.evm.tes
 with blocks carrying ERC-20 transfers. Then, in the same run and alternating rounds:
 
 - ingestion: one task of an `evm_rpc` job through the engine's execution path (plan, claim with a
-  fenced lease and heartbeat, the operator: web3's HTTP provider, batches, retries armed,
+  fenced lease and heartbeat, the operator: pooled HTTP, batches, retries armed,
   consistency checks, conversion to Arrow, block-range partitions merged and written as Parquet to
   the lake, then the publish transaction with the cursor), from an empty catalog each round.
 - baseline: the same JSON-RPC work with nothing on top — plain httpx POSTs of the same batches

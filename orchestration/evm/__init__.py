@@ -1,11 +1,13 @@
 """Chain ingestion from Ethereum JSON-RPC: the parts of the `evm_rpc` source that need no engine.
 
 Modules, one job each:
-- `client`: batched, retrying JSON-RPC over web3's HTTP provider; chain id check; confirmations.
+- `client`: batched, retrying JSON-RPC over pooled HTTP, answers kept as the node's bytes; chain id
+  check; confirmations.
 - `errors`: typed errors, each `transient` (retry the task) or not (fail it, a person looks).
 - `schema`: Arrow schemas of evm.blocks / evm.transactions / evm.logs / evm.transfers and the
   block-range partition keys (`blocks_00012000`).
-- `convert`: node answers to Arrow (validating as it goes) and ERC-20 Transfer decoding.
+- `convert`: node answers to Arrow (parsed in C++, validated column by column) and ERC-20 Transfer
+  decoding.
 - `reorg`: walk back from a parent-hash mismatch to the common ancestor, bounded.
 - `ingest`: `ingest_range(client, start=, end=, stored_hashes=)` -> `IngestResult` (partition writes,
   new cursor, reorg or None) and `merge_partition` to apply a write to a partition's old content.

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.evm.client import EvmRpcClient
-from orchestration.evm.convert import blocks_table, logs_table, transactions_table
+from orchestration.evm.convert import (
+    blocks_from_raw,
+    logs_from_raw,
+    read_blocks_json,
+    read_logs_json,
+    transactions_from_raw,
+)
 from orchestration.evm.errors import ChainMovedError, MalformedResponseError
 from orchestration.evm.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
 from orchestration.evm.schema import (
@@ -115,10 +121,10 @@ def ingest_range(
         last = min(last, start + max_blocks - 1)
     tip = start - 1
     below = stored_hash(stored_hashes, tip)
-    blocks = client.get_blocks(range(start, last + 1)) if last >= start else []
-    if blocks:
+    block_rows, transaction_rows = _read_blocks(client, chain_id, start, last)
+    if block_rows.num_rows:
         # The first new block must build on the stored tip.
-        forked = below is not None and blocks[0]["parentHash"].lower() != below
+        forked = below is not None and block_rows["parent_hash"][0].as_py() != below
     else:
         # Nothing new: the node's block at the stored tip must still be the stored one, or a branch
         # exactly as long as the old one would go unnoticed until a higher block arrived.
@@ -127,24 +133,26 @@ def ingest_range(
             and tip <= head
             and client.get_blocks([tip], full_transactions=False)[0]["hash"].lower() != below
         )
-    if not blocks and not forked:
+    if not block_rows.num_rows and not forked:
         return IngestResult(chain_id=chain_id, first_block=None, last_block=None)
 
     reorg = None
     if forked:
         reorg = find_common_ancestor(client, stored_hashes=stored_hashes, tip=tip, max_depth=max_reorg_depth)
-        replaced = client.get_blocks(range(reorg.from_block, start))
-        if tuple(block["hash"].lower() for block in replaced) != reorg.new_hashes:
+        replaced_blocks, replaced_transactions = _read_blocks(client, chain_id, reorg.from_block, tip)
+        if tuple(replaced_blocks["block_hash"].to_pylist()) != reorg.new_hashes:
             raise ChainMovedError(
                 f"chain {chain_id}: blocks from {reorg.from_block} changed during the reorg walk"
             )
-        blocks = replaced + blocks
+        block_rows = pa.concat_tables([replaced_blocks, block_rows])
+        transaction_rows = pa.concat_tables([replaced_transactions, transaction_rows])
         last = max(last, tip)
-    _check_links(chain_id, blocks, stored_hash(stored_hashes, _number(blocks[0]) - 1))
+    first = block_rows["block_number"][0].as_py()
+    _check_links(chain_id, block_rows, stored_hash(stored_hashes, first - 1))
 
-    first = _number(blocks[0])
-    hashes = {_number(block): block["hash"].lower() for block in blocks}
-    block_rows = blocks_table(chain_id, blocks)
+    hashes = dict(
+        zip(block_rows["block_number"].to_pylist(), block_rows["block_hash"].to_pylist(), strict=True)
+    )
     timestamps = dict(
         zip(
             block_rows["block_number"].to_pylist(),
@@ -152,18 +160,7 @@ def ingest_range(
             strict=True,
         )
     )
-    # The logs are read (and converted) while the transactions are: the node serves them meanwhile.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_logs = pool.submit(_read_logs, client, chain_id, first, last, hashes, timestamps)
-        try:
-            transaction_rows, refused = transactions_table(chain_id, blocks), None
-        except MalformedResponseError as exc:
-            refused = exc
-        del blocks  # tens of thousands of decoded objects the garbage collector need not walk again
-        # A failed read of the logs is reported first, as when reading came before converting.
-        log_rows = pending_logs.result()
-    if refused is not None:
-        raise refused
+    log_rows = _read_logs(client, chain_id, first, last, hashes, timestamps)
     tables = {BLOCKS: block_rows, TRANSACTIONS: transaction_rows, LOGS: log_rows}
     return IngestResult(
         chain_id=chain_id,
@@ -175,9 +172,48 @@ def ingest_range(
         reorg=reorg,
         block_hashes=hashes,
         block_count=block_rows.num_rows,
-        transaction_count=tables[TRANSACTIONS].num_rows,
-        log_count=tables[LOGS].num_rows,
+        transaction_count=transaction_rows.num_rows,
+        log_count=log_rows.num_rows,
     )
+
+
+def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> tuple[pa.Table, pa.Table]:
+    """evm.blocks and evm.transactions rows of blocks first..last (none when last < first). Each
+    batch is parsed into Arrow in its fetch thread and converted here while the next batches are on
+    the wire."""
+    block_parts, transaction_parts = [], []
+    for raw in client.stream_blocks(range(first, last + 1), read_blocks_json):
+        block_parts.append(blocks_from_raw(chain_id, raw))
+        transaction_parts.append(transactions_from_raw(chain_id, raw))
+    blocks = _concatenated(block_parts, BLOCKS)
+    asked = pa.array(range(first, first + blocks.num_rows), pa.int64())
+    answered = pc.equal(blocks["block_number"].combine_chunks(), asked)
+    if not pc.all(answered, min_count=0).as_py():
+        index = pc.index(answered, False).as_py()
+        raise MalformedResponseError(
+            f"node {client.node} answered block {blocks['block_number'][index]} for {asked[index]}"
+        )
+    return blocks, _concatenated(transaction_parts, TRANSACTIONS)
+
+
+def _concatenated(tables: list[pa.Table], dataset: str) -> pa.Table:
+    return pa.concat_tables(tables) if tables else SCHEMAS[dataset].empty_table()
+
+
+@dataclass(frozen=True)
+class _LogBatch:
+    """The log objects of one batch as the node sent them, and as Arrow (or why they are not)."""
+
+    logs: list[Any]
+    raw: pa.Table | None
+    refused: MalformedResponseError | None
+
+    @classmethod
+    def parse(cls, logs: list[Any]) -> _LogBatch:
+        try:
+            return cls(logs, read_logs_json(logs), None)
+        except MalformedResponseError as exc:
+            return cls(logs, None, exc)
 
 
 def _read_logs(
@@ -188,20 +224,21 @@ def _read_logs(
     hashes: Mapping[int, str],
     timestamps: Mapping[int, int],
 ) -> pa.Table:
-    """The logs of blocks first..last as an evm.logs table, read a few sub-ranges at a time (as many
-    as the client has in flight) and converted as they come: a range of mainnet blocks has
-    hundreds of thousands of logs, and holding all of them decoded at once costs memory and
-    garbage-collector passes over every one. Each log must name the hash of the block read."""
-    step = client.log_block_range * client.concurrency
+    """The logs of blocks first..last as an evm.logs table, converted batch by batch as they come:
+    a range of mainnet blocks has hundreds of thousands of logs. Each log must name the hash of the
+    block read."""
+    numbers = pa.array(list(timestamps), pa.int64())
+    seconds = pa.array(list(timestamps.values()), pa.int64())
     block_hashes = pa.array([hashes[number] for number in range(first, last + 1)], pa.string())
     parts = []
-    for start in range(first, last + 1, step):
-        logs = client.get_logs(start, min(start + step - 1, last))
+    for batch in client.stream_logs(first, last, _LogBatch.parse):
         try:
-            table = logs_table(chain_id, logs, timestamps)
+            if batch.refused is not None:
+                raise batch.refused
+            table = logs_from_raw(chain_id, batch.raw, numbers, seconds)
         except MalformedResponseError:
             # A log that names another block is the chain moving, not a broken node: say so first.
-            _check_logs_one_by_one(chain_id, logs, hashes)
+            _check_logs_one_by_one(chain_id, [msgspec.json.decode(log) for log in batch.logs], hashes)
             raise
         # Every block number in the table is one read (its time was found), so this is its hash.
         read = pc.take(block_hashes, pc.subtract(table["block_number"], first))
@@ -212,13 +249,13 @@ def _read_logs(
                 chain_id, table["block_number"][index].as_py(), table["block_hash"][index], read[index]
             )
         parts.append(table)
-    return pa.concat_tables(parts) if parts else logs_table(chain_id, [], timestamps)
+    return _concatenated(parts, LOGS)
 
 
-def _check_logs_one_by_one(
-    chain_id: int, logs: Sequence[Mapping[str, Any]], hashes: Mapping[int, str]
-) -> None:
+def _check_logs_one_by_one(chain_id: int, logs: Sequence[Any], hashes: Mapping[int, str]) -> None:
     for log in logs:
+        if not isinstance(log, Mapping):
+            continue  # malformed, and naming no block
         number = _number_of_log(log)
         if hashes.get(number) != str(log.get("blockHash")).lower():
             _raise_chain_moved(chain_id, number, log.get("blockHash"), hashes.get(number))
@@ -264,14 +301,24 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
 def _sorted(table: pa.Table, dataset: str) -> pa.Table:
     """`table` in the dataset's row order. A node answers in that order already, and reordering
     copies every column (tens of megabytes a partition), so the copy is made only when needed."""
-    order = pc.sort_indices(table, sort_keys=[(column, "ascending") for column in SORT_KEYS[dataset]])
-    if pc.all(pc.equal(order, pa.array(range(len(order)), order.type)), min_count=0).as_py():
+    if _in_order(table, SORT_KEYS[dataset]):
         return table
-    return table.take(order)
+    return table.take(
+        pc.sort_indices(table, sort_keys=[(column, "ascending") for column in SORT_KEYS[dataset]])
+    )
 
 
-def _number(block: Mapping[str, Any]) -> int:
-    return int(block["number"], 16)
+def _in_order(table: pa.Table, keys: list[str]) -> bool:
+    """Whether each row comes after the one before it by `keys` (compared as a tuple), checked on
+    neighbouring rows rather than by sorting."""
+    if table.num_rows < 2:
+        return True
+    after = pa.scalar(False)
+    for key in reversed(keys):
+        column = table[key]
+        earlier, later = column.slice(0, len(column) - 1), column.slice(1)
+        after = pc.or_(pc.greater(later, earlier), pc.and_(pc.equal(later, earlier), after))
+    return bool(pc.all(after, min_count=0).as_py())
 
 
 def _number_of_log(log: Mapping[str, Any]) -> int:
@@ -281,14 +328,19 @@ def _number_of_log(log: Mapping[str, Any]) -> int:
         return -1  # reported as a hash mismatch below; convert would call it malformed
 
 
-def _check_links(chain_id: int, blocks: Sequence[Mapping[str, Any]], below: str | None) -> None:
+def _check_links(chain_id: int, blocks: pa.Table, below: str | None) -> None:
     """Every block must build on the one before it (and the first on the stored block below, when
     known): otherwise the node switched branches while the range was read."""
-    previous = below
-    for block in blocks:
-        if previous is not None and block["parentHash"].lower() != previous:
-            raise ChainMovedError(
-                f"chain {chain_id}: block {_number(block)} does not build on the block read before it; "
-                "the chain moved during the read"
-            )
-        previous = block["hash"].lower()
+    parents = blocks["parent_hash"].combine_chunks()
+    previous = blocks["block_hash"].combine_chunks()[:-1]
+    if below is not None:
+        previous = pa.concat_arrays([pa.array([below], pa.string()), previous])
+    else:
+        parents = parents[1:]
+    linked = pc.equal(parents, previous)
+    if not pc.all(linked, min_count=0).as_py():
+        index = pc.index(linked, False).as_py() + (0 if below is not None else 1)
+        raise ChainMovedError(
+            f"chain {chain_id}: block {blocks['block_number'][index]} does not build on the block read "
+            "before it; the chain moved during the read"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,9 @@ from versioning.storage import Storage, WrittenFile, partition_location
 
 if TYPE_CHECKING:
     from orchestration.models import Job, Task
+
+# Parquet files of one task encoded at once (a source writes a few datasets per partition).
+_PARQUET_WRITERS = 4
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +165,43 @@ class TaskContext:
     # -- outputs ------------------------------------------------------------------------------
     def write(self, dataset: str, partition_key: str, table: pa.Table) -> None:
         """Write one output partition (merged per the job's update strategy); published later."""
+        self.write_many([(dataset, partition_key, table)])
+
+    def write_many(self, partitions: list[tuple[str, str, pa.Table]]) -> None:
+        """Write several output partitions, as `write` each (dataset, partition key, table). The
+        merges run here (they may read the catalog), the Parquet encoding of the files in threads:
+        compression is most of a write's time and pyarrow releases the GIL for it."""
+        # The last table given for a partition wins, as with one `write` after another.
+        latest = {(dataset, key): table for dataset, key, table in partitions}
+        merged = [
+            (dataset, key, self._merged(dataset, key, table)) for (dataset, key), table in latest.items()
+        ]
+
+        def encode(item: tuple[str, str, pa.Table]) -> WrittenFile:
+            dataset, key, table = item
+            return self.storage.write_table(
+                partition_location(dataset, key, self.task.id, self.attempt), table
+            )
+
+        if len(merged) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(merged), _PARQUET_WRITERS)) as pool:
+                files = list(pool.map(encode, merged))
+        else:
+            files = [encode(item) for item in merged]
+        for (dataset, key, _), written in zip(merged, files, strict=True):
+            self.outputs = [o for o in self.outputs if (o.dataset, o.partition_key) != (dataset, key)]
+            self.outputs.append(PendingOutput(dataset, key, written, written.schema))
+
+    def _merged(self, dataset: str, partition_key: str, table: pa.Table) -> pa.Table:
         if dataset not in self.job.output_datasets:
             raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
         from orchestration.services.merge import last_per_key, merge_with_current
 
         if not self.rebuild:
-            table = merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
-        elif self.job.update_strategy == "upsert":
-            table = last_per_key(table, list(self.job.unique_key))
-        location = partition_location(dataset, partition_key, self.task.id, self.attempt)
-        written = self.storage.write_table(location, table)
-        self.outputs = [o for o in self.outputs if (o.dataset, o.partition_key) != (dataset, partition_key)]
-        self.outputs.append(PendingOutput(dataset, partition_key, written, written.schema))
+            return merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
+        if self.job.update_strategy == "upsert":
+            return last_per_key(table, list(self.job.unique_key))
+        return table
 
     def invalidate(self, dataset: str, *, scope: str, **fields: Any) -> None:
         """Record an invalidation of ``dataset`` to publish with this task's outputs."""

@@ -233,21 +233,20 @@ class EvmRpcOperator(Operator):
             ctx, below=start, depth=source.max_reorg_depth, width=source.partition_width
         )
         try:
-            result = ingest_range(
-                source.client(),
-                start=start,
-                end=source.end_block,
-                stored_hashes=hashes,
-                partition_width=source.partition_width,
-                max_reorg_depth=source.max_reorg_depth,
-                max_blocks=source.max_blocks_per_task,
-            )
+            with source.client() as client:
+                result = ingest_range(
+                    client,
+                    start=start,
+                    end=source.end_block,
+                    stored_hashes=hashes,
+                    partition_width=source.partition_width,
+                    max_reorg_depth=source.max_reorg_depth,
+                    max_blocks=source.max_blocks_per_task,
+                )
         except EvmSourceError as exc:
             error = OperatorError if exc.transient else PermanentOperatorError
             raise error(f"{type(exc).__name__}: {exc}") from exc
-        for write in result.writes:
-            if write.dataset in ctx.job.output_datasets:
-                self._apply(ctx, write)
+        self._apply(ctx, [write for write in result.writes if write.dataset in ctx.job.output_datasets])
         if result.last_block is not None:
             retire_other_layouts(
                 ctx, written={(w.dataset, w.partition_key) for w in result.writes}, up_to=result.last_block
@@ -266,6 +265,14 @@ class EvmRpcOperator(Operator):
                 )
 
     @staticmethod
-    def _apply(ctx: TaskContext, write: PartitionWrite) -> None:
-        existing = _current_partition(ctx, write.dataset, write.partition_key)
-        ctx.write(write.dataset, write.partition_key, merge_partition(existing, write))
+    def _apply(ctx: TaskContext, writes: list[PartitionWrite]) -> None:
+        ctx.write_many(
+            [
+                (
+                    write.dataset,
+                    write.partition_key,
+                    merge_partition(_current_partition(ctx, write.dataset, write.partition_key), write),
+                )
+                for write in writes
+            ]
+        )

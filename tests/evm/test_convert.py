@@ -242,3 +242,26 @@ def test_empty_answers_give_empty_tables():
     assert logs_table(1, [], {}).num_rows == 0
     assert blocks_table(1, []).num_rows == 0
     assert transactions_table(1, []).num_rows == 0
+
+
+def test_quantities_wider_than_their_column_are_refused_and_leading_zeros_are_not():
+    padded = _one_log(logIndex="0x" + "0" * 20 + "7", transactionIndex="0X1")
+    with pytest.raises(MalformedResponseError, match="transactionIndex"):
+        logs_table(1, [padded], {10: 0})  # a quantity is written "0x…", never "0X…"
+
+    row = logs_table(1, [{**padded, "transactionIndex": "0x1"}], {10: 0}).to_pylist()[0]
+    assert row["log_index"] == 7
+    with pytest.raises(MalformedResponseError, match="logIndex does not fit in 64 bits"):
+        logs_table(1, [_one_log(logIndex=hex(2**64))], {10: 0})
+    with pytest.raises(MalformedResponseError, match="malformed log"):
+        logs_table(1, [_one_log(logIndex=hex(2**31))], {10: 0})  # an int32 column
+
+
+def test_uint256_quantities_are_exact_on_both_sides_of_64_bits(chain, make_client):
+    block = make_client().get_blocks([1])[0]
+    values = [0, 1, 2**64 - 1, 2**64, 10**18 + 1, 2**255 + 3]
+    txs = [{**block["transactions"][0], "value": hex(value)} for value in values]
+
+    rows = transactions_table(chain.chain_id, [{**block, "transactions": txs}]).to_pylist()
+
+    assert [row["value"] for row in rows] == [str(value) for value in values]

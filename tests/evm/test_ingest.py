@@ -1,6 +1,7 @@
 """The ingestion step end to end over HTTP: what it writes per partition, incremental runs,
 confirmations, and node faults that must end in a retry or an error, never in a wrong partition."""
 
+import msgspec
 import pyarrow as pa
 import pytest
 
@@ -203,8 +204,8 @@ class _LogsOnly:
     def __init__(self, logs):
         self.logs = logs
 
-    def get_logs(self, start, end):
-        return self.logs
+    def stream_logs(self, start, end, parse):
+        return iter([parse([msgspec.json.encode(log) for log in self.logs])])
 
 
 def _log(block_number, block_hash, **overrides):
