@@ -15,7 +15,7 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
-from .messages import EXECUTE_FUNC
+from .messages import message_task_ids
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,11 @@ def _waiting_message_task_ids(broker) -> tuple[set[str], dict[str, list[int]]]:
             package = SignedPackage.loads(payload)
         except (BadSignature, TypeError, ValueError):
             continue
-        if package.get("func") != EXECUTE_FUNC or not package.get("args"):
-            continue
-        task_id = str(package["args"][0])
-        if lock is None or lock <= now:
-            waiting.add(task_id)
-        else:
-            fetched.setdefault(task_id, []).append(message_id)
+        for task_id in message_task_ids(package):
+            if lock is None or lock <= now:
+                waiting.add(task_id)
+            else:
+                fetched.setdefault(task_id, []).append(message_id)
     return waiting, fetched
 
 

@@ -116,3 +116,30 @@ def test_a_dag_runs_on_an_s3_lake(db, settings, s3_url, run_tasks):
     assert after["blocks_00000100"] > before["blocks_00000100"]
     assert catalog_verify() == []
     assert len(storage_gc(grace=timedelta(seconds=-1))) == 1  # the replaced file of blocks_00000100
+
+
+def test_mostly_distinct_text_is_not_dictionary_encoded_and_reads_back_the_same(tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = 500
+    table = pa.table(
+        {
+            "block_number": list(range(rows)),
+            "transaction_hash": [f"0x{i:064x}" for i in range(rows)],  # every value new
+            "address": [f"0x{i % 7:040x}" for i in range(rows)],  # a handful of values
+            "data": [bytes([i % 256, i // 256]) for i in range(rows)],
+        }
+    )
+    storage = Storage((tmp_path / "store").as_uri())
+    storage.write_table("t.parquet", table)
+    assert storage.read_table("t.parquet").equals(table)
+    encodings = {
+        column.path_in_schema: column.encodings
+        for column in (
+            pq.ParquetFile(tmp_path / "store" / "t.parquet").metadata.row_group(0).column(i) for i in range(4)
+        )
+    }
+    assert "RLE_DICTIONARY" in encodings["address"]
+    assert "RLE_DICTIONARY" in encodings["block_number"]
+    assert "RLE_DICTIONARY" not in encodings["transaction_hash"]
+    assert "RLE_DICTIONARY" not in encodings["data"]
