@@ -6,7 +6,7 @@
    loop of ``bench/orchestration.py`` (its ``bench_claim``, run here in the same process: our
    claim+complete and a bare ``SELECT … FOR UPDATE SKIP LOCKED`` loop). The tasks have no partitions:
    the operator has nothing to read or write, so the figure is the engine's own cost per task
-   (dispatch, broker, django-q2, claim, publish, downstream planning, django-q2's result record).
+   (dispatch, broker messages, django-q2's pusher, worker and monitor, claim, publish).
 2. **Pending→running latency** of a single task on an idle cluster, p50 and p95 over many tasks
    created one at a time (``started_at - created_at`` in the ledger), per broker.
 3. **Ingestion** against a JSON-RPC replay server on loopback (a separate process) serving
