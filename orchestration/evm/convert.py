@@ -183,12 +183,15 @@ def _present(array: pa.Array, field: str, *, nullable: bool) -> pa.Array:
     return array
 
 
-def _checked(array: pa.StringArray, field: str, shape: _HexShape) -> None:
-    """Refuses the column unless every (non-null) value has `shape`, naming the first that has not."""
+def _checked(array: pa.StringArray, field: str, shape: _HexShape) -> bool:
+    """Refuses the column unless every (non-null) value has `shape`, naming the first that has not.
+    Returns whether some value has an upper-case letter."""
     values = array.filter(array.is_valid()) if array.null_count else array
-    if not _scan(values, shape):
+    upper = _scan(values, shape)
+    if upper is None:
         bad = _first_misshapen(values, shape)
         raise ValueError(f"{field} is not {shape.description}: {bad[:80]!r}")
+    return upper
 
 
 def _layout(array: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,17 +219,23 @@ def _fine_lengths_and_prefixes(offsets: np.ndarray, text: np.ndarray, shape: _He
     return fine
 
 
-def _scan(array: pa.StringArray, shape: _HexShape) -> bool:
+def _scan(array: pa.StringArray, shape: _HexShape) -> bool | None:
     """Whether every value of a column without nulls has `shape`, checked on the column's bytes in
     numpy: lengths from the offsets, prefixes at the value starts, and then the whole character
     buffer must hold nothing but hex digits besides the one "x" of each prefix. A regular
-    expression per value took about twice as long."""
+    expression per value took about twice as long. None when some value has not the shape; else
+    whether some value has an upper-case letter (nodes write lower case, so the first count, of
+    lower-case digits, usually settles both)."""
     if len(array) == 0:
-        return True
+        return False
     offsets, text = _layout(array)
     if not _fine_lengths_and_prefixes(offsets, text, shape).all():
-        return False
-    return _count_hex_digits(text[offsets[0] : offsets[-1]]) == offsets[-1] - offsets[0] - len(array)
+        return None
+    region = text[offsets[0] : offsets[-1]]
+    digits = offsets[-1] - offsets[0] - len(array)
+    if _count_lower_hex_digits(region) == digits:
+        return bool(shape.either_prefix and (text[offsets[:-1] + 1] == ord("X")).any())
+    return True if _count_hex_digits(region) == digits else None
 
 
 def _first_misshapen(array: pa.StringArray, shape: _HexShape) -> str | None:
@@ -251,11 +260,15 @@ def _count_hex_digits(text: np.ndarray) -> int:
     return int(np.count_nonzero((((text | 0x20) - ord("a")) < 6) | ((text - ord("0")) < 10)))
 
 
+def _count_lower_hex_digits(text: np.ndarray) -> int:
+    """How many bytes of `text` are "0"-"9" or "a"-"f"."""
+    return int(np.count_nonzero(((text - ord("a")) < 6) | ((text - ord("0")) < 10)))
+
+
 def _hex(source, field: str, shape: _HexShape, *, nullable: bool = False) -> pa.StringArray:
-    """A column of 0x-hex strings of `shape`, lower-cased."""
+    """A column of 0x-hex strings of `shape`, lower-cased (copied only when some value is not)."""
     array = _present(_column(source, field), field, nullable=nullable)
-    _checked(array, field, shape)
-    return pc.ascii_lower(array)
+    return pc.ascii_lower(array) if _checked(array, field, shape) else array
 
 
 def _significant_digits(array: pa.StringArray, field: str, *, nullable: bool) -> pa.StringArray:
@@ -457,8 +470,7 @@ def _topic_column(flat_topics: pa.Array, starts: pa.Array, counts: pa.Array, pos
     field = f"topic{position}"
     if values.null_count != has_topic.false_count:
         raise ValueError(f"{field} is null")
-    _checked(values, field, _HASH)
-    return pc.ascii_lower(values)
+    return pc.ascii_lower(values) if _checked(values, field, _HASH) else values
 
 
 # -- decoded JSON (dicts) ----------------------------------------------------------------------------

@@ -277,12 +277,19 @@ def split_into_partitions(
         low, high = partition_bounds(key, partition_width)
         replace_from = max(low, first_block)
         for dataset, table in tables.items():
-            mask = pc.and_(
-                pc.greater_equal(table["block_number"], replace_from),
-                pc.less_equal(table["block_number"], min(high, last_block)),
-            )
-            writes.append(PartitionWrite(dataset, key, replace_from, _sorted(table.filter(mask), dataset)))
+            rows = _rows_between(table, replace_from, min(high, last_block))
+            writes.append(PartitionWrite(dataset, key, replace_from, _sorted(rows, dataset)))
     return writes
+
+
+def _rows_between(table: pa.Table, low: int, high: int) -> pa.Table:
+    """The rows of blocks low..high; the table itself (no copy of its columns, tens of megabytes)
+    when every row is among them, as when a read fits in one partition."""
+    numbers = table["block_number"]
+    bounds = pc.min_max(numbers).as_py()
+    if table.num_rows and low <= bounds["min"] and bounds["max"] <= high:
+        return table
+    return table.filter(pc.and_(pc.greater_equal(numbers, low), pc.less_equal(numbers, high)))
 
 
 def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Table:
@@ -290,12 +297,13 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
     in the dataset's row order."""
     schema = SCHEMAS[write.dataset]
     kept = (
-        []
+        None
         if existing is None
-        else [existing.filter(pc.less(existing["block_number"], write.replace_from_block))]
+        else existing.filter(pc.less(existing["block_number"], write.replace_from_block))
     )
-    merged = pa.concat_tables([*(t.cast(schema) for t in kept), write.table.cast(schema)])
-    return _sorted(merged, write.dataset)
+    if not kept:  # nothing kept: the write's rows, already in order (split_into_partitions)
+        return write.table.cast(schema)
+    return _sorted(pa.concat_tables([kept.cast(schema), write.table.cast(schema)]), write.dataset)
 
 
 def _sorted(table: pa.Table, dataset: str) -> pa.Table:

@@ -194,6 +194,15 @@ def test_log_columns_are_lower_case_with_missing_topics_null():
     assert int(row["block_timestamp"].timestamp()) == 1_700_000_000
 
 
+def test_an_upper_case_prefix_alone_is_lowered_and_lower_case_columns_pass_unchanged():
+    # Every digit lower-case but one "0X": the column still has to be lowered.
+    row = logs_table(1, [_one_log(address="0X" + "ee" * 20, transactionHash="0X" + "cd" * 32)], {10: 0})
+    assert row.to_pylist()[0]["address"] == "0x" + "ee" * 20
+    assert row.to_pylist()[0]["transaction_hash"] == "0x" + "cd" * 32
+    lower = _one_log(blockHash="0x" + "ab" * 32, address="0x" + "ee" * 20, data="0x" + "ff" * 32)
+    assert logs_table(1, [lower, lower], {10: 0}).to_pylist()[1]["data"] == "0x" + "ff" * 32
+
+
 @pytest.mark.parametrize(
     ("broken", "field"),
     [
