@@ -17,8 +17,8 @@ from platform_site.metrics import PLANNING_SECONDS, REAPER_ACTIONS
 def task_execute(*task_ids: str) -> str:
     """Run tasks from the ledger, one after another (a second delivery of the same message claims
     nothing). A message names several when a large dispatch bundled them (``services.messages``);
-    once the bundle has run ``BUNDLE_SECONDS``, the tasks not yet started go back to the broker as a
-    message of their own, for whichever worker is free.
+    once the bundle has run ``BUNDLE_SECONDS``, the tasks not yet started go back to the broker, one
+    per message, for whichever workers are free.
 
     A django-q2 worker process is disposable (its cluster starts a new one), so a runaway operator
     that ignores its interrupt may end the process.
@@ -27,7 +27,7 @@ def task_execute(*task_ids: str) -> str:
     outcomes = []
     for index, task_id in enumerate(task_ids):
         if index and time.monotonic() - started > messages.BUNDLE_SECONDS:
-            messages.send_one_message(task_ids[index:])
+            messages.send_run_messages(task_ids[index:])
             outcomes.append(f"{len(task_ids) - index} sent back")
             break
         try:
@@ -35,7 +35,7 @@ def task_execute(*task_ids: str) -> str:
         except Exception:
             if index + 1 < len(task_ids):  # the rest must not wait for the lost-message recovery
                 with contextlib.suppress(Exception):
-                    messages.send_one_message(task_ids[index + 1 :])
+                    messages.send_run_messages(task_ids[index + 1 :])
             raise
     return outcomes[0] if len(outcomes) == 1 else ", ".join(outcomes)
 

@@ -123,7 +123,8 @@ def _target(url: str) -> tuple[httpx.URL, IPAddress]:
 
 
 def check_url(url: str) -> IPAddress:
-    """Resolve and check ``url``'s host now (for clients that connect on their own, e.g. web3)."""
+    """Resolve and check ``url``'s host now; the address to connect to (a client that connects on
+    its own, like the chain node's, pins its connections to it)."""
     return _target(url)[1]
 
 

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 import urllib3
@@ -73,7 +73,6 @@ _ANSWER = msgspec.json.Decoder(list[_Envelope] | _Envelope)
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _NULL = b"null"
 _SPREAD_ROUNDS = 3
-_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -135,10 +134,9 @@ class EvmRpcClient:
             )
         self.node = redact_url(url)
         try:  # the platform's outbound policy: no private, loopback or link-local node unless allowed
-            outbound.check_url(url)
+            address = outbound.check_url(url)
         except outbound.OutboundRefused as exc:
             raise OutboundRefusedError(f"node {self.node}: {exc}") from None
-        self.url = url
         self.expected_chain_id = chain_id
         self.confirmations = confirmations
         self.batch_size = batch_size
@@ -150,18 +148,12 @@ class EvmRpcClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
-        # One pool for every thread (urllib3's pools are thread-safe): connections are kept between
-        # reads. A redirect could lead past the policy's check, so none is followed; retries are
-        # ours alone.
-        self._http = urllib3.PoolManager(
-            num_pools=1,
-            maxsize=concurrency,
-            timeout=urllib3.Timeout(connect=timeout_seconds, read=timeout_seconds),
-            retries=False,
+        self._http, self._path, self._headers = _pinned_pool(
+            url, address, size=concurrency, timeout=timeout_seconds
         )
 
     def close(self) -> None:
-        self._http.clear()
+        self._http.close()
 
     def __enter__(self) -> EvmRpcClient:
         return self
@@ -382,11 +374,12 @@ class EvmRpcClient:
         return [self._result_of(answer, method) for answer, (method, _) in zip(answers, calls, strict=True)]
 
     def _in_call_order(self, answers: list[_Envelope]) -> list[_Envelope]:
-        """A node may answer a batch in any order (JSON-RPC 2.0); our ids are the call positions."""
+        """A node may answer a batch in any order (JSON-RPC 2.0); our ids are the call positions,
+        and an answer must carry one of them as it was sent (an integer)."""
         ids = [answer.id for answer in answers]
         if ids == list(range(len(answers))):
             return answers
-        if sorted(ids, key=str) != sorted(range(len(answers)), key=str):
+        if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(answers))):
             raise MalformedResponseError(f"node {self.node} answered a batch with ids that were not asked")
         return sorted(answers, key=lambda answer: answer.id)
 
@@ -395,9 +388,9 @@ class EvmRpcClient:
         try:
             response = self._http.request(
                 "POST",
-                self.url,
+                self._path,
                 body=msgspec.json.encode(message),
-                headers=_HEADERS,
+                headers=self._headers,
                 redirect=False,
             )
         except urllib3.exceptions.NewConnectionError as exc:
@@ -446,6 +439,40 @@ class EvmRpcClient:
         if not len(answer.result):
             raise MalformedResponseError(f"node {self.node} sent neither result nor error for {method}")
         return answer.result
+
+
+def _pinned_pool(
+    url: str, address: outbound.IPAddress, *, size: int, timeout: float
+) -> tuple[urllib3.HTTPConnectionPool, str, dict[str, str]]:
+    """A connection pool to the address the outbound policy checked, not to whatever the node's
+    name resolves to at connect time (a name that turns private after the check, DNS rebinding,
+    would otherwise pass it), with the request path and headers that name the host. HTTPS still
+    verifies the certificate against the host name. One pool for every fetch thread (urllib3's
+    pools are thread-safe); a redirect could lead past the policy's check, so none is followed;
+    retries are ours alone."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "Host": parts.netloc.rpartition("@")[2]}
+    if parts.username is not None:  # credentials in the URL (user:key@host) become Basic auth
+        headers |= urllib3.util.make_headers(
+            basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        )
+    options = {
+        "maxsize": size,
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+    }
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            str(address),
+            parts.port or 443,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            **options,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(str(address), parts.port or 80, **options)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return pool, path, headers
 
 
 def _decoded(result: msgspec.Raw) -> Any:

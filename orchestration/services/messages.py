@@ -1,4 +1,4 @@
-""" "Run these tasks" messages to django-q2's broker, sent in bulk.
+"""Messages to django-q2's broker that say "run these tasks", sent in bulk.
 
 django-q2's ``async_task`` sends one message per call: a Redis round trip or an INSERT each, plus a
 human-readable name made from a fresh UUID. A dispatch hands up to hundreds of tasks to the broker
@@ -12,7 +12,8 @@ another by the worker that takes it (``orchestration.tasks.task_execute``), beca
 its broker, django-q2's pusher, worker loop and monitor about as much as a short task costs the
 engine. Dispatches of up to ``MIN_MESSAGES`` tasks send one message per task, and larger ones never
 fewer messages than that, so a backlog still spreads over every worker. A bundle that runs long
-sends the rest of its tasks back as a message of their own (``BUNDLE_SECONDS``).
+sends the tasks it has not started back through ``send_run_messages`` (``BUNDLE_SECONDS``): being
+few, they go one per message, to as many free workers.
 
 ``save=False``: django-q2 keeps no success record of a run; the tasks table is the record of every
 outcome (a failure of the entry point itself is still kept).
@@ -38,16 +39,16 @@ def bundles(task_ids: Sequence[str]) -> list[Sequence[str]]:
     return [task_ids[i * total // count : (i + 1) * total // count] for i in range(count)]
 
 
-def send_run_messages(task_ids: Iterable[uuid.UUID | str], *, bundle: bool = True) -> int:
-    """Messages for the tasks, in order (bundled unless ``bundle`` is false: one per task); returns
-    how many messages were sent."""
+def send_run_messages(task_ids: Iterable[uuid.UUID | str]) -> int:
+    """Messages for the tasks, in order, bundled as ``bundles`` cuts them; returns how many
+    messages were sent."""
     from django_q.brokers import get_broker
     from django_q.conf import Conf
 
     task_ids = [str(task_id) for task_id in task_ids]
     if not task_ids:
         return 0
-    messages = bundles(task_ids) if bundle else [[task_id] for task_id in task_ids]
+    messages = bundles(task_ids)
     if Conf.SYNC:  # run in place (django-q2's sync mode): its own path does that
         from django_q.tasks import async_task
 
@@ -56,13 +57,6 @@ def send_run_messages(task_ids: Iterable[uuid.UUID | str], *, bundle: bool = Tru
         return len(messages)
     _push(get_broker(), [_package(ids) for ids in messages])
     return len(messages)
-
-
-def send_one_message(task_ids: Sequence[str]) -> None:
-    """One message naming all of ``task_ids`` (what is left of a bundle)."""
-    from django_q.brokers import get_broker
-
-    _push(get_broker(), [_package(list(task_ids))])
 
 
 def message_task_ids(package: dict) -> list[str]:

@@ -163,3 +163,34 @@ def test_a_batch_answered_by_one_error_object_is_an_error(chain, make_client):
 
 def test_redacted_url_keeps_only_scheme_host_and_port():
     assert redact_url("https://user:pw@node.example:8545/v3/KEY?x=1") == "https://node.example:8545"
+
+
+def test_requests_go_to_the_address_the_policy_checked_not_a_later_answer_of_dns(
+    chain, make_client, monkeypatch
+):
+    """A node name that resolves to another address after the check (DNS rebinding) must not be
+    connected to: the client's connections are pinned to the checked address."""
+    real = socket.getaddrinfo
+    points_to = {"chain-node.test": "127.0.0.1"}
+
+    def resolve(host, *args, **kwargs):
+        return real(points_to.get(host, host), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    port = chain.url.rsplit(":", 1)[1]
+    named = EvmRpcClient(f"http://chain-node.test:{port}", chain_id=chain.chain_id, timeout_seconds=10)
+    points_to["chain-node.test"] = "192.0.2.1"  # now where nothing answers
+
+    assert named.head_block_number() == make_client().head_block_number() == chain.head
+    assert named.stats.http_requests == 1
+
+
+def test_answers_naming_ids_that_were_not_asked_are_refused(make_client):
+    from orchestration.evm.client import _Envelope
+
+    client = make_client()
+    asked = [_Envelope(id=i) for i in (1, 0, 2)]
+    assert [answer.id for answer in client._in_call_order(asked)] == [0, 1, 2]  # any order is fine
+    for ids in (["1", "0", "2"], [0, 0, 2], [0, 1, 3]):  # echoed as strings, repeated, unknown
+        with pytest.raises(MalformedResponseError, match="ids that were not asked"):
+            client._in_call_order([_Envelope(id=i) for i in ids])
