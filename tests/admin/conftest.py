@@ -3,11 +3,6 @@ import pytest
 from tests.factories import OrgFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def org_a(db):
     return OrgFactory(slug="alpha", name="Alpha")

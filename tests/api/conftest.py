@@ -6,12 +6,6 @@ from tests.factories import OrgFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Factories set a password per user; the production hasher would dominate the suite's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_throttle_state():
     # Throttle history lives in the cache; each test starts with none.
     cache.clear()

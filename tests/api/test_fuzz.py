@@ -37,8 +37,7 @@ def same_connection():
 
 
 @pytest.fixture
-def token(db, settings, same_connection):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def token(db, same_connection):
     org = OrgFactory(slug="alpha")
     owner = UserFactory(org=org, role="owner")
     # Some rows to find, so filters and detail lookups meet real data too.

@@ -29,7 +29,6 @@ ADMIN_ACTION = {"run": "run_now", "pause": "pause", "resume": "resume", "retry":
 @pytest.fixture(autouse=True)
 def _lake(settings, tmp_path):
     settings.STORAGE_URL = (tmp_path / "lake").as_uri()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

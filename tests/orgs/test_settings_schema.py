@@ -44,8 +44,7 @@ def test_model_save_refuses_and_keeps_the_stored_value():
 
 
 @pytest.mark.django_db
-def test_api_answers_400_with_the_field(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def test_api_answers_400_with_the_field():
     org = OrgFactory(settings={"query_threads": 2})
     client = APIClient()
     client.force_authenticate(UserFactory(org=org, role="owner"))

@@ -4,11 +4,6 @@ from django.contrib.auth.models import Permission
 from tests.factories import OrgFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def org_a(db):
     return OrgFactory(slug="alpha", name="Alpha")
