@@ -169,3 +169,19 @@ def test_short_tasks_wake_no_watchdog_thread_and_a_forked_child_starts_afresh(or
         os._exit(0)
     os.waitpid(child, 0)
     assert os.read(read, 16) == b"1"
+
+
+def test_the_hot_statements_are_prepared_once_per_connection(org):
+    """Claims and output-less completions are parsed and planned once per connection, not per call
+    (Django's own cursors never prepare; the engine's hot path must not run through them)."""
+    from django.db import connection
+
+    job = idle_job(org, "a")
+    for task in pending(job, 3):
+        assert task_execute(task_id=task.id) == "succeeded"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("UPDATE tasks t SET status = 'running'" in sql for sql in prepared)
+    assert any("UPDATE tasks t SET status = 'succeeded'" in sql for sql in prepared)
+    assert len(prepared) == len(set(prepared))  # each once, however many tasks ran
