@@ -13,3 +13,10 @@ class PiiConfig(AppConfig):
         from .registry import job_config_errors
 
         register_config_validator(job_config_errors)
+
+        # Every sandboxed DuckDB database can compute the keyed hash its masked views call.
+        from versioning.duckdb_sandbox import register_database_hook
+
+        from .sql_masking import install_mask_functions
+
+        register_database_hook(install_mask_functions)

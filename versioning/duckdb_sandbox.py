@@ -80,6 +80,8 @@ FORBIDDEN_PREFIXES = (
     "delta_",
     "json_execute",
     "icu_",
+    # The platform's own functions on every sandboxed database (the personal-data masking UDF).
+    "__",
 )
 FORBIDDEN_SUFFIXES = ("_scan", "_metadata", "_schema", "_attach")
 # Nodes that change or leave the database, wherever sqlglot places them.
@@ -327,6 +329,33 @@ class SandboxLimits:
         )
 
 
+# Called with every sandboxed DuckDB database as it opens, before its configuration is locked: upper
+# layers install what their views call (the personal-data masking UDF) without this module naming them.
+_DATABASE_HOOKS: list[Callable[[duckdb.DuckDBPyConnection], None]] = []
+
+
+def register_database_hook(hook: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    if hook not in _DATABASE_HOOKS:
+        _DATABASE_HOOKS.append(hook)
+
+
+def _connect(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": f"{limits.memory_limit_mb}MB",
+            "threads": limits.threads,
+            "temp_directory": _temp_directory(),
+            "max_temp_directory_size": f"{limits.temp_space_mb}MB",
+        },
+    )
+    for hook in _DATABASE_HOOKS:
+        hook(con)
+    return con
+
+
 def _temp_directory() -> str:
     path = os.path.join(tempfile.gettempdir(), f"chainlake-duckdb-{os.getpid()}")
     os.makedirs(path, exist_ok=True)
@@ -345,17 +374,7 @@ def sandbox_connect(
     afterwards external access is off and the configuration locked, so nothing the user writes can
     read another file, load an extension or lift a limit.
     """
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "memory_limit": f"{limits.memory_limit_mb}MB",
-            "threads": limits.threads,
-            "temp_directory": _temp_directory(),
-            "max_temp_directory_size": f"{limits.temp_space_mb}MB",
-        },
-    )
+    con = _connect(limits)
     try:
         paths = list(allowed_paths)
         if paths:
@@ -402,17 +421,7 @@ class _InstancePool:
 
 
 def _open_database(limits: SandboxLimits, directories: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
-    database = duckdb.connect(
-        ":memory:",
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "memory_limit": f"{limits.memory_limit_mb}MB",
-            "threads": limits.threads,
-            "temp_directory": _temp_directory(),
-            "max_temp_directory_size": f"{limits.temp_space_mb}MB",
-        },
-    )
+    database = _connect(limits)
     if directories:
         database.execute("SET allowed_directories = $dirs", {"dirs": list(directories)})
         # Partition files are immutable (each version has a name of its own): their footers can be
