@@ -68,6 +68,18 @@ def readable_namespaces(user: User) -> list[str]:
     return [user.org.slug, *settings.SYSTEM_NAMESPACES]
 
 
+def may_read_dataset(user: User, dataset: str) -> bool:
+    """The one rule for reading a dataset, on every path that reads one (queries, alert scans,
+    backtests, exports, scheduled jobs): org users read their org's namespace and the system
+    namespaces; superusers read everything; an inactive user reads nothing."""
+    namespace, _, name = dataset.partition(".")
+    if not name or "." in name or not getattr(user, "is_active", False):
+        return False
+    if user.is_superuser:
+        return True
+    return namespace in readable_namespaces(user)
+
+
 def writable_namespaces(user: User) -> list[str]:
     """An org writes only under its slug; the platform org also owns the system namespaces."""
     namespaces = [user.org.slug]

@@ -22,7 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from sqlglot import exp
 
-from orgs.selectors import readable_namespaces
+from orgs.selectors import may_read_dataset, readable_namespaces
 from versioning.duckdb_sandbox import SqlRejected
 from versioning.models import PartitionVersion
 from versioning.storage import Storage, lake
@@ -33,16 +33,6 @@ LABEL_COLUMNS = ("address", "label", "visibility", "org")
 
 def unknown_dataset(name: str) -> SqlRejected:
     return SqlRejected("unknown_dataset", f"unknown dataset {name}")
-
-
-def may_read_dataset(user, dataset: str) -> bool:
-    """Org users read their org's namespace and the system namespaces; superusers read everything."""
-    namespace, _, name = dataset.partition(".")
-    if not name or "." in name:
-        return False
-    if user.is_superuser:
-        return True
-    return namespace in readable_namespaces(user)
 
 
 @dataclass

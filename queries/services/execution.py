@@ -102,7 +102,9 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
         unmask = unmask_allowed(user, requested=unmask)
     except UnmaskDenied:
         raise QueryRefused("permission_denied", {"unmask": "you may not unmask personal data"}) from None
-    from ..binding import may_read_dataset, unknown_dataset
+    from orgs.selectors import may_read_dataset
+
+    from ..binding import unknown_dataset
     from ..parameters import ParameterError
 
     try:
