@@ -139,7 +139,7 @@ PYTHON_CALLABLE_MODULES = env_list(
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "platform_site.api.schema.PlatformAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes a missing or bad credential a 401.
         "access.authentication.ApiTokenAuthentication",
