@@ -197,7 +197,9 @@ def cache_lookup(
 ) -> QueryResult | None:
     """The newest succeeded result of the same SQL that is still fresh, or None.
 
-    ``max_rows``: a sync run reuses no result bigger than its row cap (it would fail ``row_limit``)."""
+    ``max_rows``: a sync run reuses no result bigger than its row cap (it would fail ``row_limit``),
+    and only a sync one: an async result of as many rows may hold far more than the sync byte cap,
+    which the sync answer would load inline."""
     if prepared.reads_labels:
         return None
     candidates = QueryResult.objects.filter(
@@ -211,7 +213,7 @@ def cache_lookup(
     if max_age is not None:
         candidates = candidates.filter(created_at__gte=timezone.now() - timedelta(seconds=max_age))
     if max_rows is not None:
-        candidates = candidates.filter(row_count__lte=max_rows)
+        candidates = candidates.filter(row_count__lte=max_rows, mode=QueryResult.Mode.SYNC)
     candidate = candidates.order_by("-created_at").first()
     if candidate is None:
         return None

@@ -165,3 +165,15 @@ def test_narrow_rows_still_make_full_row_groups(analyst, lake_in_tmp):
         metadata = pq.ParquetFile(handle).metadata
         rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     assert rows == [10_000, 10_000, 5_000]
+
+
+def test_a_sync_run_does_not_reuse_a_larger_async_result(analyst, lake_in_tmp):
+    # 1,000 rows of 100 kB: under the sync row cap, over its 64 MiB, and tiny once compressed.
+    sql = "SELECT repeat('x', 100000) AS wide FROM range(1000)"
+    cached = query_execute(user=analyst, sql=sql, mode="async", in_process=True)
+    assert cached.status == "succeeded" and cached.bytes < 1 << 20
+    again = query_execute(user=analyst, sql=sql)
+    assert again.output_location != cached.output_location
+    assert (again.status, again.error_code) == ("failed", "row_limit")
+    small = query_execute(user=analyst, sql="SELECT 1 AS one")
+    assert query_execute(user=analyst, sql="SELECT 1 AS one").output_location == small.output_location
