@@ -36,6 +36,9 @@ ROW_GROUP_ROWS = 10_000
 # must not make the writer buffer hundreds of megabytes outside DuckDB's memory limit.
 ROW_GROUP_BYTES = 16 << 20
 DOWNLOAD_CHUNK = 1 << 20
+# Rows converted at a time when a Parquet result downloads as CSV or JSON: each batch becomes text
+# (JSON through Python objects) in the web process, so it stays small however wide the rows.
+CONVERT_BATCH_ROWS = 1024
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
@@ -279,12 +282,12 @@ def converted_chunks(storage: Storage, location: str, output_format: str) -> Ite
     with storage.fs.open_input_file(storage._path(location)) as handle:
         parquet = pq.ParquetFile(handle)
         if output_format == "csv":
-            for index, batch in enumerate(parquet.iter_batches(batch_size=ROW_GROUP_ROWS)):
+            for index, batch in enumerate(parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS)):
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=index == 0))
                 yield buffer.getvalue()
         else:
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
+            for batch in parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS):
                 yield "".join(
                     json.dumps(jsonable(row), separators=(",", ":")) + "\n" for row in batch.to_pylist()
                 ).encode()

@@ -177,3 +177,19 @@ def test_a_sync_run_does_not_reuse_a_larger_async_result(analyst, lake_in_tmp):
     assert (again.status, again.error_code) == ("failed", "row_limit")
     small = query_execute(user=analyst, sql="SELECT 1 AS one")
     assert query_execute(user=analyst, sql="SELECT 1 AS one").output_location == small.output_location
+
+
+@pytest.mark.parametrize("as_format", ["csv", "json"])
+def test_a_converted_download_streams_in_bounded_chunks(analyst, lake_in_tmp, as_format):
+    # 3,000 rows of 50 kB (150 MB) stored as Parquet, converted on the way out: no chunk holds more
+    # than about a thousand rows, where it once held 10,000 (500 MB of text built in the web process).
+    sql = "SELECT i, repeat('w', 50000) AS wide FROM range(3000) t(i)"
+    result = query_execute(user=analyst, sql=sql, mode="async", in_process=True)
+    assert result.status == "succeeded", result.error_message
+    client = APIClient()
+    client.force_authenticate(analyst)
+    response = client.get(f"/api/v1/query-results/{result.pk}/download/?as={as_format}")
+    assert response.status_code == 200
+    sizes = [len(chunk) for chunk in response.streaming_content]
+    assert sum(sizes) > 3000 * 50_000
+    assert max(sizes) < 1100 * 50_100
