@@ -10,10 +10,19 @@ a typo ("query_timout_seconds") is an error instead of a silently ignored limit.
 | ``query_threads``             | integer | 2       | DuckDB threads per query (1-64)                      |
 | ``query_temp_space_mb``       | integer | 4096    | DuckDB spill space on disk per query (0-1048576)     |
 | ``query_max_sync_rows``       | integer | 10000   | most rows a sync query returns inline (1-1000000)    |
+| ``query_max_sync_result_mb``  | integer | 64      | largest result of a sync query, in MiB (1-1048576)   |
+| ``query_max_async_result_mb`` | integer | 1024    | largest result of an async or scheduled query, MiB   |
+| ``query_max_export_result_mb``| integer | 10240   | largest export file, in MiB                          |
 | ``result_retention_days``     | integer | 30      | query results expire after this many days (1-3650)   |
 | ``retention_days``            | integer | 90      | days kept: finished tasks, alert records (1-3650)    |
 | ``alert_rate_limit_per_minute`` | integer | 600 | most alert deliveries per minute (1-1e6) |
 | ``timezone``                  | string  | "UTC"   | IANA name used to show times and evaluate schedules  |
+
+The query limits (memory, threads, temp space, timeout, sync rows, result sizes) also have a platform
+ceiling each (``settings.ORG_SETTING_CEILINGS``, from ``CHAINLAKE_MAX_*``): a value above it is
+refused on save, and :func:`org_settings` never returns more than the ceiling, so an org saved before
+a ceiling was lowered runs at the ceiling. A result's size is the larger of its data as DuckDB
+hands it out (Arrow bytes) and the file written.
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "query_threads": 2,
     "query_temp_space_mb": 4096,
     "query_max_sync_rows": 10_000,
+    "query_max_sync_result_mb": 64,
+    "query_max_async_result_mb": 1024,
+    "query_max_export_result_mb": 10_240,
     "result_retention_days": 30,
     "retention_days": 90,
     "alert_rate_limit_per_minute": 600,
@@ -51,6 +63,11 @@ ORG_SETTINGS_SCHEMA: dict[str, Any] = {
         "query_threads": _integer(1, 64, "DuckDB threads per query."),
         "query_temp_space_mb": _integer(0, 1_048_576, "DuckDB spill space on disk per query, in MiB."),
         "query_max_sync_rows": _integer(1, 1_000_000, "Most rows a sync query returns inline."),
+        "query_max_sync_result_mb": _integer(1, 1_048_576, "Largest result of a sync query, in MiB."),
+        "query_max_async_result_mb": _integer(
+            1, 1_048_576, "Largest result of an async or scheduled query, in MiB."
+        ),
+        "query_max_export_result_mb": _integer(1, 1_048_576, "Largest export file, in MiB."),
         "result_retention_days": _integer(1, 3650, "Query results expire after this many days."),
         "retention_days": _integer(
             1, 3650, "Finished tasks, alert events and deliveries are deleted after this many days."
@@ -69,6 +86,11 @@ def org_settings_errors(value: Any) -> list[str]:
     for error in sorted(_VALIDATOR.iter_errors(value), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(part) for part in error.absolute_path) or "settings"
         errors.append(f"{where}: {error.message}")
+    if not errors and isinstance(value, dict):
+        ceilings = platform_ceilings()
+        for key in sorted(set(value) & set(ceilings)):
+            if value[key] > ceilings[key]:
+                errors.append(f"{key}: at most {ceilings[key]} (the platform's ceiling)")
     if not errors and isinstance(value, dict) and "timezone" in value:
         try:
             zoneinfo.ZoneInfo(value["timezone"])
@@ -77,6 +99,16 @@ def org_settings_errors(value: Any) -> list[str]:
     return errors
 
 
+def platform_ceilings() -> dict[str, int]:
+    """The most an org may set for each capped limit (``settings.ORG_SETTING_CEILINGS``)."""
+    from django.conf import settings
+
+    return dict(getattr(settings, "ORG_SETTING_CEILINGS", {}))
+
+
 def org_settings(value: dict | None) -> dict[str, Any]:
-    """The effective settings: the stored keys over the defaults."""
-    return {**DEFAULTS, **(value or {})}
+    """The effective settings: the stored keys over the defaults, none above its platform ceiling."""
+    effective = {**DEFAULTS, **(value or {})}
+    for key, ceiling in platform_ceilings().items():
+        effective[key] = min(effective[key], ceiling)
+    return effective

@@ -73,3 +73,11 @@ def storage_url(folder: Path) -> str:
     if not url.startswith(("file://", "s3://")):
         raise ConfigError(f"STORAGE_URL={url!r} must start with file:// or s3://")
     return url.rstrip("/")
+
+
+def env_whole_number(name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole number from the environment, at least ``minimum``."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name}={raw!r} is not a whole number of at least {minimum}")
+    return int(raw)

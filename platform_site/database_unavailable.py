@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 10
 MESSAGE = "The database is unavailable for a moment. Please try again in a few seconds."
+# The API's error body (drf-standardized-errors' shape, as every other API error).
+API_BODY = {
+    "type": "server_error",
+    "errors": [{"code": "database_unavailable", "detail": MESSAGE, "attr": None}],
+}
 
 PAGE = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
@@ -40,7 +45,7 @@ class DatabaseUnavailableMiddleware:
             if not conn.in_atomic_block:
                 conn.close()
         if request.path.startswith("/api/"):
-            response: HttpResponse = JsonResponse({"detail": MESSAGE}, status=503)
+            response: HttpResponse = JsonResponse(API_BODY, status=503)
         else:
             response = HttpResponse(PAGE, status=503, content_type="text/html; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -58,7 +63,7 @@ def api_exception_handler(exc: Exception, context: dict):
         for conn in connections.all(initialized_only=True):
             if not conn.in_atomic_block:
                 conn.close()
-        response = JsonResponse({"detail": MESSAGE}, status=503)
+        response = JsonResponse(API_BODY, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     return import_string(settings.DATABASE_UNAVAILABLE_NEXT_HANDLER)(exc, context)

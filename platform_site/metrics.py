@@ -12,7 +12,13 @@ Two sources, so the figures are right however many web and worker processes run:
   ``PROMETHEUS_MULTIPROC_DIR`` is set (``make run`` sets it; gunicorn workers and qcluster
   processes then write to that folder and any web process reads them all).
 
-Metrics name orgs, jobs and datasets, so the endpoint is not public: see :func:`allowed`.
+Who may scrape, and what they see (:func:`scrape_scope`): a superuser's session sees everything; a
+scraper with ``CHAINLAKE_METRICS_TOKEN`` (or, with no token set, one on this host) sees the platform
+as a whole, with the platform org's jobs and the system datasets named and every other org's jobs
+and datasets summed under ``other``, so a scraper learns no tenant's names. "On this host" is the
+socket's peer (``REMOTE_ADDR`` as the WSGI server gives it) being loopback with no proxy header: a
+reverse proxy on the same host also connects from loopback, but adds ``X-Forwarded-For``, and a
+request it forwards is not a local scraper. Headers never grant anything: forging one only refuses.
 Recent-window figures cover the last hour (``RECENT``) and are labelled with the job as
 ``org/name``. Each scrape runs a handful of aggregate queries over indexed columns.
 """
@@ -20,6 +26,7 @@ Recent-window figures cover the last hour (``RECENT``) and are labelled with the
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 
 from django.conf import settings
@@ -41,10 +48,15 @@ PLANNING_SECONDS = Histogram(
 )
 REAPER_ACTIONS = Counter("chainlake_reaper_actions", "Tasks failed by the reaper (lost heartbeat, timeout).")
 
+# The label value that sums the jobs and datasets of orgs a scraper may not see by name.
+OTHER = "other"
+# Headers a reverse proxy adds: their presence means the loopback peer is a proxy, not a scraper.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP", "HTTP_X_FORWARDED_HOST")
 
-def _rows(sql: str) -> list[tuple]:
+
+def _rows(sql: str, params: list | None = None) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -53,7 +65,28 @@ def _table_exists(name: str) -> bool:
 
 
 class DatabaseCollector:
-    """Gauges computed from the tables at scrape time (see the module docstring)."""
+    """Gauges computed from the tables at scrape time (see the module docstring).
+
+    ``every_name``: label every org's jobs and datasets; otherwise only the platform's, the rest
+    summed under :data:`OTHER`."""
+
+    def __init__(self, *, every_name: bool = False):
+        self.every_name = every_name
+
+    def _job_label(self) -> tuple[str, list]:
+        """SQL for a task's job label (tables ``j`` and ``o``) and its parameters."""
+        if self.every_name:
+            return "o.slug || '/' || j.name", []
+        return "CASE WHEN o.slug = %s THEN o.slug || '/' || j.name ELSE %s END", [
+            settings.PLATFORM_ORG_SLUG,
+            OTHER,
+        ]
+
+    def _dataset_label(self) -> tuple[str, list]:
+        if self.every_name:
+            return "dataset", []
+        platform = [settings.PLATFORM_ORG_SLUG, *settings.SYSTEM_NAMESPACES]
+        return "CASE WHEN split_part(dataset, '.', 1) = ANY(%s) THEN dataset ELSE %s END", [platform, OTHER]
 
     def collect(self):
         yield from self._tasks()
@@ -67,13 +100,15 @@ class DatabaseCollector:
             f"Tasks by job and status: every live task, and finished tasks created in the last {RECENT}.",
             labels=["job", "status"],
         )
+        job_label, job_params = self._job_label()
         for job, status, count in _rows(
             f"""
-            SELECT o.slug || '/' || j.name, t.status, count(*)
+            SELECT {job_label}, t.status, count(*)
             FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN orgs o ON o.id = j.org_id
             WHERE t.status IN ('pending', 'queued', 'running') OR t.created_at > now() - interval '{RECENT}'
             GROUP BY 1, 2
-            """
+            """,
+            job_params,
         ):
             tasks.add_metric([job, status], count)
         yield tasks
@@ -127,12 +162,13 @@ class DatabaseCollector:
         )
         for job, retried, reaped_count in _rows(
             f"""
-            SELECT o.slug || '/' || j.name, sum(t.attempts - 1),
+            SELECT {job_label}, sum(t.attempts - 1),
                    count(*) FILTER (WHERE t.error_message LIKE 'reaped:%%')
             FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN orgs o ON o.id = j.org_id
             WHERE t.created_at > now() - interval '{RECENT}' AND t.attempts > 1
             GROUP BY 1
-            """
+            """,
+            job_params,
         ):
             retries.add_metric([job], retried)
             reaped.add_metric([job], reaped_count)
@@ -146,8 +182,10 @@ class DatabaseCollector:
         size = GaugeMetricFamily(
             "chainlake_lake_bytes", "Bytes of the current partitions by dataset.", labels=["dataset"]
         )
+        dataset_label, dataset_params = self._dataset_label()
         for dataset, count, total in _rows(
-            "SELECT dataset, count(*), coalesce(sum(bytes), 0) FROM partition_versions GROUP BY dataset"
+            f"SELECT {dataset_label}, count(*), coalesce(sum(bytes), 0) FROM partition_versions GROUP BY 1",
+            dataset_params,
         ):
             partitions.add_metric([dataset], count)
             size.add_metric([dataset], total)
@@ -207,7 +245,7 @@ class DatabaseCollector:
         yield duration
 
 
-def registry() -> CollectorRegistry:
+def registry(*, every_name: bool = False) -> CollectorRegistry:
     """The database gauges plus the process metrics (all of this host's processes in multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         scrape = CollectorRegistry()
@@ -216,25 +254,39 @@ def registry() -> CollectorRegistry:
         scrape = CollectorRegistry()
         for collector in (PLANNING_SECONDS, REAPER_ACTIONS):
             scrape.register(collector)
-    scrape.register(DatabaseCollector())
+    scrape.register(DatabaseCollector(every_name=every_name))
     return scrape
 
 
-def allowed(request) -> bool:
-    """Metrics name orgs, jobs and datasets: with ``CHAINLAKE_METRICS_TOKEN`` set, a scraper sends
-    ``Authorization: Bearer <token>``; without it, only this host (loopback) or a superuser."""
+def from_this_host(request) -> bool:
+    """The socket's peer is loopback and no proxy forwarded the request (see the module docstring)."""
+    try:
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return peer.is_loopback and not any(header in request.META for header in PROXY_HEADERS)
+
+
+def scrape_scope(request) -> str | None:
+    """``"all"`` for a superuser's session; ``"platform"`` for the bearer of ``CHAINLAKE_METRICS_TOKEN``
+    or, with no token set, a scraper on this host; None for anyone else (answered as a 404)."""
+    if getattr(request.user, "is_superuser", False) and request.user.is_active:
+        return "all"
     token = settings.METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(sent.encode(), token.encode())
-    if request.META.get("REMOTE_ADDR") in {"127.0.0.1", "::1"}:
-        return True
-    return bool(getattr(request.user, "is_superuser", False))
+        return "platform" if hmac.compare_digest(sent.encode(), token.encode()) else None
+    return "platform" if from_this_host(request) else None
 
 
 @never_cache
 @require_GET
 def metrics(request):
-    if not allowed(request):
+    scope = scrape_scope(request)
+    if scope is None:
         return HttpResponse("not found", status=404, content_type="text/plain")
-    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(
+        generate_latest(registry(every_name=scope == "all")), content_type=CONTENT_TYPE_LATEST
+    )

@@ -3,7 +3,16 @@
 import os
 from datetime import timedelta
 
-from .config import BASE_DIR, ConfigError, data_dir, env_bool, env_list, secret_key, storage_url
+from .config import (
+    BASE_DIR,
+    ConfigError,
+    data_dir,
+    env_bool,
+    env_list,
+    env_whole_number,
+    secret_key,
+    storage_url,
+)
 from .database import database_settings
 from .logging import logging_config
 
@@ -130,7 +139,7 @@ PYTHON_CALLABLE_MODULES = env_list(
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "platform_site.api.schema.PlatformAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes a missing or bad credential a 401.
         "access.authentication.ApiTokenAuthentication",
@@ -272,6 +281,19 @@ DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
     "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
 )
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "platform_site.database_unavailable.api_exception_handler"
+# Platform ceilings on the query limits an org's owner sets (orgs/settings_schema.py): a setting
+# above its ceiling is refused on save, and the effective value is never above it (an org saved
+# before the ceiling was lowered). They keep one org from taking a host's memory, cores or disk.
+ORG_SETTING_CEILINGS = {
+    "query_memory_limit_mb": env_whole_number("CHAINLAKE_MAX_QUERY_MEMORY_MB", 16_384),
+    "query_threads": env_whole_number("CHAINLAKE_MAX_QUERY_THREADS", 8),
+    "query_temp_space_mb": env_whole_number("CHAINLAKE_MAX_QUERY_TEMP_SPACE_MB", 102_400, minimum=0),
+    "query_timeout_seconds": env_whole_number("CHAINLAKE_MAX_QUERY_TIMEOUT_SECONDS", 1800),
+    "query_max_sync_rows": env_whole_number("CHAINLAKE_MAX_QUERY_SYNC_ROWS", 100_000),
+    "query_max_sync_result_mb": env_whole_number("CHAINLAKE_MAX_SYNC_RESULT_MB", 256),
+    "query_max_async_result_mb": env_whole_number("CHAINLAKE_MAX_ASYNC_RESULT_MB", 8192),
+    "query_max_export_result_mb": env_whole_number("CHAINLAKE_MAX_EXPORT_RESULT_MB", 102_400),
+}
 # Personal data (pii app). The keyed-hash masking key: its own environment variable, else derived
 # from SECRET_KEY under a fixed purpose label, so hashed values stay stable (joins on them work)
 # across restarts and never equal a plain hash anyone could precompute.

@@ -5,6 +5,11 @@ A result is written under a temporary name and moved to ``<org id>/<result id>.<
 then is its row count read back from the stored file. Parquet results are written in row groups of
 :data:`ROW_GROUP_ROWS` rows, so a page reads only the row groups it spans. CSV and JSON (one object
 per line) exports are paged by streaming past the rows before the page.
+
+A writer holds at most one row group in memory (:data:`ROW_GROUP_ROWS` rows or
+:data:`ROW_GROUP_BYTES`, whichever comes first) and counts the result's size as it goes: the larger
+of the Arrow bytes handed to it and the bytes written to the file. Past its ``max_bytes`` it raises
+:class:`ResultTooLarge` and the caller aborts it (the temporary file is deleted).
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ import pyarrow.parquet as pq
 from versioning.storage import TMP_DIR, Storage
 
 ROW_GROUP_ROWS = 10_000
+# A row group is written once it holds this many bytes, even short of ROW_GROUP_ROWS rows: wide rows
+# must not make the writer buffer hundreds of megabytes outside DuckDB's memory limit.
+ROW_GROUP_BYTES = 16 << 20
 DOWNLOAD_CHUNK = 1 << 20
+# Rows converted at a time when a Parquet result downloads as CSV or JSON: each batch becomes text
+# (JSON through Python objects) in the web process, so it stays small however wide the rows.
+CONVERT_BATCH_ROWS = 1024
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
@@ -65,14 +76,39 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-class ResultWriter:
-    """Writes batches to a temporary file in ``storage``; :meth:`commit` moves it to ``location``."""
+class ResultTooLarge(Exception):
+    """The result passed the writer's ``max_bytes``."""
 
-    def __init__(self, storage: Storage, location: str, output_format: str, schema: pa.Schema):
+    def __init__(self, max_bytes: int):
+        super().__init__(f"the result is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+class ResultWriter:
+    """Writes batches to a temporary file in ``storage``; :meth:`commit` moves it to ``location``.
+
+    ``max_bytes`` (None: no cap) bounds :attr:`size`, the larger of the Arrow bytes written and the
+    file's bytes so far."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        location: str,
+        output_format: str,
+        schema: pa.Schema,
+        *,
+        max_bytes: int | None = None,
+    ):
         self.storage = storage
         self.location = location
         self.output_format = output_format
+        self.schema = schema
+        self.max_bytes = max_bytes
         self.rows = 0
+        self.arrow_bytes = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
         self.tmp = f"{TMP_DIR}/{uuid.uuid4().hex}.{EXTENSIONS[output_format]}"
         storage.fs.create_dir(storage._path(TMP_DIR), recursive=True)
         self._stream = storage.fs.open_output_stream(storage._path(self.tmp))
@@ -82,22 +118,58 @@ class ResultWriter:
         elif output_format == "csv":
             self._writer = pacsv.CSVWriter(self._stream, schema)
 
+    @property
+    def size(self) -> int:
+        """The result's size so far: Arrow bytes received or file bytes written, the larger."""
+        return max(self.arrow_bytes, self._stream.tell())
+
     def write(self, batch: pa.RecordBatch) -> None:
+        """Take one batch; raises :class:`ResultTooLarge` once the result passes ``max_bytes``."""
         if not batch.num_rows:
             return
         self.rows += batch.num_rows
-        if self.output_format == "json":
+        nbytes = batch.get_total_buffer_size()
+        self.arrow_bytes += nbytes
+        self._check_size()
+        if self.output_format == "parquet":
+            # Batches are gathered into row groups (bounded in rows and bytes) so a page reads few.
+            self._pending.append(batch)
+            self._pending_rows += batch.num_rows
+            self._pending_bytes += nbytes
+            if self._pending_bytes >= ROW_GROUP_BYTES:
+                self._flush(whole_groups_only=False)
+            elif self._pending_rows >= ROW_GROUP_ROWS:
+                self._flush(whole_groups_only=True)
+        elif self.output_format == "json":
             lines = "".join(
                 json.dumps(jsonable(row), separators=(",", ":")) + "\n" for row in batch.to_pylist()
             )
             self._stream.write(lines.encode())
-        elif self.output_format == "parquet":
-            self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
         else:
             self._writer.write_batch(batch)
+        self._check_size()
+
+    def _flush(self, *, whole_groups_only: bool = False) -> None:
+        """Write the gathered rows as row groups of at most ROW_GROUP_ROWS; ``whole_groups_only``
+        keeps the rows short of a full group for the next one."""
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        keep = table.num_rows % ROW_GROUP_ROWS if whole_groups_only else 0
+        self._writer.write_table(table.slice(0, table.num_rows - keep), row_group_size=ROW_GROUP_ROWS)
+        rest = table.slice(table.num_rows - keep)
+        self._pending = rest.combine_chunks().to_batches() if keep else []
+        self._pending_rows = keep
+        self._pending_bytes = rest.nbytes if keep else 0
+
+    def _check_size(self) -> None:
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise ResultTooLarge(self.max_bytes)
 
     def commit(self) -> int:
         """Close, move to the final name, and return the byte size."""
+        self._flush()
+        self._check_size()
         if self._writer is not None:
             self._writer.close()
         self._stream.close()
@@ -107,6 +179,7 @@ class ResultWriter:
         return self.storage.size(self.location)
 
     def abort(self) -> None:
+        self._pending = []
         try:
             if self._writer is not None:
                 self._writer.close()
@@ -209,12 +282,12 @@ def converted_chunks(storage: Storage, location: str, output_format: str) -> Ite
     with storage.fs.open_input_file(storage._path(location)) as handle:
         parquet = pq.ParquetFile(handle)
         if output_format == "csv":
-            for index, batch in enumerate(parquet.iter_batches(batch_size=ROW_GROUP_ROWS)):
+            for index, batch in enumerate(parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS)):
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=index == 0))
                 yield buffer.getvalue()
         else:
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP_ROWS):
+            for batch in parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS):
                 yield "".join(
                     json.dumps(jsonable(row), separators=(",", ":")) + "\n" for row in batch.to_pylist()
                 ).encode()

@@ -30,6 +30,8 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         ({"DATABASE_URL": "mysql://root@127.0.0.1/x"}, "check", "must point at PostgreSQL"),
         ({"DEBUG": "perhaps"}, "check", "DEBUG='perhaps' is not a boolean"),
         ({"STORAGE_URL": "ftp://example/lake"}, "check", "STORAGE_URL"),
+        ({"CHAINLAKE_MAX_QUERY_MEMORY_MB": "lots"}, "check", "CHAINLAKE_MAX_QUERY_MEMORY_MB='lots'"),
+        ({"CHAINLAKE_MAX_QUERY_THREADS": "0"}, "check", "at least 1"),
     ],
 )
 def test_bad_configuration_is_one_line(env, command, reason):

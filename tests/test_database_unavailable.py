@@ -42,3 +42,12 @@ def test_pages_work_again_once_the_database_is_back(admin_client, tmp_path):
         connection.close()
         connection.settings_dict.update(saved)
     assert admin_client.get("/admin/").status_code == 200
+
+
+def test_the_api_answers_the_outage_with_its_usual_error_body(admin_client, database_down):
+    admin_client.raise_request_exception = False
+    response = admin_client.get("/api/v1/jobs/")
+    assert response.status_code == 503
+    (error,) = response.json()["errors"]
+    assert response.json()["type"] == "server_error"
+    assert (error["code"], error["attr"]) == ("database_unavailable", None)

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
@@ -9,7 +10,7 @@ from platform_site.api.viewsets import OrgScopedViewSet
 
 from ..models import ApiToken
 from ..services import api_token_create, api_token_revoke
-from .serializers import ApiTokenSerializer
+from .serializers import ApiTokenCreatedSerializer, ApiTokenSerializer
 
 
 class ApiTokenViewSet(
@@ -22,6 +23,7 @@ class ApiTokenViewSet(
     serializer_class = ApiTokenSerializer
     lookup_field = "token_key"
 
+    @extend_schema(request=ApiTokenSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -31,9 +33,8 @@ class ApiTokenViewSet(
             name=body.validated_data.get("name", ""),
             expires_in=timedelta(days=days) if days else None,
         )
-        data = ApiTokenSerializer(token).data
-        data["token"] = secret
-        return Response(data, status=status.HTTP_201_CREATED)
+        token.token = secret
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
         token = get_object_or_404(

@@ -49,6 +49,9 @@ class QueryResultSerializer(serializers.ModelSerializer):
         }
 
 
+MAX_AGE_SECONDS = 3650 * 24 * 3600
+
+
 class ExecuteSerializer(serializers.Serializer):
     """What to run and how."""
 
@@ -67,7 +70,11 @@ class ExecuteSerializer(serializers.Serializer):
         help_text="The stored file's format for exports; other modes store Parquet (downloadable as any).",
     )
     max_age = serializers.IntegerField(
-        required=False, min_value=0, help_text="Reuse a cached result only if at most this many seconds old."
+        required=False,
+        min_value=0,
+        # Retention is at most 3650 days: an older result is never reused, so a larger age means nothing.
+        max_value=MAX_AGE_SECONDS,
+        help_text="Reuse a cached result only if at most this many seconds old.",
     )
     force = serializers.BooleanField(default=False, help_text="Run fresh even if a cached result is fresh.")
     unmask = serializers.BooleanField(

@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from platform_site.api.schema import error_responses
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet
 from versioning.models import PartitionVersion
 from versioning.storage import result_store
@@ -148,6 +149,7 @@ class QueryResultViewSet(ReadOnlyRecordViewSet):
             raise Gone()
         return result
 
+    @extend_schema(responses={200: QueryResultSerializer, **error_responses(410)})
     def retrieve(self, request, *args, **kwargs):
         """A result's status; an expired one answers 410."""
         return Response(self.get_serializer(self._live_result()).data)
@@ -171,7 +173,7 @@ class QueryResultViewSet(ReadOnlyRecordViewSet):
             OpenApiParameter("offset", int, description="First row (0-based)."),
             OpenApiParameter("limit", int, description=f"Rows per page (at most {MAX_PAGE_ROWS})."),
         ],
-        responses={200: RowsSerializer},
+        responses={200: RowsSerializer, **error_responses(409, 410)},
         summary="Page through a result's rows",
     )
     @action(detail=True, methods=["get"])
@@ -205,7 +207,7 @@ class QueryResultViewSet(ReadOnlyRecordViewSet):
                 "as", str, enum=list(EXTENSIONS), description="Download format (default: the stored one)."
             )
         ],
-        responses={(200, "application/octet-stream"): bytes},
+        responses={(200, "application/octet-stream"): bytes, **error_responses(409, 410)},
         summary="Download a result",
     )
     @action(detail=True, methods=["get"])

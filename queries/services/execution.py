@@ -45,7 +45,7 @@ from .. import masking
 from ..binding import LABELS_VIEW, bind
 from ..models import QueryResult, SavedQuery
 from ..parameters import bind_parameters, canonical
-from ..result_files import ResultWriter, result_location, stored_row_count
+from ..result_files import ResultTooLarge, ResultWriter, result_location, stored_row_count
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,16 @@ LIVE = (Status.QUEUED, Status.RUNNING)
 WAIT_POLL_SECONDS = 0.1
 # A run is presumed lost (worker killed) this long after its timeout.
 LOST_GRACE_SECONDS = 30
-FETCH_BATCH_ROWS = 10_000
+# Rows per Arrow batch fetched from DuckDB: one DuckDB vector. Batches live outside DuckDB's memory
+# limit, so they stay small however wide the rows; the writer gathers them into row groups.
+FETCH_BATCH_ROWS = 2048
+# The org setting that caps a result's size in each mode (a scheduled run is an async one).
+RESULT_SIZE_SETTINGS = {
+    QueryResult.Mode.SYNC: "query_max_sync_result_mb",
+    QueryResult.Mode.ASYNC: "query_max_async_result_mb",
+    QueryResult.Mode.SCHEDULED: "query_max_async_result_mb",
+    QueryResult.Mode.EXPORT: "query_max_export_result_mb",
+}
 # How often a running query looks for its cancel (a database read): a cancel stops it within a second.
 CANCEL_POLL_SECONDS = 0.4
 
@@ -154,6 +163,26 @@ def sync_row_cap(org) -> int:
     return int(org_settings(org.settings)["query_max_sync_rows"])
 
 
+def result_size_cap(org, mode: str) -> tuple[str, int]:
+    """The org setting that caps a result of ``mode`` and its effective value, in MiB."""
+    name = RESULT_SIZE_SETTINGS[mode]
+    return name, int(org_settings(org.settings)[name])
+
+
+def _too_large(result: QueryResult, setting: str, cap_mb: int, started: float) -> QueryResult:
+    advice = (
+        "run it in async or export mode, or select fewer rows or columns"
+        if result.mode == QueryResult.Mode.SYNC
+        else "select fewer rows or columns"
+    )
+    return _fail(
+        result,
+        "row_limit",
+        f"the result is larger than the org's {setting} of {cap_mb} MiB: {advice}",
+        started,
+    )
+
+
 def is_expired(result: QueryResult) -> bool:
     return result.status == Status.EXPIRED or result.created_at < retention_cutoff(result.org)
 
@@ -168,7 +197,9 @@ def cache_lookup(
 ) -> QueryResult | None:
     """The newest succeeded result of the same SQL that is still fresh, or None.
 
-    ``max_rows``: a sync run reuses no result bigger than its row cap (it would fail ``row_limit``)."""
+    ``max_rows``: a sync run reuses no result bigger than its row cap (it would fail ``row_limit``),
+    and only a sync one: an async result of as many rows may hold far more than the sync byte cap,
+    which the sync answer would load inline."""
     if prepared.reads_labels:
         return None
     candidates = QueryResult.objects.filter(
@@ -182,7 +213,7 @@ def cache_lookup(
     if max_age is not None:
         candidates = candidates.filter(created_at__gte=timezone.now() - timedelta(seconds=max_age))
     if max_rows is not None:
-        candidates = candidates.filter(row_count__lte=max_rows)
+        candidates = candidates.filter(row_count__lte=max_rows, mode=QueryResult.Mode.SYNC)
     candidate = candidates.order_by("-created_at").first()
     if candidate is None:
         return None
@@ -475,7 +506,10 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
                 action="export" if result.mode == QueryResult.Mode.EXPORT else "query",
                 record_id=result.pk,
             )
-            writer = ResultWriter(storage, location, result.output_format, masker.schema)
+            size_setting, size_cap_mb = result_size_cap(result.org, result.mode)
+            writer = ResultWriter(
+                storage, location, result.output_format, masker.schema, max_bytes=size_cap_mb << 20
+            )
             for batch in reader:
                 writer.write(masker(batch))
                 if row_cap is not None and writer.rows > row_cap:
@@ -490,6 +524,8 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
             size = writer.commit()
             rows = stored_row_count(storage, location, result.output_format)
             writer = None
+    except ResultTooLarge:
+        return _too_large(result, size_setting, size_cap_mb, started)
     except (duckdb.Error, sandbox.SqlRejected) as exc:
         reason = watchdog.reason if watchdog is not None else None
         code = sandbox.error_code(exc, watchdog_reason=reason)

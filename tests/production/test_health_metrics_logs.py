@@ -19,6 +19,7 @@ from tests.factories import (
     QueryResultFactory,
     TaskFactory,
     UserFactory,
+    platform_org_for_tests,
 )
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +93,8 @@ def test_metrics_are_computed_from_the_tables(client, settings):
     AlertDeliveryFactory(org=org, status="pending")
     QueryResultFactory(org=org, mode="sync", status="failed", error_code="timeout", duration_ms=2500)
 
-    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))  # a superuser sees every name
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
     assert response.status_code == 200
     text = response.content.decode()
     tasks = metric_lines(text, "chainlake_tasks")
@@ -133,6 +135,67 @@ def test_metrics_are_not_public(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404  # the token rules
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 200
+
+
+def org_and_platform_work():
+    """Tasks and partitions of a tenant (acme) and of the platform org (platform, evm datasets)."""
+    acme = JobFactory(org=OrgFactory(slug="acme"), name="secret_strategy")
+    TaskFactory.create_batch(2, job=acme, status=Task.Status.PENDING)
+    TaskFactory(job=acme, status=Task.Status.FAILED, attempts=2)
+    ingest = JobFactory(org=platform_org_for_tests(), name="ingest_blocks")
+    TaskFactory(job=ingest, status=Task.Status.PENDING)
+    PartitionVersionFactory(dataset="acme.secret_positions", bytes=10)
+    PartitionVersionFactory(dataset="bravo.other_secret", bytes=5)
+    PartitionVersionFactory(dataset="evm.blocks", bytes=100)
+
+
+def test_a_forged_forwarded_for_from_afar_is_refused(client, settings):
+    settings.METRICS_TOKEN = ""
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
+        response = client.get("/metrics", REMOTE_ADDR="203.0.113.9", **{header: "127.0.0.1"})
+        assert response.status_code == 404, header
+
+
+def test_a_request_through_a_proxy_on_this_host_is_not_a_local_scraper(client, settings):
+    # A same-host proxy connects from loopback for everyone; it says so with X-Forwarded-For.
+    settings.METRICS_TOKEN = ""
+    forwarded = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert forwarded.status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="::1", HTTP_FORWARDED="for=127.0.0.1").status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="::ffff:127.0.0.1").status_code == 200
+
+
+@pytest.mark.parametrize("scraper", ["loopback", "token"])
+def test_scrapers_see_the_platform_without_tenant_names(client, settings, scraper):
+    org_and_platform_work()
+    if scraper == "token":
+        settings.METRICS_TOKEN = "scrape-secret"
+        response = client.get(
+            "/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer scrape-secret"
+        )
+    else:
+        settings.METRICS_TOKEN = ""
+        response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "acme" not in text and "secret" not in text and "bravo" not in text
+    tasks = metric_lines(text, "chainlake_tasks")
+    assert tasks['chainlake_tasks{job="other",status="pending"}'] == 2  # summed, not named
+    assert tasks['chainlake_tasks{job="platform/ingest_blocks",status="pending"}'] == 1
+    assert metric_lines(text, "chainlake_lake_bytes") == {
+        'chainlake_lake_bytes{dataset="evm.blocks"}': 100,
+        'chainlake_lake_bytes{dataset="other"}': 15,
+    }
+
+
+def test_a_superuser_sees_every_name(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    org_and_platform_work()
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    text = client.get("/metrics", REMOTE_ADDR="203.0.113.9").content.decode()
+    assert 'chainlake_tasks{job="acme/secret_strategy",status="pending"} 2.0' in text
+    assert 'chainlake_lake_bytes{dataset="acme.secret_positions"} 10.0' in text
 
 
 def test_a_task_transition_is_one_line_with_its_ids(caplog):
