@@ -7,6 +7,10 @@ once a minute, so a retry due in two seconds waits up to a minute. The superviso
 
 * dispatches due pending tasks (retries) every ``poll`` seconds, so due work starts within a second;
 * re-sends the message of a queued task whose message is gone (``recovery.tasks_requeue_lost``);
+* on Redis (``orchestration.broker``): gives its host an identity, keeps the host's liveness key
+  alive from a thread of its own (a database outage that blocks the loop does not make the host
+  look dead), puts its cluster's unfinished messages back on the queue whenever that cluster is
+  gone, and does the same for the clusters of any host whose liveness key expired;
 * reaps lost running tasks every few seconds instead of once a minute;
 * restarts the cluster when it exits, or when it made no progress (none of its workers ran or
   claimed a task, none of its processes computed) for ``WORKER_STALL_SECONDS`` while work waited:
@@ -25,6 +29,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +37,7 @@ import psutil
 from django.conf import settings
 from django.db import connection
 
+from orchestration import broker as reliable
 from orchestration.services import tasks_dispatch, tasks_reap
 from orchestration.services.recovery import tasks_requeue_lost, work_waiting, workers_made_progress
 from platform_site.database import disconnect_errors
@@ -55,21 +61,56 @@ class WorkerSupervisor:
         self.last_cpu_progress = 0.0
         self._cpu_seen: dict[int, float] = {}
         self._cpu_sampled_at = time.monotonic()
+        # This host's identity, and (on Redis) the broker its liveness and reclaims go through.
+        self.host_id = reliable.new_host_id()
+        self.generation = 0
+        self.cluster_id: str | None = None
+        self.host_ttl = float(getattr(settings, "WORKER_HOST_TTL_SECONDS", 10))
+        self.broker = _reliable_broker()
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     # -- the child cluster ----------------------------------------------------------------------
     def start_cluster(self) -> None:
+        self.generation += 1
+        self.cluster_id = f"{self.host_id}:{self.generation}"
+        if self.broker is not None:
+            # Registered before it can take anything, so its list is never unowned.
+            reliable.host_heartbeat(
+                self.broker, host_id=self.host_id, cluster_id=self.cluster_id, ttl=self.host_ttl
+            )
         self.child = subprocess.Popen(
             [sys.executable, str(MANAGE), "qcluster"],
             cwd=MANAGE.parent,
+            env={**os.environ, reliable.CLUSTER_ID_ENV: self.cluster_id},
             start_new_session=True,  # its own process group: stopped as a whole, hung or not
         )
         self.child_started = time.monotonic()
-        log.info("started qcluster (pid %s)", self.child.pid)
+        log.info("started qcluster %s (pid %s)", self.cluster_id, self.child.pid)
 
     def stop_cluster(self, *, grace: float = 8.0) -> None:
         child, self.child = self.child, None
         if child is None:
             return
+        try:
+            self._end_cluster(child, grace=grace)
+        finally:
+            self._reclaim_own()
+
+    def _reclaim_own(self) -> None:
+        """The cluster is gone: what it took and did not finish goes back to the head of the queue."""
+        cluster_id, self.cluster_id = self.cluster_id, None  # the heartbeat stops claiming it
+        if self.broker is None or cluster_id is None:
+            return
+        try:
+            moved = reliable.cluster_reclaim(self.broker, cluster_id=cluster_id)
+        except Exception:  # Redis away: any supervisor reclaims the list once this host's key expires
+            log.exception("could not put back the messages of cluster %s", cluster_id)
+            return
+        if moved:
+            log.warning("put %d unfinished message(s) of cluster %s back on the queue", moved, cluster_id)
+
+    def _end_cluster(self, child: subprocess.Popen, *, grace: float) -> None:
         if child.poll() is not None:
             _signal_group(child.pid, signal.SIGKILL)  # workers left behind by a dead sentinel
             return
@@ -96,6 +137,7 @@ class WorkerSupervisor:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
+        self._start_heartbeat()
         self.start_cluster()
         next_reap = next_requeue = 0.0
         try:
@@ -110,8 +152,9 @@ class WorkerSupervisor:
                         self.start_cluster()
                     tasks_dispatch()
                     if now >= next_requeue:
-                        tasks_requeue_lost()
                         next_requeue = now + 1.0
+                        self._reclaim_dead_hosts()
+                        tasks_requeue_lost(broker=self.broker)
                     if now >= next_reap:
                         tasks_reap()
                         next_reap = now + self.reap_every
@@ -133,7 +176,41 @@ class WorkerSupervisor:
                 time.sleep(self.poll)
         finally:
             self.stop_cluster()
+            self._stop_heartbeat()
             connection.close()
+
+    # -- the host's liveness (Redis) --------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        if self.broker is None:
+            return
+        self._heartbeat = threading.Thread(target=self._beat, name="host-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        # A few beats per TTL: one late or failed refresh does not make a live host look dead.
+        every = max(self.host_ttl / 5, 0.2)
+        while not self._heartbeat_stop.wait(every):
+            try:
+                reliable.host_heartbeat(
+                    self.broker, host_id=self.host_id, cluster_id=self.cluster_id, ttl=self.host_ttl
+                )
+            except Exception as exc:
+                log.warning("could not refresh this host's liveness (%s); retrying", exc)
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            return
+        self._heartbeat_stop.set()
+        self._heartbeat.join(timeout=5)
+        with contextlib.suppress(Exception):
+            reliable.host_retire(self.broker, host_id=self.host_id)
+
+    def _reclaim_dead_hosts(self) -> None:
+        if self.broker is None:
+            return
+        moved = reliable.dead_hosts_reclaim(self.broker)
+        if moved:
+            log.warning("put %d message(s) of vanished worker hosts back on the queue", moved)
 
     def _stalled(self) -> bool:
         now = time.monotonic()
@@ -164,6 +241,14 @@ class WorkerSupervisor:
 
     def _request_stop(self, signum, frame) -> None:
         self._stopping = True
+
+
+def _reliable_broker():
+    """The broker when it is the reliable Redis one (hosts, liveness, processing lists), else None."""
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    return broker if isinstance(broker, reliable.ReliableRedis) else None
 
 
 def _signal_group(pid: int, sig: int) -> None:
