@@ -209,9 +209,12 @@ def cluster_of(supervisor: subprocess.Popen):
 def kill_busy_worker(hosts: list[subprocess.Popen]) -> str:
     from orchestration.models import Task
 
-    running = Task.objects.filter(status="running").exclude(worker_id=None).first()
-    if running is None:
-        return "kill -9 busy worker: none busy"
+    # Tasks are short: wait a moment for one to be running rather than skip the fault.
+    deadline = time.monotonic() + 10
+    while (running := Task.objects.filter(status="running").exclude(worker_id=None).first()) is None:
+        if time.monotonic() > deadline:
+            return "kill -9 busy worker: none busy"
+        time.sleep(0.02)
     os.kill(int(running.worker_id.split(":")[1]), signal.SIGKILL)
     return "kill -9 busy worker"
 
