@@ -11,11 +11,14 @@ once a minute, so a retry due in two seconds waits up to a minute. The superviso
   alive from a thread of its own (a database outage that blocks the loop does not make the host
   look dead), puts its cluster's unfinished messages back on the queue whenever that cluster is
   gone, and does the same for the clusters of any host whose liveness key expired;
-* reaps lost running tasks every few seconds instead of once a minute;
+* reaps lost running tasks every few seconds instead of once a minute, and at once those of a
+  worker process of its cluster that ended (``recovery.tasks_fail_of_ended_workers``);
 * restarts the cluster when it exits, or when it made no progress (none of its workers ran or
   claimed a task, none of its processes computed) for ``WORKER_STALL_SECONDS`` while work waited:
   SIGTERM to its main process, then SIGKILL to its process group, since a hung cluster ignores
-  SIGTERM.
+  SIGTERM. Right after one of the cluster's processes ended the wait is ``QUICK_STALL_SECONDS``:
+  an idle worker killed while it held the cluster's task queue lock hangs it, and a hung cluster
+  computes, runs and claims nothing, which a healthy one with work waiting never does for long.
 
 Every step is safe with many supervisors on many hosts: dispatch and requeue skip rows another one
 holds, and a duplicate message claims nothing.
@@ -39,12 +42,18 @@ from django.db import connection
 
 from orchestration import broker as reliable
 from orchestration.services import tasks_dispatch, tasks_reap
-from orchestration.services.recovery import tasks_requeue_lost, work_waiting, workers_made_progress
+from orchestration.services.recovery import (
+    tasks_fail_of_ended_workers,
+    tasks_requeue_lost,
+    work_waiting,
+    workers_made_progress,
+)
 from platform_site.database import disconnect_errors
 
 log = logging.getLogger(__name__)
 
 MANAGE = Path(__file__).resolve().parents[1] / "manage.py"
+QUICK_STALL_SECONDS = 3.0
 
 
 class WorkerSupervisor:
@@ -69,6 +78,9 @@ class WorkerSupervisor:
         self.broker = _reliable_broker()
         self._heartbeat_stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        # The cluster's processes as last seen, and when one of them last ended.
+        self._known_pids: set[int] = set()
+        self._last_death = float("-inf")
 
     # -- the child cluster ----------------------------------------------------------------------
     def start_cluster(self) -> None:
@@ -96,6 +108,17 @@ class WorkerSupervisor:
             self._end_cluster(child, grace=grace)
         finally:
             self._reclaim_own()
+            ended, self._known_pids = list(self._known_pids), set()
+            try:
+                tasks_fail_of_ended_workers(pids=ended)
+            except Exception:  # the database is away: the reaper fails them after their heartbeat
+                log.exception("could not fail the tasks of the stopped cluster")
+                connection.close()
+            if self.broker is None:
+                # The database broker cannot say who fetched a message: re-send every queued task's
+                # that is not waiting (a live cluster's duplicate claims nothing).
+                with contextlib.suppress(Exception):
+                    tasks_requeue_lost(older_than=1.0)
 
     def _reclaim_own(self) -> None:
         """The cluster is gone: what it took and did not finish goes back to the head of the queue."""
@@ -150,6 +173,7 @@ class WorkerSupervisor:
                         self.stop_cluster(grace=1)
                         self.restarts += 1
                         self.start_cluster()
+                    self._watch_processes(now)
                     tasks_dispatch()
                     if now >= next_requeue:
                         next_requeue = now + 1.0
@@ -158,11 +182,11 @@ class WorkerSupervisor:
                     if now >= next_reap:
                         tasks_reap()
                         next_reap = now + self.reap_every
-                    if self._stalled():
+                    if window := self._stalled():
                         log.error(
                             "qcluster %s ran nothing for %gs while work waited; replacing it",
                             self.child.pid,
-                            self.stall_seconds,
+                            window,
                         )
                         self.stop_cluster(grace=3)
                         self.restarts += 1
@@ -212,15 +236,28 @@ class WorkerSupervisor:
         if moved:
             log.warning("put %d message(s) of vanished worker hosts back on the queue", moved)
 
-    def _stalled(self) -> bool:
+    def _watch_processes(self, now: float) -> None:
+        """Notice processes of the cluster that ended since the last look, and fail their tasks."""
+        pids = set(self.worker_pids())
+        ended = [pid for pid in self._known_pids - pids if not psutil.pid_exists(pid)]
+        if ended:
+            self._last_death = now
+            tasks_fail_of_ended_workers(pids=ended)  # if the database is away: again next time
+        self._known_pids = pids
+
+    def _stalled(self) -> float:
+        """How long the cluster made no progress while work waited, when that is a stall; else 0."""
         now = time.monotonic()
+        window = self.stall_seconds
+        if now - self._last_death < self.stall_seconds:
+            window = min(window, QUICK_STALL_SECONDS)
         if self._computing():
             self.last_cpu_progress = now
-        if now - max(self.child_started, self.last_cpu_progress) < self.stall_seconds:
-            return False
-        if not work_waiting(older_than=self.stall_seconds):
-            return False
-        return not workers_made_progress(pids=self.worker_pids(), within=self.stall_seconds)
+        if now - max(self.child_started, self.last_cpu_progress) < window:
+            return 0.0
+        if not work_waiting(older_than=window):
+            return 0.0
+        return 0.0 if workers_made_progress(pids=self.worker_pids(), within=window) else window
 
     def _computing(self) -> bool:
         """Did a process of the cluster use a tenth of a core since the last look? A busy cluster

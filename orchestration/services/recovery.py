@@ -204,3 +204,30 @@ def workers_made_progress(*, pids: list[int], within: float) -> bool:
             [patterns, within],
         )
         return cursor.fetchone()[0]
+
+
+def tasks_fail_of_ended_workers(*, pids: list[int]) -> list[uuid.UUID]:
+    """Fail, with the usual retry, the running tasks of worker processes of this host that have
+    ended (killed, out of memory, their cluster stopped): the supervisor saw them in its cluster and
+    they are gone, so nothing will heartbeat or finish them, and waiting ``heartbeat_timeout_seconds``
+    for the reaper would only delay the retry. Fenced: a task that moved on is left alone. Returns
+    the failed task ids."""
+    from .execution import Lease, task_fail
+
+    if not pids:
+        return []
+    host = socket.gethostname()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, worker_id, attempts FROM tasks WHERE status = 'running' AND worker_id LIKE ANY(%s)",
+            [[f"{host}:{pid}:%" for pid in pids]],
+        )
+        rows = cursor.fetchall()
+    failed = []
+    for task_id, worker_id, attempts in rows:
+        pid = worker_id.split(":")[1]
+        if task_fail(lease=Lease(task_id, worker_id, attempts), error=f"worker process {pid} ended"):
+            failed.append(task_id)
+    if failed:
+        log.warning("failed %d task(s) whose worker process ended", len(failed))
+    return failed
