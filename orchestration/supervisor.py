@@ -87,10 +87,14 @@ class WorkerSupervisor:
         self.generation += 1
         self.cluster_id = f"{self.host_id}:{self.generation}"
         if self.broker is not None:
-            # Registered before it can take anything, so its list is never unowned.
-            reliable.host_heartbeat(
-                self.broker, host_id=self.host_id, cluster_id=self.cluster_id, ttl=self.host_ttl
-            )
+            # Registered before it can take anything, so its list is never unowned. (Unregistered,
+            # its cluster takes nothing until the heartbeat thread registers it.)
+            try:
+                reliable.host_heartbeat(
+                    self.broker, host_id=self.host_id, cluster_id=self.cluster_id, ttl=self.host_ttl
+                )
+            except Exception as exc:
+                log.warning("could not register cluster %s yet (%s)", self.cluster_id, exc)
         self.child = subprocess.Popen(
             [sys.executable, str(MANAGE), "qcluster"],
             cwd=MANAGE.parent,
