@@ -216,7 +216,9 @@ def bench_broker(name: str, org, args, log_dir: Path) -> dict:
         if name == "redis":
             import redis
 
-            redis.Redis.from_url(REDIS_URL).delete(f"django_q:{env['CHAINLAKE_QUEUE_NAME']}:q")
+            connection = redis.Redis.from_url(REDIS_URL)
+            for key in connection.scan_iter(f"django_q:{env['CHAINLAKE_QUEUE_NAME']}:*"):
+                connection.delete(key)  # the queue and the cluster's processing list
     return {"rate": rate, "p50": percentile(samples, 0.5), "p95": percentile(samples, 0.95)}
 
 

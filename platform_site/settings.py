@@ -225,6 +225,9 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # django-q2's Redis broker loses a message its cluster took once that cluster or worker dies;
+    # this one keeps it in a processing list until the run is over (orchestration/broker.py).
+    Q_CLUSTER["broker_class"] = "orchestration.broker.ReliableRedis"
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -277,6 +280,9 @@ Q_CLUSTER["recycle"] = int(os.environ.get("CHAINLAKE_Q_RECYCLE", "20000"))
 Q_CLUSTER["max_rss"] = int(os.environ.get("CHAINLAKE_Q_MAX_RSS_KB", str(1024 * 1024)))
 TASK_LOST_MESSAGE_SECONDS = float(os.environ.get("CHAINLAKE_LOST_MESSAGE_SECONDS", "10"))
 WORKER_STALL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_STALL_SECONDS", "30"))
+# On Redis each worker host's supervisor keeps a liveness key with this TTL; once it expires, any
+# other supervisor puts the messages that host's cluster took and did not finish back on the queue.
+WORKER_HOST_TTL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_HOST_TTL_SECONDS", "10"))
 DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
     "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
 )

@@ -1,4 +1,5 @@
-"""django-q2 uses the database as its broker by default and Redis when REDIS_URL is set."""
+"""django-q2 uses the database as its broker by default and Redis (the reliable broker of
+``orchestration.broker``) when REDIS_URL is set."""
 
 import os
 import socket
@@ -41,7 +42,7 @@ def test_database_broker_by_default():
 
 @pytest.mark.skipif(not redis_answers(), reason="no Redis on 127.0.0.1:6379")
 def test_redis_broker_carries_work_to_a_real_cluster(tmp_path):
-    assert broker_class(REDIS_URL=REDIS_URL) == "Redis"
+    assert broker_class(REDIS_URL=REDIS_URL) == "ReliableRedis"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(REDIS_URL=REDIS_URL, CHAINLAKE_DATA_DIR=str(tmp_path), CHAINLAKE_WORKERS="1")
     subprocess.run(

@@ -168,3 +168,54 @@ def test_a_queued_task_whose_message_is_gone_is_sent_again(settings):
     assert list(message.task["args"]) == [str(task.id)]
     task.refresh_from_db()
     assert task.status == "queued"
+
+
+def test_the_task_of_a_killed_worker_is_retried_at_once_not_after_its_heartbeat(start_supervisor, settings):
+    settings.PYTHON_CALLABLE_MODULES = ["tests.orchestration."]
+    synthetic_source_job(platform_org_for_tests(), end_block=99, partition_size=100, activation="manual")
+    services.job_run_now(job=Job.objects.get(name="chain"))
+    drain()
+    # A heartbeat timeout far beyond the test: only the supervisor seeing the process end helps.
+    job = python_job("slow_copy", "slow_copy", activation="manual", heartbeat_timeout_seconds=600)
+    supervisor = start_supervisor()
+    services.job_backfill(job=job, partition_keys=["blocks_00000000"])
+    wait_for(
+        lambda: Task.objects.filter(job=job, status="running").exists(),
+        timeout=60,
+        every=0.1,
+        what=f"the task to run\n{supervisor.output()}",
+    )
+    task = Task.objects.get(job=job)
+    pid = int(task.worker_id.split(":")[1])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        lambda: Task.objects.filter(pk=task.pk, status="succeeded").exists(),
+        timeout=30,
+        every=0.2,
+        what=f"the retry of the killed worker's task\n{supervisor.output()}",
+    )
+    task.refresh_from_db()
+    assert task.attempts == 2
+
+
+def test_a_cluster_hung_right_after_a_process_died_is_replaced_within_seconds(start_supervisor):
+    # The usual stall wait is far beyond the test: a death just before is what shortens it.
+    supervisor = start_supervisor(CHAINLAKE_WORKER_STALL_SECONDS="120")
+    wait_for(
+        lambda: len(re.findall(r"ready for work at (\d+)", supervisor.log_path.read_text())) >= 2,
+        timeout=60,
+        what="the workers to start",
+    )
+    for pid in [int(pid) for pid in re.findall(r"ready for work at (\d+)", supervisor.log_path.read_text())]:
+        os.kill(pid, signal.SIGKILL)  # one of them holds the task queue's lock while it waits
+    source = synthetic_source_job(platform_org_for_tests(), end_block=BLOCKS - 1, partition_size=SIZE)
+    services.job_run_now(job=source)
+    wait_for(
+        lambda: (
+            PartitionVersion.objects.filter(dataset="evm.blocks").count() == BLOCKS // SIZE and all_done()
+        ),
+        timeout=60,
+        every=0.5,
+        what=f"the work to run on a replaced cluster\n{supervisor.output()}",
+    )
+    assert "replacing it" in supervisor.log_path.read_text()

@@ -69,7 +69,9 @@ def broker(request, monkeypatch, settings):
     if request.param == "redis":
         import redis
 
-        redis.Redis.from_url(REDIS_URL).delete(f"django_q:{queue}:q")
+        connection = redis.Redis.from_url(REDIS_URL)
+        for key in connection.scan_iter(f"django_q:{queue}:*"):  # the queue and processing lists
+            connection.delete(key)
 
 
 @pytest.fixture

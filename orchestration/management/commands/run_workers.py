@@ -7,8 +7,9 @@ from orchestration.supervisor import WorkerSupervisor
 
 class Command(BaseCommand):
     help = (
-        "Run a django-q2 qcluster under a supervisor: due retries start within a second, lost "
-        "messages are re-sent, and a cluster that stops making progress is replaced."
+        "Run a django-q2 qcluster under a supervisor (one worker host): due retries start within a "
+        "second, lost messages are re-sent, on Redis the unfinished messages of a dead cluster or "
+        "host go back on the queue, and a cluster that stops making progress is replaced."
     )
 
     def add_arguments(self, parser):
