@@ -251,6 +251,16 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
             "form": form,
             "job": job,
             "opts": self.model._meta,
+            "job_url": reverse("admin:orchestration_job_change", args=[job.pk]),
+            "breadcrumbs": [
+                {"title": self.opts.app_config.verbose_name, "link": reverse("admin:app_list", args=["orchestration"])},
+                {"title": self.opts.verbose_name_plural, "link": reverse("admin:orchestration_job_changelist")},
+                {"title": job, "link": reverse("admin:orchestration_job_change", args=[job.pk])},
+                {"title": "Backfill"},
+            ],
+            "intro": "Creates a task for every partition in the range (keys that already have a live task are "
+            "skipped), whether or not it is stale. The range is matched against the job's first input "
+            "dataset, or its expected partitions for a source job.",
         }
         return TemplateResponse(request, "admin/orchestration/job_backfill.html", context)
 
@@ -564,6 +574,7 @@ class AddressLabelAdmin(LargeTableAdmin):
                 )
             except ImportFileError as exc:
                 file_error = str(exc)
+        shown = report.rejected[: self.REPORT_ROWS_SHOWN] if report else []
         context = {
             **self.admin_site.each_context(request),
             "title": "Import address labels from CSV",
@@ -571,7 +582,18 @@ class AddressLabelAdmin(LargeTableAdmin):
             "form": form,
             "report": report,
             "file_error": file_error,
-            "rejected_shown": report.rejected[: self.REPORT_ROWS_SHOWN] if report else [],
+            "rejected_shown": shown,
+            "rejected_headers": ["Line", "Why it was rejected"],
+            "rejected_rows": [(row.line, row.reason) for row in shown],
+            "changelist_url": reverse("admin:orchestration_addresslabel_changelist"),
+            "breadcrumbs": [
+                {"title": self.opts.app_config.verbose_name, "link": reverse("admin:app_list", args=["orchestration"])},
+                {"title": self.opts.verbose_name_plural, "link": reverse("admin:orchestration_addresslabel_changelist")},
+                {"title": "Import CSV"},
+            ],
+            "intro": "Labels go to your org. A row whose address and label already exist in your org takes the "
+            "row's visibility (if you may change that label) and is otherwise left as it is: importing the same "
+            "file again changes nothing. Bad rows are listed with the reason; the good rows are imported.",
         }
         return TemplateResponse(request, "admin/orchestration/addresslabel/import.html", context)
 

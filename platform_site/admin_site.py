@@ -170,6 +170,15 @@ class PlatformAdminSite(UnfoldAdminSite):
                 # Not "opts": the theme's header would link the model's (missing) changelist.
                 "record_opts": opts,
                 "content_title": capfirst(opts.verbose_name_plural),
+                "breadcrumbs": [
+                    {
+                        "title": opts.app_config.verbose_name,
+                        "link": reverse("admin:app_list", kwargs={"app_label": opts.app_label}),
+                    },
+                    {"title": capfirst(opts.verbose_name_plural)},
+                ],
+                "intro": "Read-only, newest first. Filters match exactly"
+                + (f" (or by prefix for {', '.join(table.prefix_filters)})." if table.prefix_filters else "."),
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
                 "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],

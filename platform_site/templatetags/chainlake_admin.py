@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import template
 
-from platform_site import admin_display
+from platform_site import admin_components, admin_display
 
 register = template.Library()
 
@@ -47,3 +47,37 @@ def badge(value) -> str:
 @register.simple_tag
 def id_link(value, url_name: str = "") -> str:
     return admin_display.id_link(value, url_name=url_name or None)
+
+
+# The theme's look for custom pages (see platform_site.admin_components).
+THEME_CLASSES = {
+    "header_cell": admin_components.HEADER_CELL_CLASSES,
+    "cell": admin_components.BODY_CELL_CLASSES,
+    "table": admin_components.TABLE_CLASSES,
+    "table_box": admin_components.TABLE_BOX_CLASSES,
+    "row_group": admin_components.ROW_GROUP_CLASSES,
+    "row": admin_components.ROW_CLASSES_,
+    "stripe": admin_components.STRIPE_CLASSES,
+    "input": admin_components.INPUT_CLASSES,
+    "select": admin_components.SELECT_CLASSES,
+    "textarea": admin_components.TEXTAREA_CLASSES,
+    "label": admin_components.LABEL_CLASSES,
+    "checkbox": admin_components.CHECKBOX_CLASSES,
+}
+
+
+@register.simple_tag
+def theme_classes(name: str) -> str:
+    return THEME_CLASSES[name]
+
+
+@register.filter
+def themed(form):
+    """The form with the theme's widgets (bordered inputs, selects, file pickers)."""
+    return admin_components.themed_form(form)
+
+
+@register.simple_tag
+def attrs(**values) -> dict:
+    """Attributes for the theme's components (``{% attrs id="run" type="button" as run_attrs %}``)."""
+    return values
