@@ -253,14 +253,20 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "job_url": reverse("admin:orchestration_job_change", args=[job.pk]),
             "breadcrumbs": [
-                {"title": self.opts.app_config.verbose_name, "link": reverse("admin:app_list", args=["orchestration"])},
-                {"title": self.opts.verbose_name_plural, "link": reverse("admin:orchestration_job_changelist")},
+                {
+                    "title": self.opts.app_config.verbose_name,
+                    "link": reverse("admin:app_list", args=["orchestration"]),
+                },
+                {
+                    "title": self.opts.verbose_name_plural,
+                    "link": reverse("admin:orchestration_job_changelist"),
+                },
                 {"title": job, "link": reverse("admin:orchestration_job_change", args=[job.pk])},
                 {"title": "Backfill"},
             ],
-            "intro": "Creates a task for every partition in the range (keys that already have a live task are "
-            "skipped), whether or not it is stale. The range is matched against the job's first input "
-            "dataset, or its expected partitions for a source job.",
+            "intro": "Creates a task for every partition in the range (keys that already have a live "
+            "task are skipped), whether or not it is stale. The range is matched against the job's "
+            "first input dataset, or its expected partitions for a source job.",
         }
         return TemplateResponse(request, "admin/orchestration/job_backfill.html", context)
 
@@ -587,13 +593,20 @@ class AddressLabelAdmin(LargeTableAdmin):
             "rejected_rows": [(row.line, row.reason) for row in shown],
             "changelist_url": reverse("admin:orchestration_addresslabel_changelist"),
             "breadcrumbs": [
-                {"title": self.opts.app_config.verbose_name, "link": reverse("admin:app_list", args=["orchestration"])},
-                {"title": self.opts.verbose_name_plural, "link": reverse("admin:orchestration_addresslabel_changelist")},
+                {
+                    "title": self.opts.app_config.verbose_name,
+                    "link": reverse("admin:app_list", args=["orchestration"]),
+                },
+                {
+                    "title": self.opts.verbose_name_plural,
+                    "link": reverse("admin:orchestration_addresslabel_changelist"),
+                },
                 {"title": "Import CSV"},
             ],
-            "intro": "Labels go to your org. A row whose address and label already exist in your org takes the "
-            "row's visibility (if you may change that label) and is otherwise left as it is: importing the same "
-            "file again changes nothing. Bad rows are listed with the reason; the good rows are imported.",
+            "intro": "Labels go to your org. A row whose address and label already exist in your org "
+            "takes the row's visibility (if you may change that label) and is otherwise left as it is: "
+            "importing the same file again changes nothing. Bad rows are listed with the reason; the "
+            "good rows are imported.",
         }
         return TemplateResponse(request, "admin/orchestration/addresslabel/import.html", context)
 

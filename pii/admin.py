@@ -20,6 +20,8 @@ class PiiAccessLogAdmin(LargeTableAdmin):
     the filtered rows as CSV; the personal-data registry is a page of its own."""
 
     list_display = ["accessed_at", "user", "action", "dataset", "column_name", "record_id"]
+    # The model is named for the log; the list's footer counts its entries.
+    result_noun, result_noun_plural = "entry", "entries"
     list_filter = ["action", "accessed_at"]
     list_select_related = ["user"]
     search_fields = ["dataset", "column_name", "=record_id", "=user__external_id"]
@@ -73,7 +75,10 @@ class PiiAccessLogAdmin(LargeTableAdmin):
             "registry_rows": [(e.dataset, e.column, e.strategy.label, e.declared_by) for e in entries],
             "breadcrumbs": [
                 {"title": self.opts.app_config.verbose_name, "link": reverse("admin:app_list", args=["pii"])},
-                {"title": self.opts.verbose_name_plural, "link": reverse("admin:pii_piiaccesslog_changelist")},
+                {
+                    "title": self.opts.verbose_name_plural,
+                    "link": reverse("admin:pii_piiaccesslog_changelist"),
+                },
                 {"title": "Personal data registry"},
             ],
             "intro": mark_safe(

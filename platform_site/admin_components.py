@@ -14,6 +14,8 @@ from django.utils.html import format_html, format_html_join
 from unfold import widgets as unfold_widgets
 from unfold.templatetags.unfold_list import ROW_CLASSES
 
+from .admin_display import display_cell
+
 # A changelist's header cell (unfold/helpers/change_list_headers.html) and body cell (``ROW_CLASSES``).
 HEADER_CELL_CLASSES = (
     "align-middle font-semibold py-2 text-left text-font-important-light dark:text-font-important-dark "
@@ -83,8 +85,11 @@ def _themed_widget(themed: type[forms.Widget], widget: forms.Widget) -> forms.Wi
 
 
 def theme_table(headers: list[str], rows: list[tuple], *, table_id: str = "") -> str:
-    """A read-only table drawn like a changelist (header, cells, alternate row shading)."""
-    head = format_html_join("", '<th class="{}" scope="col">{}</th>', ((HEADER_CELL_CLASSES, h) for h in headers))
+    """A read-only table drawn like a changelist (header, cells, alternate row shading). Cells read
+    as in any list: nothing is "—" (not "None"), a time is to the second in the viewer's zone."""
+    head = format_html_join(
+        "", '<th class="{}" scope="col">{}</th>', ((HEADER_CELL_CLASSES, h) for h in headers)
+    )
     bodies = format_html_join(
         "",
         '<tbody class="{}"><tr class="{}">{}</tr></tbody>',
@@ -95,7 +100,10 @@ def theme_table(headers: list[str], rows: list[tuple], *, table_id: str = "") ->
                 format_html_join(
                     "",
                     '<td class="{}" data-label="{}">{}</td>',
-                    ((BODY_CELL_CLASSES, header, cell) for header, cell in zip(headers, row, strict=False)),
+                    (
+                        (BODY_CELL_CLASSES, header, display_cell(cell))
+                        for header, cell in zip(headers, row, strict=False)
+                    ),
                 ),
             )
             for index, row in enumerate(rows)

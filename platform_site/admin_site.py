@@ -89,6 +89,9 @@ class PlatformAdminSite(UnfoldAdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.record_tables: list[RecordTable] = []
+        from .admin_login import LoginForm  # the theme's forms need the app registry
+
+        self.login_form = LoginForm
 
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every registration is scoped: models with a tenancy scope get the org-scoped mixin,
@@ -178,7 +181,9 @@ class PlatformAdminSite(UnfoldAdminSite):
                     {"title": capfirst(opts.verbose_name_plural)},
                 ],
                 "intro": "Read-only, newest first. Filters match exactly"
-                + (f" (or by prefix for {', '.join(table.prefix_filters)})." if table.prefix_filters else "."),
+                + (
+                    f" (or by prefix for {', '.join(table.prefix_filters)})." if table.prefix_filters else "."
+                ),
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
                 "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],
