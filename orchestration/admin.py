@@ -277,7 +277,8 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Last success", ordering="last_success_at")
     def last_success(self, job: Job) -> str:
-        return moment(getattr(job, "last_success_at", None))
+        # Without the date when it is today, so the list's columns fit a laptop screen.
+        return moment_short(getattr(job, "last_success_at", None))
 
     @admin.display(description="Running", ordering="running_count")
     def running(self, job: Job) -> str:

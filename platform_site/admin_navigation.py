@@ -11,6 +11,8 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
+from .admin_theme import spelled
+
 # Material Symbols names (shipped with the theme) per model; anything else gets a table icon.
 ICONS = {
     "Job": "account_tree",
@@ -65,7 +67,7 @@ def sidebar_navigation(request) -> list[dict]:
     for app in admin.site.get_app_list(request):
         items = [
             {
-                "title": model["name"],
+                "title": spelled(str(model["name"])),
                 "icon": ICONS.get(model["object_name"], "table"),
                 "link": model["admin_url"],
                 # The console lives under the saved-query list's address; only its own entry lights up.

@@ -187,7 +187,9 @@ class PlatformAdminSite(UnfoldAdminSite):
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
                 "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],
-                "filters": [(name, request.GET.get(name, "")) for name in table.filters],
+                "filters": [
+                    (name, _filter_label(opts, name), request.GET.get(name, "")) for name in table.filters
+                ],
                 "page": page,
                 "previous_query": _with_page(request.GET, page - 1) if page > 1 else None,
                 "next_query": _with_page(request.GET, page + 1) if has_next else None,
@@ -271,6 +273,11 @@ def _has_nul(request) -> bool:
 def _cell(row: models.Model, name: str, opts):
     # ``get_field`` knows a foreign key by its column name too (``task_id``).
     return display_cell(getattr(row, name), opts.get_field(name))
+
+
+def _filter_label(opts, name: str) -> str:
+    # ``get_field`` knows a foreign key by its column name too (``task_id``).
+    return capfirst(opts.get_field(name).verbose_name)
 
 
 def _with_page(query, page: int) -> str:

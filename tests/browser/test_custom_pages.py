@@ -3,7 +3,7 @@ personal-data registry, DAGs, record tables, the job page's tabs) is built from 
 components: its inputs, buttons and table cells compute to the same border, padding, background and
 font as a theme changelist's, it logs no console error and asks no outside host.
 
-With ``CHAINLAKE_SCREENSHOTS=1`` each page's screenshot (1440×900) is refreshed under ``docs/``.
+With ``CHAINLAKE_SCREENSHOTS=1`` each page's screenshot (1440 by 900) is refreshed under ``docs/``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from tests.alerting.conftest import publish
 from tests.factories import (
     AddressLabelFactory,
     AlertDefinitionFactory,
-    OrgFactory,
     platform_org_for_tests,
     sql_job,
 )
@@ -102,7 +101,7 @@ def lake(settings, tmp_path, browser_superuser):
 
 
 @pytest.fixture
-def theme(admin_page):
+def theme(admin_page, lake):
     """Computed styles of the theme's own elements: a changelist's header and body cells, and a
     change form's text input, select, primary and secondary buttons."""
     page = admin_page
@@ -124,6 +123,7 @@ def theme(admin_page):
 
 def assert_themed(page, theme, elements: dict[str, str]) -> None:
     """Each ``{selector: kind}`` element computes to the theme's own element of that kind."""
+    page.mouse.move(0, 0)  # no hover colours
     for selector, kind in elements.items():
         names = BOX_STYLES if kind in {"cell", "header"} else FIELD_STYLES
         found = styles(page, selector, names)
@@ -150,7 +150,9 @@ def test_sql_console_and_datasets_look_like_the_theme(admin_page, page_watch, th
     assert "SQL console" in header and "Saved queries" not in header
     assert "•" not in header and nav.count() == 1
 
-    page.fill("#sql-editor", "SELECT block_number, log_index, value FROM evm.transfers ORDER BY 1, 2 LIMIT 40")
+    page.fill(
+        "#sql-editor", "SELECT block_number, log_index, value FROM evm.transfers ORDER BY 1, 2 LIMIT 40"
+    )
     page.click("#run-button")
     page.wait_for_function("document.querySelectorAll('#result-table tbody tr').length === 40")
     assert_themed(
@@ -259,7 +261,9 @@ def test_registry_and_record_tables_look_like_the_theme(admin_page, page_watch, 
     assert "0 entries" in body and "0 PII access log" not in body
 
     page.goto("/admin/records/orchestration/taskinput/")
-    assert_themed(page, theme, {".record-filters input[type=text]": "input", ".record-filters [type=submit]": "button"})
+    assert_themed(
+        page, theme, {".record-filters input[type=text]": "input", ".record-filters [type=submit]": "button"}
+    )
     page.goto("/admin/records/versioning/partitionversion/")
     assert_themed(page, theme, {"#result_list thead th": "header", "#result_list tbody td": "cell"})
     screenshot(page, "record-table.png")
@@ -285,7 +289,8 @@ def test_job_list_fits_at_1440_pixels(admin_page, page_watch, lake):
     page.goto("/admin/orchestration/job/")
     table_width, room = page.evaluate(
         "() => { const t = document.querySelector('#result_list');"
-        " return [t.scrollWidth, t.closest('[data-simplebar]') ? t.closest('[data-simplebar]').clientWidth : t.parentElement.clientWidth]; }"
+        " const box = t.closest('[data-simplebar]') || t.parentElement;"
+        " return [t.scrollWidth, box.clientWidth]; }"
     )
     assert table_width <= room, f"the job list needs {table_width} px and has {room}"
     screenshot(page, "jobs.png")

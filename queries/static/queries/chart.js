@@ -63,7 +63,7 @@
       var label = el("text", { x: sx(i), y: height - pad + 16, "font-size": 11, "text-anchor": "middle", "class": "x-label" }, String(p.x));
       svg.appendChild(label);
       var box = label.getBBox();
-      if (box.x < lastRight + gap || box.x < 0 || box.x + box.width > width) {
+      if (box.x < lastRight + gap || box.x < left || box.x + box.width > width) {
         svg.removeChild(label);
         return;
       }
