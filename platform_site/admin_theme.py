@@ -6,6 +6,8 @@ Presentation only: permissions and tenancy stay with the mixins of ``admin_tenan
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import display_for_field
@@ -138,8 +140,7 @@ ACRONYMS = {
 
 def spelled(label: str) -> str:
     """``label`` with its acronyms in capitals."""
-    words = label.split(" ")
-    return " ".join(ACRONYMS.get(word.lower(), word) if word.lower() in ACRONYMS else word for word in words)
+    return re.sub(r"[A-Za-z]+", lambda m: ACRONYMS.get(m.group(0).lower(), m.group(0)), label)
 
 
 def _column(name: str, description: str, render):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django import template
 
@@ -81,3 +82,14 @@ def themed(form):
 def attrs(**values) -> dict:
     """Attributes for the theme's components (``{% attrs id="run" type="button" as run_attrs %}``)."""
     return values
+
+
+@register.filter
+def spelled_label(label_tag):
+    """A form row's ``<label>`` with its acronyms in capitals: read-only fields are labelled from the
+    model's column name ("Sql hash"), which no admin hook reaches."""
+    from django.utils.safestring import mark_safe
+
+    from platform_site.admin_theme import spelled
+
+    return mark_safe(re.sub(r">([^<]+)<", lambda m: ">" + spelled(m.group(1)) + "<", str(label_tag)))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from platform_site.admin_base import html_table
 from platform_site.admin_navigation import sidebar_navigation
-from tests.factories import JobFactory, UserFactory
+from tests.factories import JobFactory, QueryResultFactory, UserFactory
 
 
 def _sections(client, url="/admin/"):
@@ -98,3 +98,11 @@ def test_api_docs_lead_to_the_swagger_ui(client, db):
     for path in ("/api/docs", "/api/docs/"):
         response = client.get(path)
         assert response.status_code == 302 and response.url == reverse("swagger-ui")
+
+
+def test_acronyms_are_capitals_on_read_only_change_pages(superuser_client, org_a):
+    result = QueryResultFactory(org=org_a)
+    html = superuser_client.get(
+        reverse("admin:queries_queryresult_change", args=[result.pk])
+    ).content.decode()
+    assert "SQL hash" in html and "Sql hash" not in html
