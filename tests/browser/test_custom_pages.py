@@ -327,3 +327,50 @@ def test_console_chart_labels_do_not_overlap(admin_page, page_watch, lake):
     count, overlapping = page.evaluate(OVERLAPS, "#chart svg text")
     assert count >= 4 and overlapping == 0, f"{overlapping} overlapping pairs among {count} labels"
     page_watch.assert_clean()
+
+
+CHART_LABELS_CLEAR = """(selector) => {
+  const chart = Chart.getChart(document.querySelector(selector));
+  const scale = chart.scales.x;
+  const items = scale.getLabelItems();
+  const ctx = chart.ctx;
+  const boxes = items.map((item) => {
+    ctx.font = item.font.string;
+    const width = ctx.measureText(String(item.label)).width;
+    const x = item.options.translation[0];
+    const align = item.options.textAlign;
+    const left = align === "left" ? x : align === "right" ? x - width : x - width / 2;
+    return { left, right: left + width, rotation: item.options.rotation };
+  });
+  const rotated = boxes.filter((b) => b.rotation).length;
+  let overlapping = 0;
+  for (let i = 1; i < boxes.length; i++) if (boxes[i].left < boxes[i - 1].right) overlapping++;
+  return [boxes.length, rotated, overlapping];
+}"""
+
+
+def test_dashboard_chart_labels_are_level_and_do_not_overlap(admin_page, page_watch, lake):
+    from tests.factories import AlertEventFactory
+
+    page = admin_page
+    page.set_viewport_size(VIEWPORT)
+    now = timezone.now()
+    for day in range(14):
+        event = AlertEventFactory(org=lake["org"], alert_definition=lake["definition"])
+        type(event).objects.filter(pk=event.pk).update(created_at=now - dt.timedelta(days=day))
+    for minutes in range(0, 24 * 60, 37):
+        Task.objects.create(
+            job=lake["job"],
+            status="succeeded",
+            started_at=now - dt.timedelta(minutes=minutes, seconds=5),
+            completed_at=now - dt.timedelta(minutes=minutes),
+        )
+    page.goto("/admin/")
+    assert "1 partition in 1 dataset" in " ".join(page.locator("#card-lake").inner_text().split())
+    for card in ("#card-tasks-per-minute", "#card-alerts"):
+        selector = f"{card} canvas.chart"
+        page.wait_for_function(f"() => window.Chart && Chart.getChart(document.querySelector('{selector}'))")
+        count, rotated, overlapping = page.evaluate(CHART_LABELS_CLEAR, selector)
+        assert count >= 3 and rotated == 0 and overlapping == 0, (card, count, rotated, overlapping)
+    screenshot(page, "dashboard-charts.png")
+    page_watch.assert_clean()
