@@ -68,7 +68,7 @@ def test_lists_are_titled_by_their_name_and_count_in_plain_words(superuser_clien
     assert response.context["title"] == "PII access log"
     assert "to view" not in html and "to change" not in html
     assert "0 entries" in " ".join(html.split()) and "0 PII access log" not in " ".join(html.split())
-    assert "yielded" not in html and "There are no PII access log yet." in " ".join(html.split())
+    assert "yielded" not in html and "There are no entries yet." in " ".join(html.split())
 
 
 def test_the_login_box_asks_for_the_login(client, db):
@@ -106,3 +106,10 @@ def test_acronyms_are_capitals_on_read_only_change_pages(superuser_client, org_a
         reverse("admin:queries_queryresult_change", args=[result.pk])
     ).content.decode()
     assert "SQL hash" in html and "Sql hash" not in html
+
+
+def test_an_unfiltered_uncounted_list_does_not_offer_to_show_all(superuser_client):
+    html = superuser_client.get(reverse("admin:pii_piiaccesslog_changelist")).content.decode()
+    assert "Show all" not in html and "Reset filters" not in html
+    filtered = superuser_client.get(reverse("admin:pii_piiaccesslog_changelist") + "?action__exact=api_view")
+    assert "Show all" in filtered.content.decode()
