@@ -140,7 +140,7 @@ ACRONYMS = {
 
 def spelled(label: str) -> str:
     """``label`` with its acronyms in capitals."""
-    return re.sub(r"[A-Za-z]+", lambda m: ACRONYMS.get(m.group(0).lower(), m.group(0)), label)
+    return re.sub(r"[A-Za-z]+", lambda m: ACRONYMS.get(m.group(0).lower(), m.group(0)), str(label))
 
 
 def _column(name: str, description: str, render):

@@ -93,3 +93,22 @@ def spelled_label(label_tag):
     from platform_site.admin_theme import spelled
 
     return mark_safe(re.sub(r">([^<]+)<", lambda m: ">" + spelled(m.group(1)) + "<", str(label_tag)))
+
+
+@register.simple_tag
+def object_page_breadcrumbs(opts, obj, title: str) -> list[dict]:
+    """The header trail of a page about one object (a definition's backtest): app, list, object,
+    then the page, named by its title without the object's name ("Backtest")."""
+    from django.urls import reverse
+    from django.utils.text import capfirst
+
+    info = opts.app_label, opts.model_name
+    return [
+        {"title": opts.app_config.verbose_name, "link": reverse("admin:app_list", args=[opts.app_label])},
+        {
+            "title": capfirst(opts.verbose_name_plural),
+            "link": reverse("admin:{}_{}_changelist".format(*info)),
+        },
+        {"title": str(obj), "link": reverse("admin:{}_{}_change".format(*info), args=[obj.pk])},
+        {"title": str(title).removesuffix(str(obj)).strip() or title},
+    ]

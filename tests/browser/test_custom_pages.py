@@ -209,6 +209,8 @@ def test_backtest_and_test_fire_look_like_the_theme(admin_page, page_watch, them
     page = admin_page
     definition = lake["definition"]
     page.goto(f"/admin/alerting/alertdefinition/{definition.pk}/backtest/")
+    trail = " ".join(page.locator("#header-inner h1").inner_text().split())
+    assert trail.endswith("Backtest") and "Whale transfers" in trail, trail
     page.fill("#id_first", "blocks_00000000")
     page.click("[type=submit][value='Run backtest']")
     page.wait_for_selector("#backtest-events")
