@@ -201,6 +201,12 @@ def test_job_backfill_and_job_tabs_look_like_the_theme(admin_page, page_watch, t
     started = Task.objects.get(job=job).started_at
     assert timezone.localtime(started).strftime("%Y-%m-%d %H:%M:%S") in cells
     assert not any(re.search(r"\d:\d\d\.\d", cell) for cell in cells), cells  # no microseconds
+    # The table has the row's width: no column is cut off.
+    width, room = page.evaluate(
+        "() => { const t = document.querySelector('.cl-theme-table table');"
+        " return [t.scrollWidth, t.parentElement.clientWidth]; }"
+    )
+    assert width <= room, f"the recent-tasks table needs {width} px and has {room}"
     screenshot(page, "job-tasks.png")
     page_watch.assert_clean()
 
