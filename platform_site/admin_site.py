@@ -166,6 +166,7 @@ class PlatformAdminSite(UnfoldAdminSite):
             else:
                 rows = list(table.queryset(request, request.GET)[offset : offset + table.page_size + 1])
             has_next = len(rows) > table.page_size
+            prefixed = ", ".join(_filter_label(opts, name).lower() for name in table.prefix_filters)
             rows = rows[: table.page_size]
             context = {
                 **self.each_context(request),
@@ -181,9 +182,7 @@ class PlatformAdminSite(UnfoldAdminSite):
                     {"title": capfirst(opts.verbose_name_plural)},
                 ],
                 "intro": "Read-only, newest first. Filters match exactly"
-                + (
-                    f" (or by prefix for {', '.join(table.prefix_filters)})." if table.prefix_filters else "."
-                ),
+                + (f" (or by prefix for {prefixed})." if prefixed else "."),
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
                 "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],

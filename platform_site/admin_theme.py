@@ -62,6 +62,9 @@ class ThemedModelAdmin(UnfoldModelAdmin):
             formfield.help_text = help_text_for(db_field)
         if formfield is not None and formfield.label:
             formfield.label = spelled(str(formfield.label))
+        if formfield is not None and db_field.choices and hasattr(formfield, "choices"):
+            # Choices named after their enum member read "Sql"; spell them as people do.
+            formfield.choices = [(value, spelled(str(label))) for value, label in formfield.choices]
         return formfield
 
     @property

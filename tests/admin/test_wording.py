@@ -113,3 +113,9 @@ def test_an_unfiltered_uncounted_list_does_not_offer_to_show_all(superuser_clien
     assert "Show all" not in html and "Reset filters" not in html
     filtered = superuser_client.get(reverse("admin:pii_piiaccesslog_changelist") + "?action__exact=api_view")
     assert "Show all" in filtered.content.decode()
+
+
+def test_choices_named_after_an_enum_member_are_spelled_as_people_do(superuser_client, org_a):
+    job = JobFactory(org=org_a)
+    html = superuser_client.get(reverse("admin:orchestration_job_change", args=[job.pk])).content.decode()
+    assert ">SQL</option>" in html.replace("\n", "").replace(" ", "") and ">Sql</option>" not in html
