@@ -251,6 +251,22 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
             "form": form,
             "job": job,
             "opts": self.model._meta,
+            "job_url": reverse("admin:orchestration_job_change", args=[job.pk]),
+            "breadcrumbs": [
+                {
+                    "title": self.opts.app_config.verbose_name,
+                    "link": reverse("admin:app_list", args=["orchestration"]),
+                },
+                {
+                    "title": self.opts.verbose_name_plural,
+                    "link": reverse("admin:orchestration_job_changelist"),
+                },
+                {"title": job, "link": reverse("admin:orchestration_job_change", args=[job.pk])},
+                {"title": "Backfill"},
+            ],
+            "intro": "Creates a task for every partition in the range (keys that already have a live "
+            "task are skipped), whether or not it is stale. The range is matched against the job's "
+            "first input dataset, or its expected partitions for a source job.",
         }
         return TemplateResponse(request, "admin/orchestration/job_backfill.html", context)
 
@@ -261,7 +277,8 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Last success", ordering="last_success_at")
     def last_success(self, job: Job) -> str:
-        return moment(getattr(job, "last_success_at", None))
+        # Without the date when it is today, so the list's columns fit a laptop screen.
+        return moment_short(getattr(job, "last_success_at", None))
 
     @admin.display(description="Running", ordering="running_count")
     def running(self, job: Job) -> str:
@@ -564,6 +581,7 @@ class AddressLabelAdmin(LargeTableAdmin):
                 )
             except ImportFileError as exc:
                 file_error = str(exc)
+        shown = report.rejected[: self.REPORT_ROWS_SHOWN] if report else []
         context = {
             **self.admin_site.each_context(request),
             "title": "Import address labels from CSV",
@@ -571,7 +589,25 @@ class AddressLabelAdmin(LargeTableAdmin):
             "form": form,
             "report": report,
             "file_error": file_error,
-            "rejected_shown": report.rejected[: self.REPORT_ROWS_SHOWN] if report else [],
+            "rejected_shown": shown,
+            "rejected_headers": ["Line", "Why it was rejected"],
+            "rejected_rows": [(row.line, row.reason) for row in shown],
+            "changelist_url": reverse("admin:orchestration_addresslabel_changelist"),
+            "breadcrumbs": [
+                {
+                    "title": self.opts.app_config.verbose_name,
+                    "link": reverse("admin:app_list", args=["orchestration"]),
+                },
+                {
+                    "title": self.opts.verbose_name_plural,
+                    "link": reverse("admin:orchestration_addresslabel_changelist"),
+                },
+                {"title": "Import CSV"},
+            ],
+            "intro": "Labels go to your org. A row whose address and label already exist in your org "
+            "takes the row's visibility (if you may change that label) and is otherwise left as it is: "
+            "importing the same file again changes nothing. Bad rows are listed with the reason; the "
+            "good rows are imported.",
         }
         return TemplateResponse(request, "admin/orchestration/addresslabel/import.html", context)
 

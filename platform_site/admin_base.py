@@ -114,13 +114,10 @@ class LargeTableAdmin(admin.ModelAdmin):
 
 
 def html_table(headers: list[str], rows: list[tuple], empty: str = "none") -> str:
-    """A small read-only table for a change page (task inputs, lineage, memberships)."""
-    from django.utils.html import format_html, format_html_join
+    """A small read-only table for a change page (task inputs, lineage, memberships), drawn like a
+    changelist."""
+    from .admin_components import theme_table
 
     if not rows:
         return empty
-    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
-    body = format_html_join(
-        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
-    )
-    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+    return theme_table(headers, rows)

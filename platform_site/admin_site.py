@@ -89,6 +89,9 @@ class PlatformAdminSite(UnfoldAdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.record_tables: list[RecordTable] = []
+        from .admin_login import LoginForm  # the theme's forms need the app registry
+
+        self.login_form = LoginForm
 
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every registration is scoped: models with a tenancy scope get the org-scoped mixin,
@@ -163,6 +166,7 @@ class PlatformAdminSite(UnfoldAdminSite):
             else:
                 rows = list(table.queryset(request, request.GET)[offset : offset + table.page_size + 1])
             has_next = len(rows) > table.page_size
+            prefixed = ", ".join(_filter_label(opts, name).lower() for name in table.prefix_filters)
             rows = rows[: table.page_size]
             context = {
                 **self.each_context(request),
@@ -170,10 +174,21 @@ class PlatformAdminSite(UnfoldAdminSite):
                 # Not "opts": the theme's header would link the model's (missing) changelist.
                 "record_opts": opts,
                 "content_title": capfirst(opts.verbose_name_plural),
+                "breadcrumbs": [
+                    {
+                        "title": opts.app_config.verbose_name,
+                        "link": reverse("admin:app_list", kwargs={"app_label": opts.app_label}),
+                    },
+                    {"title": capfirst(opts.verbose_name_plural)},
+                ],
+                "intro": "Read-only, newest first. Filters match exactly"
+                + (f" (or by prefix for {prefixed})." if prefixed else "."),
                 "table": table,
                 "headers": [capfirst(opts.get_field(name).verbose_name) for name in table.columns],
                 "rows": [[_cell(row, name, opts) for name in table.columns] for row in rows],
-                "filters": [(name, request.GET.get(name, "")) for name in table.filters],
+                "filters": [
+                    (name, _filter_label(opts, name), request.GET.get(name, "")) for name in table.filters
+                ],
                 "page": page,
                 "previous_query": _with_page(request.GET, page - 1) if page > 1 else None,
                 "next_query": _with_page(request.GET, page + 1) if has_next else None,
@@ -257,6 +272,11 @@ def _has_nul(request) -> bool:
 def _cell(row: models.Model, name: str, opts):
     # ``get_field`` knows a foreign key by its column name too (``task_id``).
     return display_cell(getattr(row, name), opts.get_field(name))
+
+
+def _filter_label(opts, name: str) -> str:
+    # ``get_field`` knows a foreign key by its column name too (``task_id``).
+    return capfirst(opts.get_field(name).verbose_name)
 
 
 def _with_page(query, page: int) -> str:

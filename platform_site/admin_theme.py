@@ -6,8 +6,11 @@ Presentation only: permissions and tenancy stay with the mixins of ``admin_tenan
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_field
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -17,7 +20,7 @@ from unfold.admin import ModelAdmin as UnfoldModelAdmin
 from unfold.mixins.dataset_model_admin import DatasetModelAdminMixin
 from unfold.widgets import UnfoldAdminTextareaWidget
 
-from .admin_display import badge, id_link, short_hash, short_id
+from .admin_display import EMPTY, badge, id_link, short_hash, short_id
 from .admin_help import help_text_for
 from .admin_widgets import CommaListInput, JsonEditor, ShortTextInput, SqlEditor
 
@@ -44,6 +47,11 @@ class ThemedModelAdmin(UnfoldModelAdmin):
             )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        # Django titles a list "Select <model> to change" (or "to view"); the list is just its name.
+        title = capfirst(self.opts.verbose_name_plural)
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if "widget" not in kwargs:
             widget = _widget_for(db_field)
@@ -52,6 +60,11 @@ class ThemedModelAdmin(UnfoldModelAdmin):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is not None and not formfield.help_text:
             formfield.help_text = help_text_for(db_field)
+        if formfield is not None and formfield.label:
+            formfield.label = spelled(str(formfield.label))
+        if formfield is not None and db_field.choices and hasattr(formfield, "choices"):
+            # Choices named after their enum member read "Sql"; spell them as people do.
+            formfield.choices = [(value, spelled(str(label))) for value, label in formfield.choices]
         return formfield
 
     @property
@@ -102,11 +115,35 @@ def _presented(model, item):
             capfirst(field.verbose_name),
             lambda obj: id_link(getattr(obj, attname), field.related_model),
         )
+    label = spelled(capfirst(field.verbose_name))
     if item in HASH_FIELDS:
-        return _column(item, capfirst(field.verbose_name), lambda obj: short_hash(getattr(obj, item)))
+        return _column(item, label, lambda obj: short_hash(getattr(obj, item)))
     if item in BADGE_FIELDS and field.choices:
-        return _column(item, capfirst(field.verbose_name), lambda obj: badge(getattr(obj, item)))
+        return _column(item, label, lambda obj: badge(getattr(obj, item)))
+    if label != capfirst(field.verbose_name) and not field.is_relation:
+        return _column(item, label, lambda obj: display_for_field(getattr(obj, field.attname), field, EMPTY))
     return item
+
+
+# Words that are read as letters: a column named ``sql_hash`` is headed "SQL hash", not "Sql hash".
+ACRONYMS = {
+    "sql": "SQL",
+    "dag": "DAG",
+    "pii": "PII",
+    "api": "API",
+    "url": "URL",
+    "csv": "CSV",
+    "json": "JSON",
+    "evm": "EVM",
+    "id": "ID",
+    "ids": "IDs",
+    "tx": "Tx",
+}
+
+
+def spelled(label: str) -> str:
+    """``label`` with its acronyms in capitals."""
+    return re.sub(r"[A-Za-z]+", lambda m: ACRONYMS.get(m.group(0).lower(), m.group(0)), str(label))
 
 
 def _column(name: str, description: str, render):

@@ -255,10 +255,24 @@ STACKED_OPTIONS = json.dumps(
         "scales": {
             "x": {
                 "stacked": True,
-                "ticks": {"maxTicksLimit": 13, "autoSkip": True, "maxRotation": 0},
+                "ticks": {"maxTicksLimit": 13, "autoSkip": True, "autoSkipPadding": 16, "maxRotation": 0},
                 "grid": {},
             },
             "y": {"stacked": True, "beginAtZero": True, "grid": {}},
+        },
+    }
+)
+
+
+# The alert chart's day labels stay level and are thinned by Chart.js until they no longer touch.
+ALERT_CHART_OPTIONS = json.dumps(
+    {
+        "animation": False,
+        "responsive": True,
+        "maintainAspectRatio": False,
+        "scales": {
+            "x": {"ticks": {"autoSkip": True, "autoSkipPadding": 16, "maxRotation": 0}},
+            "y": {"beginAtZero": True, "ticks": {"precision": 0}},
         },
     }
 )
@@ -279,4 +293,5 @@ def _links() -> dict[str, str]:
         "deliveries": reverse("admin:alerting_alertdelivery_changelist"),
         "dead_deliveries": f"{reverse('admin:alerting_alertdelivery_changelist')}?status__exact=dead",
         "stacked_options": STACKED_OPTIONS,
+        "alert_options": ALERT_CHART_OPTIONS,
     }

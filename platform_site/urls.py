@@ -18,6 +18,9 @@ urlpatterns = [
     path("api/schema/", cache_page(300)(SpectacularAPIView.as_view()), name="schema"),
     path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The address people guess for the API docs leads to them.
+    path("api/docs", RedirectView.as_view(pattern_name="swagger-ui", permanent=False)),
+    path("api/docs/", RedirectView.as_view(pattern_name="swagger-ui", permanent=False), name="api-docs"),
     # Unauthenticated probes for load balancers and orchestrators, and the Prometheus scrape.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -58,6 +58,7 @@ class SavedQueryAdmin(admin.ModelAdmin):
             "autorun": bool(saved and request.GET.get("run")),
             "can_save": tenancy.can_create(request.user, SavedQuery),
             "datasets_url": reverse("admin:queries_datasets"),
+            "breadcrumbs": _breadcrumbs("SQL console"),
         }
         return TemplateResponse(request, "admin/queries/console.html", context)
 
@@ -70,6 +71,18 @@ class SavedQueryAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "datasets": datasets_readable_by(request.user),
             "console_url": reverse("admin:queries_console"),
+            "headers": [
+                "Dataset",
+                "Producer",
+                "Columns",
+                "Partitions",
+                "Rows",
+                "Size",
+                "Last publish",
+                "Open invalidations",
+                "Lineage",
+            ],
+            "breadcrumbs": _breadcrumbs("Datasets"),
         }
         return TemplateResponse(request, "admin/queries/datasets.html", context)
 
@@ -122,3 +135,8 @@ class QueryResultAdmin(LargeTableAdmin):
     search_fields = ["=id", "=sql_hash"]
     raw_id_fields = ["org", "user", "saved_query", "task"]
     readonly_fields = ["created_at", "updated_at"]
+
+
+def _breadcrumbs(page: str) -> list[dict]:
+    # The console and the datasets page are pages of their own, not of the saved-query list.
+    return [{"title": "Queries", "link": reverse("admin:app_list", args=["queries"])}, {"title": page}]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django import template
 
-from platform_site import admin_display
+from platform_site import admin_components, admin_display
 
 register = template.Library()
 
@@ -47,3 +48,67 @@ def badge(value) -> str:
 @register.simple_tag
 def id_link(value, url_name: str = "") -> str:
     return admin_display.id_link(value, url_name=url_name or None)
+
+
+# The theme's look for custom pages (see platform_site.admin_components).
+THEME_CLASSES = {
+    "header_cell": admin_components.HEADER_CELL_CLASSES,
+    "cell": admin_components.BODY_CELL_CLASSES,
+    "table": admin_components.TABLE_CLASSES,
+    "table_box": admin_components.TABLE_BOX_CLASSES,
+    "row_group": admin_components.ROW_GROUP_CLASSES,
+    "row": admin_components.ROW_CLASSES_,
+    "stripe": admin_components.STRIPE_CLASSES,
+    "input": admin_components.INPUT_CLASSES,
+    "select": admin_components.SELECT_CLASSES,
+    "textarea": admin_components.TEXTAREA_CLASSES,
+    "label": admin_components.LABEL_CLASSES,
+    "checkbox": admin_components.CHECKBOX_CLASSES,
+}
+
+
+@register.simple_tag
+def theme_classes(name: str) -> str:
+    return THEME_CLASSES[name]
+
+
+@register.filter
+def themed(form):
+    """The form with the theme's widgets (bordered inputs, selects, file pickers)."""
+    return admin_components.themed_form(form)
+
+
+@register.simple_tag
+def attrs(**values) -> dict:
+    """Attributes for the theme's components (``{% attrs id="run" type="button" as run_attrs %}``)."""
+    return values
+
+
+@register.filter
+def spelled_label(label_tag):
+    """A form row's ``<label>`` with its acronyms in capitals: read-only fields are labelled from the
+    model's column name ("Sql hash"), which no admin hook reaches."""
+    from django.utils.safestring import mark_safe
+
+    from platform_site.admin_theme import spelled
+
+    return mark_safe(re.sub(r">([^<]+)<", lambda m: ">" + spelled(m.group(1)) + "<", str(label_tag)))
+
+
+@register.simple_tag
+def object_page_breadcrumbs(opts, obj, title: str) -> list[dict]:
+    """The header trail of a page about one object (a definition's backtest): app, list, object,
+    then the page, named by its title without the object's name ("Backtest")."""
+    from django.urls import reverse
+    from django.utils.text import capfirst
+
+    info = opts.app_label, opts.model_name
+    return [
+        {"title": opts.app_config.verbose_name, "link": reverse("admin:app_list", args=[opts.app_label])},
+        {
+            "title": capfirst(opts.verbose_name_plural),
+            "link": reverse("admin:{}_{}_changelist".format(*info)),
+        },
+        {"title": str(obj), "link": reverse("admin:{}_{}_change".format(*info), args=[obj.pk])},
+        {"title": str(title).removesuffix(str(obj)).strip() or title},
+    ]

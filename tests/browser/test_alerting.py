@@ -47,12 +47,12 @@ def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watc
 
         page.click("text=Backtest over past partitions")
         page.fill("#id_first", "blocks_00000000")
-        page.click("input[type=submit][value='Run backtest']")
+        page.click("[type=submit][value='Run backtest']")
         # Blocks 90..99 (ten transfers of n * 10^18) and the ten 2^256-1 transfers of blocks 0..90.
         assert page.inner_text("#backtest-events") == "20"
 
         page.goto(f"/admin/alerting/alertdefinition/{definition.pk}/test-fire/")
-        page.click("input[type=submit][value='Send a sample event']")
+        page.click("[type=submit][value='Send a sample event']")
         page.wait_for_url("**/alertevent/**")
         assert "pending" in page.inner_text("#content")
         assert deliveries_process()["delivered"] == 1

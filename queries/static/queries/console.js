@@ -100,19 +100,31 @@
     });
   }
 
+  // Cells carry the theme's changelist classes (from the page), so the result reads like any list.
   function render(data) {
-    var head = $("result-table").tHead, body = $("result-table").tBodies[0];
-    head.innerHTML = ""; body.innerHTML = "";
+    var table = $("result-table"), head = table.tHead, look = root.dataset;
+    head.innerHTML = "";
+    Array.prototype.slice.call(table.tBodies).forEach(function (body) { body.remove(); });
     var tr = head.insertRow();
     data.columns.forEach(function (c) {
       var th = document.createElement("th");
       th.textContent = c.name;
       th.title = c.type;
+      th.className = look.headerClass;
+      th.scope = "col";
       tr.appendChild(th);
     });
-    data.rows.forEach(function (row) {
+    data.rows.forEach(function (row, index) {
+      var body = table.createTBody();
+      body.className = look.rowGroupClass + (index % 2 ? " " + look.stripeClass : "");
       var r = body.insertRow();
-      row.forEach(function (value) { r.insertCell().textContent = value === null ? "NULL" : String(value); });
+      r.className = look.rowClass;
+      row.forEach(function (value, column) {
+        var cell = r.insertCell();
+        cell.className = look.cellClass;
+        cell.dataset.label = data.columns[column].name;
+        cell.textContent = value === null ? "NULL" : String(value);
+      });
     });
     var last = Math.min(data.offset + data.rows.length, data.row_count);
     $("page-info").textContent = data.row_count ? "rows " + (data.offset + 1) + " to " + last + " of " + data.row_count : "no rows";
