@@ -23,8 +23,8 @@ from alerting.services.deliveries import (
 )
 from platform_site.config import ConfigError, delivery_deadline, env_seconds
 from tests.alerting.conftest import SECRET
-from tests.alerting.test_deliveries import fire, make_definition, only_delivery
 from tests.alerting.receiver import Answer
+from tests.alerting.test_deliveries import fire, make_definition, only_delivery
 
 TRICKLE = Answer(trickle_seconds=0.5, body=b"ok" * 10)
 
@@ -146,7 +146,9 @@ def test_a_redirect_is_a_failed_attempt_and_the_target_receives_nothing(org, mem
     assert deliveries_process()["failed"] == 1
     delivery = only_delivery(event)
     assert delivery.status == "failed" and delivery.delivered_at is None
-    assert delivery.error_message.startswith(f"HTTP {status}: redirected to 127.0.0.1 (not followed); retry 2/8")
+    assert delivery.error_message.startswith(
+        f"HTTP {status}: redirected to 127.0.0.1 (not followed); retry 2/8"
+    )
     assert receiver.at("/elsewhere") == []  # neither the signed body (307) nor a bodyless GET (302)
     assert len(receiver.at("/hook")) == 1
 
