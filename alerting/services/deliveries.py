@@ -383,21 +383,31 @@ def deliveries_process(
     counts = {"leased": 0, "delivered": 0, "failed": 0, "dead": 0, "lost": 0}
     pool = _pool(max(1, threads))
     running: dict[Future, _Attempt] = {}
+    senders = max(1, threads)
+    quiet = True  # no attempt ended during the last wait (or none ran)
     while True:
-        free = max(1, threads) - len(running)
+        free = senders - len(running)
         if limit is not None:
             free = min(free, limit - counts["leased"])
         if batch is not None:
             free = min(free, batch)
-        leasing = free > 0 and (until is None or time.monotonic() < until) and not (stop and stop())
-        started = _attempts_lease(owner=owner, limit=free) if leasing else []
+        may_lease = free > 0 and (until is None or time.monotonic() < until) and not (stop and stop())
+        # While attempts keep ending, lease for half the senders at once (one lease statement and
+        # its reads serve many deliveries); after a quiet poll, for any free sender. Either way a
+        # delivery is leased only when a sender is free for it.
+        chunk = min(
+            senders // 2, limit - counts["leased"] if limit is not None else senders, batch or senders
+        )
+        started = _attempts_lease(owner=owner, limit=free) if may_lease and (quiet or free >= chunk) else []
         counts["leased"] += len(started)
         for attempt in started:
             running[pool.submit(_send_one, attempt)] = attempt
         if not running:
             return counts
         # Wake on the first attempt to end, or after a moment to lease what has fallen due.
-        done, _ = wait(running, timeout=IDLE_POLL_SECONDS if leasing else None, return_when=FIRST_COMPLETED)
+        timeout = IDLE_POLL_SECONDS if may_lease else None
+        done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        quiet = not done
         if done:
             _attempts_record([(running.pop(future), future.result()) for future in done], counts)
 
