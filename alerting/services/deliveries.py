@@ -37,6 +37,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -151,7 +152,7 @@ class Lease:
 def deliveries_lease(*, owner: str, limit: int = 100) -> list[Lease]:
     seconds = lease_seconds()
     expires_at = time.monotonic() + seconds
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # one statement: atomic without a transaction around it
         cursor.execute(LEASE_SQL, {"owner": owner, "seconds": seconds, "limit": limit})
         return [Lease(row[0], owner, row[1], expires_at) for row in cursor.fetchall()]
 
@@ -210,8 +211,11 @@ def deliveries_record(*, outcomes: list[tuple[Lease, SendResult]]) -> dict:
     """Record a batch of sends in one transaction (one commit, not one per delivery), each behind
     its own fence; returns delivery id -> new status (None when that lease was lost)."""
     recorded: dict = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        ok = [(lease, result) for lease, result in outcomes if result.ok]
+    ok = [(lease, result) for lease, result in outcomes if result.ok]
+    statements = (1 if ok else 0) + len(outcomes) - len(ok)
+    # A transaction only around several statements (one alone is atomic, and BEGIN and COMMIT
+    # would triple its round trips).
+    with transaction.atomic() if statements > 1 else nullcontext(), connection.cursor() as cursor:
         if ok:
             cursor.execute(
                 DELIVERED_MANY_SQL,
@@ -336,15 +340,27 @@ def _attempts_lease(*, owner: str | None, limit: int) -> list[_Attempt]:
     if not leases:
         return []
     by_id = {lease.delivery_id: lease for lease in leases}
-    deliveries = list(AlertDelivery.objects.filter(pk__in=by_id).select_related("alert_event"))
+    # One read serves both: the leased deliveries with their events, and each one's ordinal among
+    # its event's deliveries of the same type (which channel of the definition it goes to).
+    event_ids = AlertDelivery.objects.filter(pk__in=by_id).values("alert_event_id")
+    deliveries, ordinals = [], {}
+    counters: dict = defaultdict(int)
+    for delivery in (
+        AlertDelivery.objects.filter(alert_event_id__in=event_ids)
+        .select_related("alert_event")
+        .order_by("alert_event_id", "id")
+    ):
+        ordinals[delivery.pk] = counters[(delivery.alert_event_id, delivery.channel)]
+        counters[(delivery.alert_event_id, delivery.channel)] += 1
+        if delivery.pk in by_id:
+            deliveries.append(delivery)
     # One definition object per definition, not one per delivery (a storm is one definition).
     definitions = AlertDefinition.objects.in_bulk({d.alert_event.alert_definition_id for d in deliveries})
-    ordinals = _ordinals(list({d.alert_event_id for d in deliveries}))
     attempts = []
     for delivery in deliveries:
         definition = definitions[delivery.alert_event.alert_definition_id]
         delivery.alert_event.alert_definition = definition
-        found = _channel_for(definition, delivery.channel, ordinals[delivery.pk][1])
+        found = _channel_for(definition, delivery.channel, ordinals[delivery.pk])
         attempts.append(_Attempt(by_id[delivery.pk], delivery, found))
     return attempts
 
