@@ -2,9 +2,13 @@
 byte at a time ends its own attempt at the delivery deadline and delays no other channel; redirects
 are failed attempts that reach nobody; the lease fence holds on the owner, not only the attempt."""
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -21,11 +25,13 @@ from alerting.services.deliveries import (
     delivery_record,
     lease_seconds,
 )
+from alerting.tasks import deliveries_drain
 from platform_site.config import ConfigError, delivery_deadline, env_seconds
 from tests.alerting.conftest import SECRET
 from tests.alerting.receiver import Answer
 from tests.alerting.test_deliveries import fire, make_definition, only_delivery
 
+ROOT = Path(__file__).resolve().parents[2]
 TRICKLE = Answer(trickle_seconds=0.5, body=b"ok" * 10)
 
 
@@ -194,3 +200,36 @@ def test_the_delivery_deadline_must_be_below_the_lease(monkeypatch):
     monkeypatch.setenv("CHAINLAKE_ALERT_DELIVERY_DEADLINE", "-1")
     with pytest.raises(ConfigError):
         env_seconds("CHAINLAKE_ALERT_DELIVERY_DEADLINE", 15)
+
+
+def test_a_deadline_not_below_the_lease_stops_the_platform_with_one_line(tmp_path):
+    env = {
+        **os.environ,
+        "CHAINLAKE_DATA_DIR": str(tmp_path),
+        "CHAINLAKE_ALERT_DELIVERY_DEADLINE": "30",
+        "CHAINLAKE_ALERT_LEASE_SECONDS": "30",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        "chainlake: configuration error: CHAINLAKE_ALERT_DELIVERY_DEADLINE=30 must be at least 5 s below "
+        "CHAINLAKE_ALERT_LEASE_SECONDS=30 (a lease must outlive its attempt)"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drain_task_leases_nothing_after_its_time_and_ends_within_one_deadline(
+    org, member, receiver, short_deadline
+):
+    receiver.script("/slow", TRICKLE)
+    definition = make_definition(org, member, [webhook(receiver, "/slow"), webhook(receiver, "/a")])
+    event = fire(definition)
+    started = time.monotonic()
+    counts = deliveries_drain(max_seconds=0.5)
+    assert time.monotonic() - started < 0.5 + 1.5 + 0.5
+    assert (counts["leased"], counts["delivered"], counts["failed"]) == (2, 1, 1)
+    fire(definition)  # due now, but the drain's time is over before it starts
+    assert deliveries_drain(max_seconds=0) == {"leased": 0, "delivered": 0, "failed": 0, "dead": 0, "lost": 0}
+    assert AlertDelivery.objects.filter(alert_event=event, status="delivered").count() == 1
