@@ -239,7 +239,8 @@ def send_email(
             message.send(fail_silently=False)
     except Exception as exc:  # SMTP errors come in many classes (smtplib, socket, ssl)
         if deadline.passed:
-            return SendResult(ok=False, error=f"timed out: no complete answer within {deadline.seconds:.1f} s")
+            error = f"timed out: no complete answer within {deadline.seconds:.1f} s"
+            return SendResult(ok=False, error=error)
         return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     return SendResult(ok=True, provider_message_id=msgid)
 
