@@ -12,7 +12,10 @@ Each may carry ``"disabled": true`` (set by the platform when a receiver answers
 ``disabled_reason``); a disabled channel gets no deliveries until someone re-enables it.
 
 A sender returns a :class:`SendResult`; every outbound HTTP call goes through
-``platform_site.outbound`` (the policy refuses private, loopback and link-local targets).
+``platform_site.outbound`` (the policy refuses private, loopback and link-local targets). Each send
+ends within ``deadline_seconds`` in total (connect, send and the answer, however slowly a receiver
+trickles it; the worker passes the delivery deadline, kept below the lease); redirects are never
+followed: a 3xx answer is a failed attempt.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import make_msgid, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends import smtp
 from django.core.validators import validate_email
 from standardwebhooks import Webhook
 
 from platform_site import outbound
+
+from .mail import DeadlineEmailBackend, SmtpDeadline
 
 CHANNEL_TYPES = ("webhook", "email", "slack")
 MAX_RETRY_AFTER_SECONDS = 10 * 3600
@@ -111,10 +118,22 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
 
 
+def _redirect_host(response: outbound.OutboundResponse) -> str:
+    """The host a redirect points to (never its path or query, which may carry credentials)."""
+    location = response.headers.get("location")
+    if not location:
+        return "nowhere (no Location)"
+    return urlsplit(urljoin(response.url, location)).hostname or "an unreadable Location"
+
+
 def _http_result(response: outbound.OutboundResponse) -> SendResult:
     status = response.status_code
     if 200 <= status < 300:
         return SendResult(ok=True, provider_message_id=response.headers.get("x-request-id"))
+    if 300 <= status < 400:
+        # Retried like any failure: the receiver's owner may fix the URL or the redirect.
+        where = _redirect_host(response)
+        return SendResult(ok=False, error=f"HTTP {status}: redirected to {where} (not followed)")
     snippet = response.body[:200].decode("utf-8", "replace").strip()
     error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
     return SendResult(
@@ -125,7 +144,7 @@ def _http_result(response: outbound.OutboundResponse) -> SendResult:
     )
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+def _post(url: str, body: bytes, headers: dict[str, str], *, deadline_seconds: float | None) -> SendResult:
     try:
         response = outbound.request(
             "POST",
@@ -134,14 +153,23 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
             content=body,
             connect_timeout=settings.ALERT_DELIVERY_CONNECT_TIMEOUT,
             read_timeout=settings.ALERT_DELIVERY_READ_TIMEOUT,
+            deadline_seconds=_deadline(deadline_seconds),
         )
     except outbound.OutboundRefused as exc:
         return SendResult(ok=False, error=str(exc), permanent=True)
+    except outbound.DeadlineExceeded as exc:
+        return SendResult(ok=False, error=f"timed out: {exc}")
     except httpx.TimeoutException as exc:
         return SendResult(ok=False, error=f"timed out: {type(exc).__name__}")
     except httpx.HTTPError as exc:
         return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     return _http_result(response)
+
+
+def _deadline(deadline_seconds: float | None) -> float:
+    """The attempt's total deadline: the one given (the worker's, bounded by its lease), else the
+    configured delivery deadline."""
+    return settings.ALERT_DELIVERY_DEADLINE if deadline_seconds is None else deadline_seconds
 
 
 def webhook_headers(channel: dict, *, message_id: str, body: str, at: datetime) -> dict[str, str]:
@@ -154,10 +182,12 @@ def webhook_headers(channel: dict, *, message_id: str, body: str, at: datetime) 
     }
 
 
-def send_webhook(channel: dict, *, message_id: str, document: dict) -> SendResult:
+def send_webhook(
+    channel: dict, *, message_id: str, document: dict, deadline_seconds: float | None = None
+) -> SendResult:
     body = json.dumps(document, separators=(",", ":"), sort_keys=True)
     headers = webhook_headers(channel, message_id=message_id, body=body, at=datetime.now(UTC))
-    result = _post(channel["url"], body.encode(), headers)
+    result = _post(channel["url"], body.encode(), headers, deadline_seconds=deadline_seconds)
     if result.ok and not result.provider_message_id:
         result.provider_message_id = message_id
     return result
@@ -181,13 +211,17 @@ def summary(document: dict) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def send_slack(channel: dict, *, message_id: str, document: dict) -> SendResult:
+def send_slack(
+    channel: dict, *, message_id: str, document: dict, deadline_seconds: float | None = None
+) -> SendResult:
     subject, text = summary(document)
     body = json.dumps({"text": f"*{subject}*\n```{text[len(subject) + 2 :][:3000]}```"}).encode()
-    return _post(channel["webhook_url"], body, {})
+    return _post(channel["webhook_url"], body, {}, deadline_seconds=deadline_seconds)
 
 
-def send_email(channel: dict, *, message_id: str, document: dict) -> SendResult:
+def send_email(
+    channel: dict, *, message_id: str, document: dict, deadline_seconds: float | None = None
+) -> SendResult:
     subject, text = summary(document)
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1]
     msgid = make_msgid(idstring=message_id, domain=domain)
@@ -197,13 +231,27 @@ def send_email(channel: dict, *, message_id: str, document: dict) -> SendResult:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(channel["to"]),
         headers={"Message-ID": msgid, "X-Chainlake-Event-Id": message_id},
-        connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+        connection=_email_connection(),
     )
+    deadline = SmtpDeadline(_deadline(deadline_seconds))
     try:
-        message.send(fail_silently=False)
+        with deadline:
+            message.send(fail_silently=False)
     except Exception as exc:  # SMTP errors come in many classes (smtplib, socket, ssl)
+        if deadline.passed:
+            error = f"timed out: no complete answer within {deadline.seconds:.1f} s"
+            return SendResult(ok=False, error=error)
         return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     return SendResult(ok=True, provider_message_id=msgid)
+
+
+def _email_connection():
+    """The configured email backend; Django's SMTP one is swapped for the same backend under the
+    send's total deadline."""
+    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    if type(connection) is smtp.EmailBackend:
+        return DeadlineEmailBackend(timeout=settings.EMAIL_TIMEOUT)
+    return connection
 
 
 SENDERS = {"webhook": send_webhook, "email": send_email, "slack": send_slack}

@@ -7,14 +7,7 @@ import time
 from .services.deliveries import deliveries_process
 
 
-def deliveries_drain(max_seconds: float = 50.0, batch: int = 200) -> dict[str, int]:
-    """Send due deliveries until none is due or ``max_seconds`` have passed."""
-    totals: dict[str, int] = {}
-    deadline = time.monotonic() + max_seconds
-    while time.monotonic() < deadline:
-        counts = deliveries_process(limit=batch)
-        for key, value in counts.items():
-            totals[key] = totals.get(key, 0) + value
-        if not counts["leased"]:
-            break
-    return totals
+def deliveries_drain(max_seconds: float = 50.0, threads: int = 16) -> dict[str, int]:
+    """Send due deliveries until none is due, leasing none after ``max_seconds``; the attempts
+    then in flight end within the delivery deadline, so the task ends within the two."""
+    return deliveries_process(limit=None, threads=threads, until=time.monotonic() + max_seconds)

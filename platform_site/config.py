@@ -81,3 +81,31 @@ def env_whole_number(name: str, default: int, *, minimum: int = 1) -> int:
     if not raw.isdigit() or int(raw) < minimum:
         raise ConfigError(f"{name}={raw!r} is not a whole number of at least {minimum}")
     return int(raw)
+
+
+# A lease must outlive the attempt it covers by this much: the time to record the outcome.
+LEASE_MARGIN_SECONDS = 5.0
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment."""
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name}={raw!r} is not a positive number of seconds")
+    return value
+
+
+def delivery_deadline(deadline: float, lease: float) -> float:
+    """The total deadline of one delivery attempt, which must end before its lease does: a worker
+    still sending when its lease runs out would send the delivery a second time beside the worker
+    that took it over."""
+    if deadline + LEASE_MARGIN_SECONDS > lease:
+        raise ConfigError(
+            f"CHAINLAKE_ALERT_DELIVERY_DEADLINE={deadline:g} must be at least {LEASE_MARGIN_SECONDS:g} s "
+            f"below CHAINLAKE_ALERT_LEASE_SECONDS={lease:g} (a lease must outlive its attempt)"
+        )
+    return deadline

@@ -7,8 +7,10 @@ from .config import (
     BASE_DIR,
     ConfigError,
     data_dir,
+    delivery_deadline,
     env_bool,
     env_list,
+    env_seconds,
     env_whole_number,
     secret_key,
     storage_url,
@@ -338,7 +340,12 @@ API_THROTTLE_FAILED_TOKEN = os.environ.get("CHAINLAKE_API_THROTTLE_FAILED_TOKEN"
 OUTBOUND_ALLOW = env_list("CHAINLAKE_OUTBOUND_ALLOW", [])
 ALERT_DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_CONNECT_TIMEOUT", "5"))
 ALERT_DELIVERY_READ_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_READ_TIMEOUT", "10"))
-ALERT_DELIVERY_LEASE_SECONDS = float(os.environ.get("CHAINLAKE_ALERT_LEASE_SECONDS", "60"))
+ALERT_DELIVERY_LEASE_SECONDS = env_seconds("CHAINLAKE_ALERT_LEASE_SECONDS", 60)
+# One attempt (connect, send, the whole answer; webhook, Slack or SMTP) ends within this many
+# seconds, however slowly the receiver answers; it must end before the attempt's lease does.
+ALERT_DELIVERY_DEADLINE = delivery_deadline(
+    env_seconds("CHAINLAKE_ALERT_DELIVERY_DEADLINE", 15), ALERT_DELIVERY_LEASE_SECONDS
+)
 ALERT_RETRY_SCALE = float(os.environ.get("CHAINLAKE_ALERT_RETRY_SCALE", "1"))  # tests only
 EMAIL_BACKEND = os.environ.get("CHAINLAKE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")

@@ -1,9 +1,12 @@
 """The outbound policy: private, loopback, link-local and other special targets are refused after
-DNS resolution, before any connection, for webhooks, Slack and chain nodes; redirects are checked at
-every hop; the connection goes to the checked address. Only loopback receivers are ever contacted."""
+DNS resolution, before any connection, for webhooks, Slack and chain nodes, also when an IPv6
+address carries them; every address a name resolves to is checked; redirects are never followed;
+the connection goes to the checked address; a call ends within its total deadline. Only loopback
+receivers are ever contacted."""
 
 import ipaddress
 import socket
+import time
 
 import pytest
 
@@ -47,6 +50,15 @@ REFUSED = [
     ("http://localhost:9/hook", "localhost (127.0.0.1) is a loopback address"),
     ("http://192.168.1.10/hook", "192.168.1.10 is a private address"),
     ("http://100.64.0.1/hook", "100.64.0.1 is a"),
+    # IPv6 addresses carrying a refused IPv4 address: tunnels and translators would deliver to it.
+    ("http://[2002:7f00:1::1]/hook", "a 6to4 address carrying 127.0.0.1, a loopback address"),
+    ("http://[2002:a9fe:a9fe::]/hook", "a 6to4 address carrying 169.254.169.254, a link-local address"),
+    ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook", "a Teredo address carrying 10.0.0.1, a private"),
+    ("http://[64:ff9b::a9fe:a9fe]/hook", "a NAT64 address carrying 169.254.169.254, a link-local address"),
+    ("http://[64:ff9b::7f00:1]/hook", "a NAT64 address carrying 127.0.0.1, a loopback address"),
+    ("http://[::a00:1]/hook", "an IPv4-compatible address carrying 10.0.0.1, a private address"),
+    ("http://[::ffff:0:c0a8:10a]/hook", "an IPv4-translated address carrying 192.168.1.10, a private"),
+    ("http://[::ffff:a9fe:a9fe]/hook", "::ffff:a9fe:a9fe is a link-local address"),  # judged as IPv4
 ]
 
 
@@ -57,7 +69,7 @@ def test_refused_by_default_before_connecting(url, message, default_policy, no_c
     assert str(caught.value).startswith("refused: ") and message in str(caught.value)
 
 
-@pytest.mark.parametrize(("url", "message"), REFUSED[:4])
+@pytest.mark.parametrize(("url", "message"), REFUSED[:4] + REFUSED[-8:])
 def test_a_webhook_to_a_refused_target_is_a_permanent_failure_and_a_field_error(
     url, message, default_policy, no_connections
 ):
@@ -82,27 +94,108 @@ def test_a_host_name_resolving_to_loopback_is_refused(default_policy, no_connect
         outbound.request("POST", "http://internal.example.com/hook")
 
 
-def test_a_redirect_to_a_refused_target_is_refused_at_that_hop(settings, no_connections):
-    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]  # the first hop only
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700:4700::1111", "8.8.8.8"]
+)
+def test_public_addresses_pass_also_through_nat64_and_6to4(address, default_policy):
+    """A DNS64 resolver on an IPv6-only host answers NAT64 addresses for every IPv4-only name."""
+    outbound.check_address(ipaddress.ip_address(address))
+
+
+def resolving(monkeypatch, name: str, addresses: list[str]) -> None:
+    """Make ``name`` resolve to ``addresses``, at the socket.getaddrinfo level, in that order."""
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kwargs):
+        if host == name:
+            infos = []
+            for address in addresses:
+                family = socket.AF_INET6 if ":" in address else socket.AF_INET
+                sockaddr = (address, port, 0, 0) if family == socket.AF_INET6 else (address, port)
+                infos.append((family, socket.SOCK_STREAM, 6, "", sockaddr))
+            return infos
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["93.184.215.14", "10.0.0.1"],
+        ["10.0.0.1", "93.184.215.14"],
+        ["2606:2800:21f:cb07:6820:80da:af6b:8b2c", "93.184.215.14", "2002:a00:1::"],
+    ],
+)
+def test_every_address_a_name_resolves_to_is_checked(addresses, default_policy, no_connections, monkeypatch):
+    resolving(monkeypatch, "mixed.example.com", addresses)
+    # The refused address is named, wherever it comes in the answer.
+    refused = r"^refused: mixed\.example\.com \(\S+\) is .*\b10\.0\.0\.1\b.*private address$|\(10\.0\.0\.1\)"
+    with pytest.raises(outbound.OutboundRefused, match=refused):
+        outbound.request("POST", "http://mixed.example.com/hook", content=b"{}")
+    with pytest.raises(outbound.OutboundRefused, match=refused):
+        outbound.check_url("https://mixed.example.com/")
+    errors = channel_errors([{"type": "webhook", "url": "http://mixed.example.com/hook", "secret": SECRET}])
+    assert "10.0.0.1" in errors["channels[0].url"]  # on save, too
+
+
+def test_a_name_whose_addresses_all_pass_is_called_on_a_checked_one(settings, monkeypatch):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32", "127.0.0.2/32"]
+    resolving(monkeypatch, "hooks.example.com", ["127.0.0.1", "127.0.0.2"])
     with Receiver() as receiver:
-        receiver.script("/hook", Answer(status=307, headers={"Location": "http://169.254.169.254/latest"}))
-        with pytest.raises(outbound.OutboundRefused, match=r"169\.254\.169\.254 is a link-local address"):
-            outbound.request("POST", receiver.url + "/hook", content=b"{}")
-        receiver.script("/hook", Answer(status=302, headers={"Location": "http://[::1]:1/x"}))
-        with pytest.raises(outbound.OutboundRefused, match="::1 is a loopback address"):
-            outbound.request("POST", receiver.url + "/hook", content=b"{}")
-        assert len(receiver.at("/hook")) == 2
+        port = receiver.url.rsplit(":", 1)[1]
+        assert outbound.request("POST", f"http://hooks.example.com:{port}/hook").status_code == 200
+        assert len(receiver.at("/hook")) == 1
 
 
-def test_allowed_redirects_are_followed_and_bodies_capped(settings):
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_are_never_followed(status, settings, no_connections):
     settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
     with Receiver() as receiver:
-        receiver.script("/a", Answer(status=308, headers={"Location": "/b"}))
-        receiver.script("/b", Answer(status=200, body=b"x" * 200_000))
+        for location in ("http://169.254.169.254/latest", "/elsewhere"):
+            receiver.script("/hook", Answer(status=status, headers={"Location": location}))
+            response = outbound.request("POST", receiver.url + "/hook", content=b"{}")
+            assert response.status_code == status and response.headers["location"] == location
+        assert len(receiver.at("/hook")) == 2 and receiver.at("/elsewhere") == []
+
+
+def test_answer_bodies_are_capped(settings):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    with Receiver() as receiver:
+        receiver.script("/a", Answer(status=200, body=b"x" * 200_000))
         response = outbound.request("POST", receiver.url + "/a", content=b"{}", max_body_bytes=1000)
-        assert response.status_code == 200 and response.url.endswith("/b")
-        assert len(response.body) == 1000 and response.truncated
-        assert receiver.at("/b")[0].body == b"{}"  # 308 keeps the method and body
+        assert response.status_code == 200 and len(response.body) == 1000 and response.truncated
+
+
+def test_a_call_ends_at_its_deadline_however_slowly_the_answer_trickles(settings):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    with Receiver() as receiver:
+        receiver.script("/slow", Answer(trickle_seconds=0.3, body=b"ok" * 20))
+        started = time.monotonic()
+        with pytest.raises(outbound.DeadlineExceeded, match=r"no complete answer within 1\.0 s"):
+            # The read timeout is per read: one byte every 0.3 s never trips it.
+            outbound.request(
+                "POST", receiver.url + "/slow", content=b"{}", read_timeout=2, deadline_seconds=1
+            )
+        assert 0.9 <= time.monotonic() - started < 1.5
+        # The connection pool is fine afterwards.
+        assert outbound.request("POST", receiver.url + "/ok", deadline_seconds=1).status_code == 200
+
+
+def test_a_name_that_resolves_slowly_ends_at_the_deadline(settings, monkeypatch):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kwargs):
+        if host == "slow-dns.example.com":
+            time.sleep(2)
+        return real("127.0.0.1" if host == "slow-dns.example.com" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    started = time.monotonic()
+    with pytest.raises(outbound.DeadlineExceeded):
+        outbound.request("POST", "http://slow-dns.example.com:9/hook", deadline_seconds=0.5)
+    assert time.monotonic() - started < 1
 
 
 def test_the_connection_goes_to_the_checked_address_with_the_name_in_host(settings, monkeypatch):

@@ -12,6 +12,14 @@ at-least-once, and receivers dedupe on the event id (``webhook-id``). Results ar
 while the row still carries the same ``lease_owner`` and ``attempt`` and is not finished, so a
 worker that lost its lease records nothing.
 
+A lease covers one attempt and nothing else. A worker leases a delivery only when one of its
+senders is free to start it at once, each attempt ends within ``ALERT_DELIVERY_DEADLINE`` (connect,
+send and the whole answer), which is kept below the lease (checked in the settings, and each
+attempt's deadline is cut to its lease's end), and each outcome is recorded as soon as its attempt
+ends. So a slow receiver holds one sender for at most the deadline: the deliveries to other
+channels are neither queued behind it, nor recorded late, nor sent twice because their lease ran
+out while they waited.
+
 Which channel of the definition a delivery goes to: deliveries of an event are created in the order
 of the definition's channels (time-ordered ids), so the n-th delivery of a channel type goes to
 the n-th channel of that type.
@@ -20,18 +28,24 @@ the n-th channel of that type.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import socket
+import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+
+from platform_site.config import LEASE_MARGIN_SECONDS
 
 from ..channels import SENDERS, SendResult
 from ..models import AlertDefinition, AlertDelivery, AlertEvent
@@ -59,9 +73,10 @@ def new_lease_owner() -> str:
 
 
 def lease_seconds() -> float:
-    """A lease outlives the longest send (connect + read timeouts) with a margin."""
-    floor = settings.ALERT_DELIVERY_CONNECT_TIMEOUT + settings.ALERT_DELIVERY_READ_TIMEOUT + 5
-    return max(settings.ALERT_DELIVERY_LEASE_SECONDS, floor)
+    """A lease outlives one attempt (its total deadline) by the time to record the outcome. The
+    settings refuse a deadline that is not below the lease; this keeps it so if they are changed
+    at run time."""
+    return max(settings.ALERT_DELIVERY_LEASE_SECONDS, settings.ALERT_DELIVERY_DEADLINE + LEASE_MARGIN_SECONDS)
 
 
 # -- creating deliveries ----------------------------------------------------------------------------
@@ -123,12 +138,23 @@ class Lease:
     delivery_id: uuid.UUID
     owner: str
     attempt: int
+    # When the lease runs out, on this process's monotonic clock (taken before the lease was
+    # asked for, so never later than the database's ``leased_until``).
+    expires_at: float = math.inf
+
+    def attempt_deadline(self) -> float:
+        """Seconds the attempt may take from now: the delivery deadline, cut so that it ends with
+        time to record its outcome before the lease runs out (<= 0: do not start it)."""
+        left = self.expires_at - LEASE_MARGIN_SECONDS - time.monotonic()
+        return min(settings.ALERT_DELIVERY_DEADLINE, left)
 
 
 def deliveries_lease(*, owner: str, limit: int = 100) -> list[Lease]:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(LEASE_SQL, {"owner": owner, "seconds": lease_seconds(), "limit": limit})
-        return [Lease(row[0], owner, row[1]) for row in cursor.fetchall()]
+    seconds = lease_seconds()
+    expires_at = time.monotonic() + seconds
+    with connection.cursor() as cursor:  # one statement: atomic without a transaction around it
+        cursor.execute(LEASE_SQL, {"owner": owner, "seconds": seconds, "limit": limit})
+        return [Lease(row[0], owner, row[1], expires_at) for row in cursor.fetchall()]
 
 
 # -- recording results (fenced) --------------------------------------------------------------------
@@ -185,8 +211,11 @@ def deliveries_record(*, outcomes: list[tuple[Lease, SendResult]]) -> dict:
     """Record a batch of sends in one transaction (one commit, not one per delivery), each behind
     its own fence; returns delivery id -> new status (None when that lease was lost)."""
     recorded: dict = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        ok = [(lease, result) for lease, result in outcomes if result.ok]
+    ok = [(lease, result) for lease, result in outcomes if result.ok]
+    statements = (1 if ok else 0) + len(outcomes) - len(ok)
+    # A transaction only around several statements (one alone is atomic, and BEGIN and COMMIT
+    # would triple its round trips).
+    with transaction.atomic() if statements > 1 else nullcontext(), connection.cursor() as cursor:
         if ok:
             cursor.execute(
                 DELIVERED_MANY_SQL,
@@ -269,6 +298,7 @@ def _channel_for(definition: AlertDefinition, channel_type: str, ordinal: int) -
 
 # -- the worker -------------------------------------------------------------------------------------
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+IDLE_POLL_SECONDS = 0.2
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -278,61 +308,124 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return _POOLS[threads]
 
 
-def _send_one(delivery: AlertDelivery, channel: dict | None) -> SendResult:
+@dataclass
+class _Attempt:
+    lease: Lease
+    delivery: AlertDelivery
+    channel: tuple[int, dict] | None  # (index in the definition's channels, the channel)
+
+
+def _send_one(attempt: _Attempt) -> SendResult:
+    channel = attempt.channel[1] if attempt.channel else None
     if channel is None:
         return SendResult(ok=False, error="the definition no longer has this channel", permanent=True)
     if channel.get("disabled"):
         return SendResult(ok=False, error="channel disabled", permanent=True)
-    document = event_document(delivery.alert_event)
+    deadline = attempt.lease.attempt_deadline()
+    if deadline <= 0:  # the lease would run out first; the next lease tries again
+        return SendResult(ok=False, error="not sent: the lease ran out before the attempt started")
+    document = event_document(attempt.delivery.alert_event)
     try:
-        return SENDERS[channel["type"]](channel, message_id=str(delivery.alert_event_id), document=document)
+        send = SENDERS[channel["type"]]
+        message_id = str(attempt.delivery.alert_event_id)
+        return send(channel, message_id=message_id, document=document, deadline_seconds=deadline)
     except Exception as exc:  # a sender bug must not lose the delivery: it is retried
-        log.exception("sending delivery %s failed", delivery.pk)
+        log.exception("sending delivery %s failed", attempt.delivery.pk)
         return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-def deliveries_process(*, owner: str | None = None, limit: int = 100, threads: int = 16) -> dict[str, int]:
-    """Lease up to ``limit`` due deliveries, send them (``threads`` at once) and record each.
-    Returns counts by outcome (``leased``, ``delivered``, ``failed``, ``dead``, ``lost``)."""
+def _attempts_lease(*, owner: str | None, limit: int) -> list[_Attempt]:
+    """Lease up to ``limit`` due deliveries and load what sending them needs."""
     leases = deliveries_lease(owner=owner or new_lease_owner(), limit=limit)
-    counts = {"leased": len(leases), "delivered": 0, "failed": 0, "dead": 0, "lost": 0}
     if not leases:
-        return counts
+        return []
     by_id = {lease.delivery_id: lease for lease in leases}
-    deliveries = list(AlertDelivery.objects.filter(pk__in=by_id).select_related("alert_event"))
+    # One read serves both: the leased deliveries with their events, and each one's ordinal among
+    # its event's deliveries of the same type (which channel of the definition it goes to).
+    event_ids = AlertDelivery.objects.filter(pk__in=by_id).values("alert_event_id")
+    deliveries, ordinals = [], {}
+    counters: dict = defaultdict(int)
+    for delivery in (
+        AlertDelivery.objects.filter(alert_event_id__in=event_ids)
+        .select_related("alert_event")
+        .order_by("alert_event_id", "id")
+    ):
+        ordinals[delivery.pk] = counters[(delivery.alert_event_id, delivery.channel)]
+        counters[(delivery.alert_event_id, delivery.channel)] += 1
+        if delivery.pk in by_id:
+            deliveries.append(delivery)
     # One definition object per definition, not one per delivery (a storm is one definition).
     definitions = AlertDefinition.objects.in_bulk({d.alert_event.alert_definition_id for d in deliveries})
-    ordinals = _ordinals(list({d.alert_event_id for d in deliveries}))
-    targets = []
+    attempts = []
     for delivery in deliveries:
         definition = definitions[delivery.alert_event.alert_definition_id]
         delivery.alert_event.alert_definition = definition
-        found = _channel_for(definition, delivery.channel, ordinals[delivery.pk][1])
-        targets.append((delivery, found))
+        found = _channel_for(definition, delivery.channel, ordinals[delivery.pk])
+        attempts.append(_Attempt(by_id[delivery.pk], delivery, found))
+    return attempts
 
-    def send(target):
-        delivery, found = target
-        return _send_one(delivery, found[1] if found else None)
 
-    if len(targets) == 1 or threads <= 1:
-        results = [send(t) for t in targets]
-    else:
-        results = list(_pool(threads).map(send, targets))
-    recorded = deliveries_record(
-        outcomes=[
-            (by_id[delivery.pk], result) for (delivery, _), result in zip(targets, results, strict=True)
-        ]
-    )
-    for (delivery, found), result in zip(targets, results, strict=True):
-        status = recorded.get(delivery.pk)
+def _attempts_record(finished: list[tuple[_Attempt, SendResult]], counts: dict[str, int]) -> None:
+    recorded = deliveries_record(outcomes=[(attempt.lease, result) for attempt, result in finished])
+    for attempt, result in finished:
+        status = recorded.get(attempt.delivery.pk)
         counts[status or "lost"] += 1
-        if status == "dead" and result.gone and found is not None:
+        if status == "dead" and result.gone and attempt.channel is not None:
             channel_disable(
-                definition_id=delivery.alert_event.alert_definition_id,
-                channel_index=found[0],
+                definition_id=attempt.delivery.alert_event.alert_definition_id,
+                channel_index=attempt.channel[0],
                 reason=f"{result.error} at {timezone.now().isoformat(timespec='seconds')}",
             )
-    return counts
+
+
+def deliveries_process(
+    *,
+    owner: str | None = None,
+    limit: int | None = 100,
+    threads: int = 16,
+    batch: int | None = None,
+    until: float | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, int]:
+    """Send due deliveries, ``threads`` at once, until none is due and none is in flight.
+
+    A delivery is leased only when a sender is free to start it, and its outcome is recorded as
+    soon as its attempt ends, so a slow receiver delays nothing but its own delivery. No new lease
+    once ``limit`` deliveries were leased (None: no limit), after ``until`` (a
+    ``time.monotonic()`` value) or when ``stop()`` is true; the attempts in flight then finish
+    (each within its deadline). ``owner`` fixes the lease owner (else each lease statement takes
+    a fresh one); ``batch`` caps the deliveries one lease statement takes. Returns counts by outcome
+    (``leased``, ``delivered``, ``failed``, ``dead``, ``lost``)."""
+    counts = {"leased": 0, "delivered": 0, "failed": 0, "dead": 0, "lost": 0}
+    pool = _pool(max(1, threads))
+    running: dict[Future, _Attempt] = {}
+    senders = max(1, threads)
+    quiet = True  # no attempt ended during the last wait (or none ran)
+    while True:
+        free = senders - len(running)
+        if limit is not None:
+            free = min(free, limit - counts["leased"])
+        if batch is not None:
+            free = min(free, batch)
+        may_lease = free > 0 and (until is None or time.monotonic() < until) and not (stop and stop())
+        # While attempts keep ending, lease for half the senders at once (one lease statement and
+        # its reads serve many deliveries); after a quiet poll, for any free sender. Either way a
+        # delivery is leased only when a sender is free for it.
+        chunk = min(
+            senders // 2, limit - counts["leased"] if limit is not None else senders, batch or senders
+        )
+        started = _attempts_lease(owner=owner, limit=free) if may_lease and (quiet or free >= chunk) else []
+        counts["leased"] += len(started)
+        for attempt in started:
+            running[pool.submit(_send_one, attempt)] = attempt
+        if not running:
+            return counts
+        # Wake on the first attempt to end, or after a moment to lease what has fallen due.
+        timeout = IDLE_POLL_SECONDS if may_lease else None
+        done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        quiet = not done
+        if done:
+            _attempts_record([(running.pop(future), future.result()) for future in done], counts)
 
 
 # -- redeliver --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""A real HTTP receiver on 127.0.0.1 for delivery tests: records every request and answers from a
-script (status, headers, a hang) per path."""
+"""A real HTTP receiver on 127.0.0.1 for delivery tests: records every request (POST or GET) and
+answers from a script (status, headers, a hang, an answer trickled a byte at a time) per path."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0
     body: bytes = b"ok"
+    trickle_seconds: float = 0.0  # write the whole answer one byte at a time, this far apart
 
 
 class Receiver:
@@ -46,16 +48,35 @@ class Receiver:
                     receiver.started += 1
                     script = receiver.scripts.get(self.path) or []
                     answer = script.pop(0) if script else receiver.default
+                received = Received(self.path, dict(self.headers.items()), body, self.command)
+                if answer.trickle_seconds:
+                    with receiver.lock:
+                        receiver.received.append(received)
+                    self.trickle(answer)
+                    return
                 if answer.hang_seconds:
                     time.sleep(answer.hang_seconds)
                 with receiver.lock:
-                    receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+                    receiver.received.append(received)
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
                 self.wfile.write(answer.body)
+
+            do_GET = do_POST
+
+            def trickle(self, answer: Answer) -> None:
+                head = f"HTTP/1.1 {answer.status} OK\r\nContent-Length: {len(answer.body)}\r\n\r\n"
+                self.close_connection = True
+                try:
+                    for byte in head.encode() + answer.body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(answer.trickle_seconds)
+                except OSError:  # the client gave up, as it should
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -70,7 +70,8 @@ def worker_env(lake_url, smtp_port=None) -> dict:
         "CHAINLAKE_OUTBOUND_ALLOW": "127.0.0.1/32",
         "CHAINLAKE_ALERT_CONNECT_TIMEOUT": "1",
         "CHAINLAKE_ALERT_READ_TIMEOUT": "2",
-        "CHAINLAKE_ALERT_LEASE_SECONDS": "1",  # floor: connect + read + 5 = 8 s
+        "CHAINLAKE_ALERT_DELIVERY_DEADLINE": "3",  # one attempt, all told
+        "CHAINLAKE_ALERT_LEASE_SECONDS": "8",  # the shortest a 3 s attempt allows (3 + 5)
         "CHAINLAKE_ALERT_RETRY_SCALE": "0.01",  # the schedule in hundredths: 0.05 s, 3 s, 18 s...
         "PYTHONUNBUFFERED": "1",
     }
