@@ -99,7 +99,9 @@ def _lineage_edges() -> dict[str, list[tuple[str, str, str]]]:
     from orchestration.models import ColumnLineage
 
     edges: dict[str, list[tuple[str, str, str]]] = {}
-    rows = ColumnLineage.objects.values_list("input_dataset", "input_column", "output_dataset", "output_column")
+    rows = ColumnLineage.objects.values_list(
+        "input_dataset", "input_column", "output_dataset", "output_column"
+    )
     for input_dataset, input_column, output_dataset, output_column in rows.iterator(chunk_size=5000):
         edges.setdefault(input_dataset, []).append((input_column, output_dataset, output_column))
     return edges
@@ -125,9 +127,8 @@ def _follow_lineage(registered: dict[tuple[str, str], PiiColumn]) -> None:
                 output_column = source.column  # ``SELECT *`` keeps the name
             elif input_column != source.column:
                 continue
-            derived = PiiColumn(
-                output_dataset, output_column, source.strategy, f"lineage from {source.dataset}.{source.column}"
-            )
+            origin = f"lineage from {source.dataset}.{source.column}"
+            derived = PiiColumn(output_dataset, output_column, source.strategy, origin)
             if _stricter(derived, registered.get((output_dataset, output_column))):
                 registered[(output_dataset, output_column)] = derived
                 pending.append(derived)
