@@ -21,6 +21,13 @@ class PiiConfig(AppConfig):
 
         register_database_hook(install_mask_functions)
 
+        # Admin filters, search and ordering on a masked personal field are refused on every page.
+        from platform_site.admin_lookups import register_lookup_guard
+
+        from .admin_masking import personal_lookup_error
+
+        register_lookup_guard(personal_lookup_error)
+
         # The access log stays sealed against the application's role across migrations (embedded
         # server only; elsewhere the operator's seal command), and check --deploy says if it holds.
         from django.db.models.signals import post_migrate, pre_migrate

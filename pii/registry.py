@@ -181,6 +181,19 @@ def fields_of_model(model: type[models.Model]) -> dict[str, Strategy]:
     return {field: Strategy(strategy) for field, strategy in declared.items()}
 
 
+def personal_field_of_path(model: type[models.Model], path: str) -> str | None:
+    """``"orgs.User.email"`` when the lookup path ``path`` on ``model`` (``email__startswith``,
+    ``user__email``) ends on a registered personal field; None otherwise."""
+    from platform_site.admin_lookups import resolve
+
+    field, _ = resolve(model, path)
+    if field is None or field.is_relation or not hasattr(field, "model"):
+        return None
+    if field.name in fields_of_model(field.model):
+        return f"{field.model._meta.label}.{field.name}"
+    return None
+
+
 def model_fields() -> list[tuple[type[models.Model], str, Strategy]]:
     """Every registered model field, as (model, field name, strategy)."""
     return [

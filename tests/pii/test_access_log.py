@@ -65,7 +65,7 @@ def test_raw_sql_cannot_change_or_delete_rows(entry, statement):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with (
         # The trigger, or before it the sealed log's missing UPDATE/DELETE privilege.
-        pytest.raises(DatabaseError, match="append-only|permission denied"),
+        pytest.raises(DatabaseError, match=r"append-only|permission denied"),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
