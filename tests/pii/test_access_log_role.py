@@ -175,3 +175,26 @@ def test_releasing_hands_the_log_back_for_a_migration(app_role):
         access_log_guard.release(cursor.cursor, app_role=app_role)
     _as(app_role)
     assert _refused("ALTER TABLE pii_access_log ADD COLUMN note text") is None
+
+
+def test_check_deploy_warns_while_the_guarantee_does_not_hold():
+    from pii.checks import access_log_sealed
+
+    warnings = access_log_sealed()
+    if _superuser():
+        assert [warning.id for warning in warnings] == ["pii.W002"]
+        assert "superuser" in warnings[0].msg and "pii_access_log_seal" in warnings[0].hint
+    else:
+        assert warnings == []  # the embedded server sealed the log after migrate
+
+
+def test_the_seal_command_refuses_a_superuser_platform_connection():
+    from django.core.management import CommandError, call_command
+
+    if not _superuser():
+        pytest.skip("the platform does not connect as a superuser here")
+    url = "postgres://{USER}@{HOST}:{PORT}/".format(**connection.settings_dict)
+    with pytest.raises(CommandError, match="nothing to seal against"):
+        call_command("pii_access_log_seal", superuser_url=url)
+    with pytest.raises(CommandError, match="not append-only"):
+        call_command("pii_access_log_seal")
