@@ -18,7 +18,6 @@ process of the terminal's group at once) leaves it empty, and the next start fai
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -162,41 +161,72 @@ END $$
 """
 
 
+# Serialises the first preparation of a data folder between processes starting together.
+PREPARE_LOCK_KEY = 0x636C_6170_7000  # "clapp"
+
+PREPARED_QUERY = """
+SELECT (SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)) = 2,
+       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s)
+"""
+
+
 def _prepare_embedded_database(admin_url: str, name: str) -> None:
     """The application role, the owner role and the database owned by the latter, with the
-    application allowed to create its tables in the public schema. Idempotent; run by every process."""
+    application allowed to create its tables in the public schema. Idempotent; run by every process
+    (one query once prepared)."""
     import psycopg
     from psycopg import sql
 
     app, owner = sql.Identifier(EMBEDDED_APP_ROLE), sql.Identifier(EMBEDDED_OWNER_ROLE)
+    roles = [EMBEDDED_APP_ROLE, EMBEDDED_OWNER_ROLE]
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        roles = {
-            row[0]
-            for row in conn.execute(
-                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
-                [[EMBEDDED_APP_ROLE, EMBEDDED_OWNER_ROLE]],
-            )
-        }
-        # Another process may create a role or the database between our check and our CREATE.
-        if EMBEDDED_APP_ROLE not in roles:
-            with contextlib.suppress(psycopg.errors.DuplicateObject):
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER").format(app))
-        if EMBEDDED_OWNER_ROLE not in roles:
-            with contextlib.suppress(psycopg.errors.DuplicateObject):
-                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
-        found = conn.execute(
-            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if found is None:
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), owner))
-        elif found[0] == EMBEDDED_OWNER_ROLE:
+        roles_exist, database_owner = conn.execute(PREPARED_QUERY, [roles, name]).fetchone()
+        if roles_exist and database_owner == EMBEDDED_OWNER_ROLE:
             return  # prepared by an earlier start
-    database_url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-    with psycopg.connect(database_url) as conn:  # one transaction: all of it or none
-        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(app))
+        conn.execute("SELECT pg_advisory_lock(%s)", [PREPARE_LOCK_KEY])
+        try:
+            roles_exist, database_owner = conn.execute(PREPARED_QUERY, [roles, name]).fetchone()
+            if not roles_exist:
+                existing = {
+                    row[0]
+                    for row in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [roles])
+                }
+                if EMBEDDED_APP_ROLE not in existing:
+                    conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER").format(app))
+                if EMBEDDED_OWNER_ROLE not in existing:
+                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
+            if database_owner is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), owner))
+            if database_owner != EMBEDDED_OWNER_ROLE:  # new, or from the superuser days
+                _adopt(psycopg.conninfo.make_conninfo(admin_url, dbname=name), name)
+            # A test database the superuser created (a run that was killed) must be droppable by
+            # the test runner, which now connects as the application role.
+            leftovers = conn.execute(
+                "SELECT datname FROM pg_database"
+                " WHERE starts_with(datname, 'test_') AND datdba = 'postgres'::regrole"
+            ).fetchall()
+            for (leftover,) in leftovers:
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(leftover), app))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [PREPARE_LOCK_KEY])
+
+
+def _adopt(database_url: str, name: str) -> None:
+    """The application may create its tables in ``public``; a database of the superuser days also
+    hands its objects to the application role and itself to the owner role. One transaction."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(EMBEDDED_APP_ROLE))
+        )
         conn.execute(ADOPT_OBJECTS)
-        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), owner))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(EMBEDDED_OWNER_ROLE)
+            )
+        )
 
 
 # -- surviving a database restart ----------------------------------------------------------------
