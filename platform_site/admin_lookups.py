@@ -245,11 +245,15 @@ class CheckedFiltersAdminMixin:
         ]
 
     def get_list_filter(self, request):
-        # A sidebar filter on a guarded field would list its values.
+        # A sidebar filter on a guarded field would list its values. An entry is a field path or
+        # a (field path, filter class) pair; a SimpleListFilter class decides for itself.
+        def path(entry):
+            return entry if isinstance(entry, str) else entry[0] if isinstance(entry, (list, tuple)) else None
+
         return [
             entry
             for entry in super().get_list_filter(request)
-            if not (isinstance(entry, str) and guarded_path_error(self, request, self.model, entry))
+            if not (path(entry) and guarded_path_error(self, request, self.model, path(entry)))
         ]
 
     def get_ordering(self, request):

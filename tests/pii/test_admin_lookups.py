@@ -115,3 +115,20 @@ def test_the_api_refuses_a_filter_on_a_masked_field_and_runs_it_unmasked(unmaske
     assert unmasked.status_code == 200
     assert [row["external_id"] for row in unmasked.json()["results"]] == ["u-jane"]
     assert PiiAccessLog.objects.filter(user=unmasker, action="api_view", record_id=people[0].pk).exists()
+
+
+def test_a_sidebar_filter_on_a_masked_field_is_not_offered(rf, reader, people):
+    from django.contrib import admin
+
+    from orgs.models import User
+
+    model_admin = admin.site._registry[User]
+    request = rf.get("/")
+    request.user = reader
+    original = model_admin.list_filter
+    offered = model_admin.get_list_filter(request)
+    try:
+        model_admin.list_filter = [*original, "email", ("email", admin.AllValuesFieldListFilter)]
+        assert model_admin.get_list_filter(request) == offered
+    finally:
+        model_admin.list_filter = original
