@@ -18,11 +18,26 @@ from orgs.roles import can_unmask_personal_data
 
 from .masking import mask_value, unmask_allowed
 from .models import PiiAccessLog
-from .registry import fields_of_model
+from .registry import fields_of_model, personal_field_of_path
 from .services import access_log_write
 
 UNMASK_PARAM = "unmask"
 MASKED_PREFIX = "pii_masked_"
+
+
+def personal_lookup_error(model_admin, request, model, path: str) -> str | None:
+    """The admin's one rule for filters, search, sidebar filters and ordering on personal data
+    (a lookup guard of :mod:`platform_site.admin_lookups`, so it holds for every admin page and
+    through relations): on a masked page they are oracles on the raw value, refused; on a page
+    unmasked by a holder of the right they run, and what the page shows is logged."""
+    field = personal_field_of_path(model, path)
+    if field is None:
+        return None
+    decide = getattr(model_admin, "_pii_unmask", None)
+    if decide is not None and decide(request):
+        return None
+    how = "; unmask the page to use it (each view is logged)" if decide is not None else ""
+    return f"{field} is personal data, masked on this page{how}"
 
 
 class PiiMaskedAdminMixin:
@@ -109,14 +124,6 @@ class PiiMaskedAdminMixin:
         links = super().get_list_display_links(request, list_display)
         fields = fields_of_model(self.model)
         return [link for link in links if not (isinstance(link, str) and link in fields)] if links else links
-
-    def get_search_fields(self, request):
-        # Searching a masked field would reveal it a substring at a time.
-        search = list(super().get_search_fields(request))
-        if self._pii_unmask(request):
-            return search
-        fields = fields_of_model(self.model)
-        return [entry for entry in search if entry.lstrip("^=@") not in fields]
 
     def changelist_view(self, request, extra_context=None):
         self._pii_unmask(request)

@@ -20,8 +20,12 @@ class AppendOnlyError(PermissionError):
 class AppendOnlyQuerySet(models.QuerySet):
     """Every bulk path that could change or remove rows refuses (``update``, ``bulk_update``,
     ``update_or_create`` on an existing row, ``delete``, and the private ``_update`` /
-    ``_raw_delete`` that ``Model.save`` and the deletion collector use). The database trigger of
-    migration 0002 refuses the same below the ORM."""
+    ``_raw_delete`` that ``Model.save`` and the deletion collector use), and ``select_for_update``
+    (a row is never locked to be changed; the sealed log grants no UPDATE to lock with). Below the
+    ORM, the database refuses the same (see :mod:`pii.access_log_guard`)."""
+
+    def select_for_update(self, *args, **kwargs):
+        raise AppendOnlyError()
 
     def update(self, **kwargs):
         raise AppendOnlyError()

