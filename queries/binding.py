@@ -8,6 +8,11 @@ On a ``file://`` lake a view is DuckDB's own Parquet reader over the partition f
 only paths the sandbox allows; on ``s3://`` (or any other ``pyarrow.fs`` backend) a view is an Arrow
 dataset over the same files read through the lake's filesystem. Both push projections and filters
 down into the scan. ``address_labels`` is a view of the labels the user may see.
+
+Personal data is masked here, at the source: the view of a dataset with registered personal columns
+replaces each of them by its masked expression (:mod:`pii.sql_masking`), so nothing the statement
+does with a column can carry its raw value out. An unmasked run leaves raw exactly the personal
+columns the statement reads by its parse (:func:`personal_columns_read`), which the caller logs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import pyarrow.fs as pafs
 from sqlglot import exp
 
 from orgs.selectors import may_read_dataset, readable_namespaces
+from pii.registry import Strategy, dataset_columns
+from pii.sql_masking import masked_select
 from versioning.duckdb_sandbox import SqlRejected
 from versioning.models import PartitionVersion
 from versioning.storage import Storage, lake
@@ -41,6 +48,7 @@ class BoundDataset:
     locations: list[str] = field(default_factory=list)
     newest_version: datetime | None = None
     schema_hashes: set[str] = field(default_factory=set)
+    personal: dict[str, Strategy] = field(default_factory=dict)  # registered column -> strategy
 
 
 @dataclass
@@ -56,6 +64,8 @@ class Binding:
     datasets: dict[str, BoundDataset]
     reads_labels: bool
     storage: Storage
+    # dataset -> personal columns left raw (an unmasked run, logged by the caller); the rest is masked
+    unmasked: dict[str, set[str]] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"__bound_{uuid.uuid4().hex[:12]}")
 
     @property
@@ -88,11 +98,25 @@ class Binding:
                 files = ", ".join(_literal(path) for path in paths)
                 # Partitions of one schema bind from one footer; mixed schemas union by name.
                 union = ", union_by_name = true" if len(dataset.schema_hashes) > 1 else ""
-                con.execute(
-                    f"CREATE TEMP VIEW {_quote(bound)} AS SELECT * FROM read_parquet([{files}]{union})"
-                )
+                source = f"read_parquet([{files}]{union})"
+                if not dataset.personal:
+                    con.execute(f"CREATE TEMP VIEW {_quote(bound)} AS SELECT * FROM {source}")
+                    continue
+                columns = [d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description]
             else:
-                con.register(bound, pads.dataset(paths, filesystem=self.storage.fs, format="parquet"))
+                arrow = pads.dataset(paths, filesystem=self.storage.fs, format="parquet")
+                if not dataset.personal:
+                    con.register(bound, arrow)
+                    continue
+                # The raw relation's name is never one a statement can name: bind refuses every bare
+                # name but the labels, and the prefix is random.
+                source = _quote(f"{bound}_raw")
+                con.register(f"{bound}_raw", arrow)
+                columns = arrow.schema.names
+            view = masked_select(
+                source, columns=columns, personal=dataset.personal, unmasked=self.unmasked.get(name, ())
+            )
+            con.execute(f"CREATE TEMP VIEW {_quote(bound)} AS {view}")
         if self.reads_labels:
             con.register(self.bound_name(LABELS_VIEW), labels_table(self.user))
 
@@ -146,7 +170,33 @@ def bind(*, user, tables: set[str], storage: Storage | None = None) -> Binding:
     for name, bound in datasets.items():
         if not bound.locations:
             raise unknown_dataset(name)
+    for (dataset, column), entry in dataset_columns().items():
+        if dataset in datasets:
+            datasets[dataset].personal[column] = entry.strategy
     return Binding(user=user, datasets=datasets, reads_labels=reads_labels, storage=storage or lake())
+
+
+def personal_columns_read(statement: exp.Expression, binding: Binding) -> dict[str, set[str]]:
+    """The registered personal columns ``statement`` reads, per bound dataset, from its parse.
+
+    A column is read when any identifier of the statement names it, and every personal column of
+    every dataset is read when the statement reads rows whole: a star (``*``, ``t.*``, with EXCLUDE
+    or REPLACE), ``COLUMNS(...)``, or a table or its alias used as a value (``SELECT p FROM people
+    p``, ``to_json(p)``). In doubt it counts a column as read: this decides what an unmasked run
+    leaves raw and logs."""
+    tables = {t.alias_or_name.lower() for t in statement.find_all(exp.Table)} | {
+        t.name.lower() for t in statement.find_all(exp.Table)
+    }
+    wholesale = statement.find(exp.Star, exp.Columns) is not None or any(
+        not column.table and column.name.lower() in tables for column in statement.find_all(exp.Column)
+    )
+    names = {identifier.name.lower() for identifier in statement.find_all(exp.Identifier)}
+    read: dict[str, set[str]] = {}
+    for name, dataset in binding.datasets.items():
+        columns = {c for c in dataset.personal if wholesale or c.lower() in names}
+        if columns:
+            read[name] = columns
+    return read
 
 
 def labels_table(user) -> pa.Table:

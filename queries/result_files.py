@@ -51,6 +51,34 @@ def result_location(org_id, result_id, output_format: str) -> str:
     return f"{org_id}/{result_id}.{EXTENSIONS[output_format]}"
 
 
+def _nested(data_type: pa.DataType) -> bool:
+    return pa.types.is_nested(data_type) or pa.types.is_dictionary(data_type)
+
+
+def csv_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as CSV can hold it: lists, structs and maps become text (their JSON)."""
+    return pa.schema([pa.field(f.name, pa.string()) if _nested(f.type) else f for f in schema])
+
+
+def csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with each nested value written as its JSON text (CSV has no lists or structs)."""
+    if not any(_nested(field.type) for field in batch.schema):
+        return batch
+    columns = [
+        pa.array(
+            [
+                None if v is None else json.dumps(jsonable(v), separators=(",", ":"))
+                for v in column.to_pylist()
+            ],
+            pa.string(),
+        )
+        if _nested(column.type)
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=csv_schema(batch.schema))
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe form of one cell: exact decimals and big integers as strings, times in ISO 8601."""
     if value is None or isinstance(value, bool | str):
@@ -116,7 +144,7 @@ class ResultWriter:
         if output_format == "parquet":
             self._writer = pq.ParquetWriter(self._stream, schema, compression="zstd")
         elif output_format == "csv":
-            self._writer = pacsv.CSVWriter(self._stream, schema)
+            self._writer = pacsv.CSVWriter(self._stream, csv_schema(schema))
 
     @property
     def size(self) -> int:
@@ -146,7 +174,7 @@ class ResultWriter:
             )
             self._stream.write(lines.encode())
         else:
-            self._writer.write_batch(batch)
+            self._writer.write_batch(csv_batch(batch))
         self._check_size()
 
     def _flush(self, *, whole_groups_only: bool = False) -> None:
@@ -284,7 +312,9 @@ def converted_chunks(storage: Storage, location: str, output_format: str) -> Ite
         if output_format == "csv":
             for index, batch in enumerate(parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS)):
                 buffer = io.BytesIO()
-                pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=index == 0))
+                pacsv.write_csv(
+                    csv_batch(batch), buffer, write_options=pacsv.WriteOptions(include_header=index == 0)
+                )
                 yield buffer.getvalue()
         else:
             for batch in parquet.iter_batches(batch_size=CONVERT_BATCH_ROWS):

@@ -1,8 +1,9 @@
-"""Tenancy rules for saved queries (visibility) and query results (their runner and org admins)."""
+"""Tenancy rules for saved queries (visibility) and query results (their runner and org admins; an
+unmasked result, its runner only)."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from orgs.roles import can_create_content, is_org_admin
 from orgs.selectors import visibility_editable, visibility_visible
@@ -12,8 +13,23 @@ from .models import QueryResult, SavedQuery
 
 
 def _result_visible(user, queryset):
+    """A user's own results; an org admin also sees the org's others, except those run unmasked.
+
+    An unmasked run is known by its access-log rows (``record_id`` is the result): its rows are
+    raw personal data read by its runner alone, under their right and their logged request, so
+    nobody else reads them, not even an admin of the org (who may run the query unmasked for
+    themselves, if they hold the right, and be logged for it)."""
+    from pii.models import PiiAccessLog
+
     queryset = queryset.filter(org_id=user.org_id)
-    return queryset if is_org_admin(user) else queryset.filter(Q(user_id=user.pk))
+    if not is_org_admin(user):
+        return queryset.filter(Q(user_id=user.pk))
+    unmasked = Exists(
+        PiiAccessLog.objects.filter(
+            user_id=OuterRef("user_id"), record_id=OuterRef("pk"), action__in=("query", "export")
+        )
+    )
+    return queryset.filter(Q(user_id=user.pk) | ~unmasked)
 
 
 register_scope(

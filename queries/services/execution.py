@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,12 +37,13 @@ from django.utils import timezone
 from sqlglot import exp
 
 from orgs.settings_schema import org_settings
+from pii.registry import dataset_columns
+from pii.services import access_log_write
 from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 from versioning.storage import result_store
 
-from .. import masking
-from ..binding import LABELS_VIEW, bind
+from ..binding import LABELS_VIEW, bind, personal_columns_read
 from ..models import QueryResult, SavedQuery
 from ..parameters import bind_parameters, canonical
 from ..result_files import ResultTooLarge, ResultWriter, result_location, stored_row_count
@@ -84,7 +85,6 @@ class PreparedQuery:
     statement: exp.Expression
     values: dict[str, Any]
     tables: set[str]
-    columns_read: dict[str, set[str] | None] = field(default_factory=dict)
     reads_labels: bool = False
     sql_hash: str = ""
     source_sql: str = ""  # as the caller wrote it (what a queued run prepares again)
@@ -93,12 +93,6 @@ class PreparedQuery:
     @property
     def datasets(self) -> list[str]:
         return sorted(self.tables - {LABELS_VIEW})
-
-
-def _columns_read(statement: exp.Expression, datasets: list[str]) -> dict[str, set[str] | None]:
-    star = statement.find(exp.Star) is not None
-    names = {column.name for column in statement.find_all(exp.Column)}
-    return {dataset: (None if star else set(names)) for dataset in datasets}
 
 
 def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: bool = False) -> PreparedQuery:
@@ -140,7 +134,6 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
         source_sql=sql,
         unmask=unmask,
     )
-    prepared.columns_read = _columns_read(statement, prepared.datasets)
     # Labels differ by user; masked personal data does not (masking is deterministic), but an
     # unmasked result is its caller's alone.
     per_user = prepared.reads_labels or unmask
@@ -151,6 +144,15 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
     }
     if unmask:
         key["unmask"] = True
+    # A result masked under other registrations is not this one's: registering a column invalidates.
+    registered = dataset_columns()
+    personal = sorted(
+        f"{dataset}.{column}:{entry.strategy}"
+        for (dataset, column), entry in registered.items()
+        if dataset in prepared.tables
+    )
+    if personal:
+        key["personal"] = personal
     prepared.sql_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     return prepared
 
@@ -477,6 +479,9 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
         binding = bind(user=result.user, tables=prepared.tables)
     except sandbox.SqlRejected as exc:
         return _fail(result, exc.code, exc.message, started)
+    if prepared.unmask:
+        # Raw exactly where the statement reads, and each of those columns logged when it succeeds.
+        binding.unmasked = personal_columns_read(prepared.statement, binding)
     row_cap = None
     sql = binding.rewrite(prepared.statement)
     if result.mode == QueryResult.Mode.SYNC:
@@ -498,20 +503,12 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
         with watchdog:
             reader = _arrow_reader(con.sql(sql, params=prepared.values or None))
             location = result_location(result.org_id, result.pk, result.output_format)
-            masker = masking.ResultMasker(
-                user=result.user,
-                columns_read=prepared.columns_read,
-                schema=reader.schema,
-                unmask=prepared.unmask,
-                action="export" if result.mode == QueryResult.Mode.EXPORT else "query",
-                record_id=result.pk,
-            )
             size_setting, size_cap_mb = result_size_cap(result.org, result.mode)
             writer = ResultWriter(
-                storage, location, result.output_format, masker.schema, max_bytes=size_cap_mb << 20
+                storage, location, result.output_format, reader.schema, max_bytes=size_cap_mb << 20
             )
             for batch in reader:
-                writer.write(masker(batch))
+                writer.write(batch)
                 if row_cap is not None and writer.rows > row_cap:
                     writer.abort()
                     writer = None
@@ -546,16 +543,27 @@ def _execute(result: QueryResult, prepared: PreparedQuery, limits, started: floa
             writer.abort()
         if con is not None:
             con.close()
-    finished = _finish(
-        result,
-        started=started,
-        status=Status.SUCCEEDED,
-        output_location=location,
-        row_count=rows,
-        bytes=size,
-        error_code=None,
-        error_message=None,
-    )
+    with transaction.atomic():
+        finished = _finish(
+            result,
+            started=started,
+            status=Status.SUCCEEDED,
+            output_location=location,
+            row_count=rows,
+            bytes=size,
+            error_code=None,
+            error_message=None,
+        )
+        if finished.status == Status.SUCCEEDED and binding.unmasked:
+            access_log_write(
+                user=result.user,
+                action="export" if result.mode == QueryResult.Mode.EXPORT else "query",
+                reads=[
+                    (dataset, column, result.pk)
+                    for dataset, columns in sorted(binding.unmasked.items())
+                    for column in sorted(columns)
+                ],
+            )
     if finished.status != Status.SUCCEEDED:  # cancelled meanwhile: the file is nobody's
         with contextlib.suppress(OSError):
             storage.delete(location)
