@@ -236,6 +236,7 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
             try:
                 result = services.alert_definition_backtest(
                     definition=definition,
+                    reader=request.user,
                     first=form.cleaned_data["first"] or None,
                     last=form.cleaned_data["last"] or None,
                 )

@@ -34,6 +34,7 @@ from .services.evaluation import (
     dataset_head,
     events_record,
     orphaned_hashes,
+    readable_definitions,
     scan_partitions,
 )
 from .services.retraction import reorgs_process
@@ -83,8 +84,9 @@ class AlertEvaluatorOperator(Operator):
         definitions = list(
             AlertDefinition.objects.filter(
                 org=job.org, enabled=True, condition__dataset=dataset
-            ).select_related("org")
+            ).select_related("org", "user", "user__org")
         )
+        definitions = readable_definitions(definitions, dataset)
         keys = {p.partition_key for p in ctx.inputs.get(dataset, [])} | set(state.get("pending") or [])
         partitions = list(PartitionVersion.objects.filter(dataset=dataset, partition_key__in=keys))
         head = dataset_head(dataset, ctx.storage)

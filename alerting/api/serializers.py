@@ -104,6 +104,9 @@ class BacktestResultSerializer(serializers.Serializer):
     rows_scanned = serializers.IntegerField()
     events = serializers.IntegerField()
     sample = serializers.ListField(child=serializers.DictField())
+    readable = serializers.BooleanField(
+        help_text="false when the caller may not read the definition's dataset: nothing was read"
+    )
 
 
 class SilenceRequestSerializer(serializers.Serializer):

@@ -50,6 +50,7 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
         try:
             result = services.alert_definition_backtest(
                 definition=definition,
+                reader=request.user,
                 first=body.validated_data.get("first_partition") or None,
                 last=body.validated_data.get("last_partition") or None,
                 sample_size=body.validated_data["sample_size"],
@@ -61,6 +62,7 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
             "rows_scanned": result.rows_scanned,
             "events": result.events,
             "sample": result.sample,
+            "readable": result.readable,
         }
         return Response(BacktestResultSerializer(data).data)
 

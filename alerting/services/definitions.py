@@ -15,6 +15,7 @@ from django.utils import timezone
 from orchestration import datasets
 from orchestration.models import Job
 from orgs.models import Org, User
+from orgs.selectors import may_read_dataset
 from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 
@@ -180,14 +181,26 @@ class BacktestResult:
     rows_scanned: int
     events: int
     sample: list[dict]
+    readable: bool = True  # False: the reader may not read the dataset, so nothing was read
 
 
 def alert_definition_backtest(
-    *, definition: AlertDefinition, first: str | None = None, last: str | None = None, sample_size: int = 10
+    *,
+    definition: AlertDefinition,
+    reader: User,
+    first: str | None = None,
+    last: str | None = None,
+    sample_size: int = 10,
 ) -> BacktestResult:
     """Run the definition over current partitions ``first``..``last`` (keys, inclusive; None is
-    open) and report what it would have raised; creates nothing."""
+    open) as ``reader`` and report what it would have raised; creates nothing.
+
+    The dataset is read with the reader's rights: a public definition of another org over a dataset
+    the reader may not read shows no rows (``readable`` is False), and personal columns are masked
+    at the source."""
     dataset = definition.condition.get("dataset")
+    if not isinstance(dataset, str) or not may_read_dataset(reader, dataset):
+        return BacktestResult(0, 0, 0, [], readable=False)
     schema = dataset_schema(dataset)
     try:
         condition = compile_condition(definition.condition, schema)
@@ -215,14 +228,25 @@ def alert_definition_backtest(
     return BacktestResult(len(partitions), result.rows_scanned, len(keys), sample)
 
 
-def alert_definition_test_fire(*, definition: AlertDefinition, user: User | None = None) -> AlertEvent:
+def alert_definition_test_fire(*, definition: AlertDefinition, user: User) -> AlertEvent:
     """Send one clearly marked sample event to every channel now (even when disabled or silenced):
-    the newest matching row of the last partitions if there is one, else a placeholder."""
+    the newest matching row of the last partitions if there is one, else a placeholder.
+
+    The row is read as ``user`` (who fires) and as the definition's owner (whose channels receive
+    it): unless both may read the dataset, the sample carries no row."""
     from platform_site.db import uuid7
 
     dataset = definition.condition.get("dataset")
     fields: dict[str, Any] = {"source_dataset": dataset, "payload": {}}
-    recent = list(PartitionVersion.objects.filter(dataset=dataset).order_by("-partition_key")[:3])
+    readers = [user, definition.user]
+    readable = isinstance(dataset, str) and all(
+        r is not None and may_read_dataset(r, dataset) for r in readers
+    )
+    recent = (
+        list(PartitionVersion.objects.filter(dataset=dataset).order_by("-partition_key")[:3])
+        if readable
+        else []
+    )
     try:
         condition = compile_condition(definition.condition, dataset_schema(dataset))
         result = scan_partitions(

@@ -32,7 +32,9 @@ import pyarrow.dataset as pads
 from django.db import connection, transaction
 from django.utils import timezone
 
+from orgs.selectors import may_read_dataset
 from orgs.settings_schema import org_settings
+from pii.sql_masking import masked_select, personal_columns
 from versioning import duckdb_sandbox as sandbox
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.storage import Storage, lake
@@ -170,7 +172,7 @@ def scan_partitions(
                 continue
             part = partition_dataset(storage, pv.location)
             result.rows_scanned += part.count_rows()
-            con.register("part", part)
+            bind_partition(con, part, personal_columns(pv.dataset))
             found: list[tuple[Compiled, list[dict]]] = []
             scanned = [c for c in active if c.condition.sql is None]
             if scanned:  # every DSL definition in one scan
@@ -194,7 +196,8 @@ def scan_partitions(
                 newest = con.sql("SELECT max(block_number) FROM part").fetchall()[0][0]
                 if newest is not None and newest > head - max_confirmations:
                     result.unconfirmed.append(pv.partition_key)
-            con.unregister("part")
+            con.execute("DROP VIEW part")
+            con.unregister(RAW_PARTITION)
             for item, rows in found:
                 for row in rows:
                     if orphaned and row.get("block_hash") in orphaned:
@@ -205,6 +208,25 @@ def scan_partitions(
             forget()
         con.close()
     return result
+
+
+# The partition's raw relation: no statement can name it (a condition's SQL names only its dataset,
+# the DSL compiles to SQL over ``part``), and ``part`` shows its personal columns masked.
+RAW_PARTITION = "__partition_raw"
+
+
+def bind_partition(con: duckdb.DuckDBPyConnection, part: pads.Dataset, personal: dict) -> None:
+    """Make ``part`` the partition as alerts read it: registered personal columns masked at the
+    source, so events, payloads, samples and deliveries only ever hold masked values."""
+    con.register(RAW_PARTITION, part)
+    view = masked_select(RAW_PARTITION, columns=part.schema.names, personal=personal)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW part AS {view}")
+
+
+def readable_definitions(definitions: list[AlertDefinition], dataset: str) -> list[AlertDefinition]:
+    """The definitions whose owner may read ``dataset`` today: background evaluation reads with the
+    rights of the definition's owner, so an owner who left the org or lost the right raises nothing."""
+    return [d for d in definitions if d.user is not None and may_read_dataset(d.user, dataset)]
 
 
 def _fetch(relation) -> pa.Table:

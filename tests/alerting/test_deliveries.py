@@ -37,7 +37,7 @@ def make_definition(org, member, channels):
 
 def fire(definition):
     """A sample event with one delivery per channel, due now."""
-    return alert_definition_test_fire(definition=definition)
+    return alert_definition_test_fire(definition=definition, user=definition.user)
 
 
 def only_delivery(event) -> AlertDelivery:

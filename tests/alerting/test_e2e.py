@@ -233,7 +233,7 @@ def test_faults_and_a_worker_killed_mid_send_lose_nothing(lake_url, tmp_path, pr
                 {"type": "webhook", "url": receiver.url + "/gone", "secret": SECRET},
             ],
         )
-        events = [alert_definition_test_fire(definition=definition) for _ in range(6)]
+        events = [alert_definition_test_fire(definition=definition, user=definition.user) for _ in range(6)]
         first = DeliveryWorker(worker_env(lake_url), tmp_path / "worker-a.log", threads=1, batch=1)
         processes.append(first)
         wait_for(lambda: receiver.started >= 1, timeout=60, what="a send in flight")

@@ -156,10 +156,12 @@ def test_backtest_counts_history_without_creating_events(platform, org, member):
     publish(0, 99)
     publish(100, 199, key_first=100)
     definition = alert_definition_create(org=org, user=member, name="bt", condition=big_transfer_condition())
-    result = alert_definition_backtest(definition=definition, first="blocks_00000100", last="blocks_00000100")
+    result = alert_definition_backtest(
+        definition=definition, reader=definition.user, first="blocks_00000100", last="blocks_00000100"
+    )
     assert (result.partitions, result.rows_scanned, result.events) == (1, 200, 110)
     assert len(result.sample) == 10 and result.sample[0]["block_number"] >= 100
-    everything = alert_definition_backtest(definition=definition)
+    everything = alert_definition_backtest(definition=definition, reader=definition.user)
     assert everything.events == 120  # and the ten 2^256-1 transfers of blocks 0..90
     assert not AlertEvent.objects.exists()
 

@@ -108,12 +108,14 @@ def test_backtest_and_test_fire_of_an_sql_definition(platform, org, member):
     publish(0, 99)
     publish(100, 199, key_first=100)
     definition = alert_definition_create(org=org, user=member, name="bt", condition=sql_condition())
-    result = alert_definition_backtest(definition=definition, first="blocks_00000100", last="blocks_00000100")
+    result = alert_definition_backtest(
+        definition=definition, reader=definition.user, first="blocks_00000100", last="blocks_00000100"
+    )
     assert (result.partitions, result.rows_scanned, result.events) == (1, 200, 110)
     assert result.sample[0]["payload"]["row"].keys() == {"value", "from_address", "to_address"}
-    assert alert_definition_backtest(definition=definition).events == 120
+    assert alert_definition_backtest(definition=definition, reader=definition.user).events == 120
     assert not AlertEvent.objects.exists()
-    event = alert_definition_test_fire(definition=definition)
+    event = alert_definition_test_fire(definition=definition, user=definition.user)
     assert event.payload["sample"] is True and event.block_number is not None
 
 

@@ -135,7 +135,7 @@ def test_actions_follow_one_rule_for_who_may_change_the_definition(definition, o
 
 def test_admin_definition_page_and_operations(definition, member, client):
     client.force_login(member)
-    event = alert_definition_test_fire(definition=definition)
+    event = alert_definition_test_fire(definition=definition, user=definition.user)
     page = client.get(reverse("admin:alerting_alertdefinition_change", args=[definition.pk]))
     assert page.status_code == 200
     text = page.content.decode()
