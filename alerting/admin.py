@@ -19,16 +19,32 @@ from django.utils.html import format_html, format_html_join
 from platform_site.admin_base import LargeTableAdmin, html_table
 
 from . import services
+from .channel_secrets import merge_secrets, redact_channels
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 from .selectors import can_operate, can_read, delivery_health
 
 
 class AlertDefinitionAdminForm(forms.ModelForm):
-    """Runs the definition services' validation: each problem shows on its field."""
+    """Runs the definition services' validation: each problem shows on its field. Channel secrets
+    are write-only: the form shows them redacted, and a redacted or missing one is kept as stored."""
 
     class Meta:
         model = AlertDefinition
         fields = ["org", "name", "condition", "channels", "visibility", "enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "channels" in self.fields:
+            self.initial["channels"] = redact_channels(self.instance.channels)
+
+    def clean_channels(self):
+        channels = self.cleaned_data.get("channels")
+        if self.instance.pk:
+            stored = (
+                AlertDefinition.objects.filter(pk=self.instance.pk).values_list("channels", flat=True).first()
+            )
+            channels = merge_secrets(channels, stored)
+        return channels
 
     def _post_clean(self):
         super()._post_clean()
@@ -75,7 +91,7 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["org", "user"]
     actions = ["disable", "enable", "test_fire"]
-    readonly_fields = ["operations", "recent_events", "health", "created_at", "updated_at"]
+    readonly_fields = ["operations", "channels_shown", "recent_events", "health", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["org", "name", "condition", "channels", "visibility", "enabled"]}),
         ("Operations", {"fields": ["operations"]}),
@@ -83,6 +99,26 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
         ("Delivery health per channel", {"fields": ["health"]}),
         ("Times", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        # A page shown read-only renders stored values, not the form: its channels show redacted.
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": ["channels_shown" if f == "channels" else f for f in options["fields"]],
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="Channels")
+    def channels_shown(self, definition: AlertDefinition) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(redact_channels(definition.channels), indent=1))
 
     def save_model(self, request, obj, form, change):
         if not obj.user_id:  # the creator is whoever adds it (superusers too)

@@ -3,13 +3,26 @@ from rest_framework import serializers
 
 from platform_site.api.serializers import CleanModelSerializer
 
+from ..channel_secrets import merge_secrets, redact_channels
 from ..models import AlertDefinition, AlertDelivery, AlertEvent
 from ..services import alert_definition_save, definition_errors
 
 
 class AlertDefinitionSerializer(CleanModelSerializer):
     """Saves go through ``alert_definition_save``: the condition is checked against the dataset's
-    schema in the catalog and the channels against the outbound policy, one error per field."""
+    schema in the catalog and the channels against the outbound policy, one error per field.
+
+    Channel secrets are write-only: the answer that creates a definition shows them once; every
+    other answer shows them redacted, and an edit that sends them back redacted keeps them."""
+
+    def validate_channels(self, value):
+        return merge_secrets(value, self.instance.channels) if self.instance is not None else value
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not getattr(self, "_show_secrets_once", False):
+            data["channels"] = redact_channels(data.get("channels"))
+        return data
 
     def validate_instance(self, instance) -> None:
         previous = (
@@ -22,6 +35,7 @@ class AlertDefinitionSerializer(CleanModelSerializer):
             raise DjangoValidationError(errors)
 
     def create(self, validated_data):
+        self._show_secrets_once = True
         return alert_definition_save(definition=AlertDefinition(**validated_data))
 
     def update(self, instance, validated_data):
