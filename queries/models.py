@@ -44,6 +44,16 @@ class SavedQuery(models.Model):
             parse_read_only(self.query or "")
         except SqlRejected as exc:
             raise ValidationError({"query": ValidationError(exc.message, code=exc.code)}) from None
+        if self.pk and self.org_id:
+            from orchestration.models import Job
+
+            from .operators import scheduled_read_error
+
+            scheduled = Job.objects.filter(org_id=self.org_id, operator="saved_query", active=True)
+            if scheduled.filter(source__saved_query=str(self.pk)).exists():
+                refused = scheduled_read_error(self.query, self.org)
+                if refused:
+                    raise ValidationError({"query": f"a scheduled job runs this query: {refused}"})
 
 
 class QueryResultMode(models.TextChoices):

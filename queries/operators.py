@@ -6,16 +6,43 @@ dataset the SQL reads (so the job is planned when they change, or on its cron wi
 ``config.output_partition`` (default ``all``), replaced whole on each run. The query runs through
 the query service as its creator (their datasets and labels), in ``scheduled`` mode with the org's
 limits; the ``query_results`` row records the task. A failed query fails the task with its code.
+
+Its output is an org dataset every member of the org reads, so the query may read only what every
+member may read (:func:`scheduled_read_error`): the org's own and the system datasets, never
+``address_labels`` (whose rows depend on who reads them). Personal columns arrive masked (a
+scheduled run never unmasks) and their registration follows the output through column lineage.
+Checked when the job is saved, when its saved query is edited, and again on every run.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
+
 from orchestration.operators import register
 from orchestration.operators.base import Operator, OperatorError, PermanentOperatorError, TaskContext
 from versioning import duckdb_sandbox as sandbox
 from versioning.storage import result_store
+
+
+def scheduled_read_error(sql: str, org) -> str | None:
+    """Why ``sql`` may not run as a scheduled query of ``org``, or None."""
+    try:
+        statement = sandbox.parse_read_only(sql)
+    except sandbox.SqlRejected as exc:
+        return f"the saved query is refused: {exc.message}"
+    tables = sandbox.referenced_tables(statement)
+    if "address_labels" in tables:
+        return (
+            "a scheduled query may not read address_labels: labels depend on who reads them, and its "
+            "output is read by every member of the org"
+        )
+    readable = {org.slug, *settings.SYSTEM_NAMESPACES}
+    outside = sorted(t for t in tables if t.partition(".")[0] not in readable)
+    if outside:
+        return "a scheduled query reads only what every member of the org may read, not " + ", ".join(outside)
+    return None
 
 
 def _saved_query(job):
@@ -39,10 +66,10 @@ class SavedQueryOperator(Operator):
         saved = _saved_query(job)
         if saved is None:
             return {"source": 'saved_query needs {"saved_query": "<id of a saved query of the org>"}'}
-        try:
-            statement = sandbox.parse_read_only(saved.query)
-        except sandbox.SqlRejected as exc:
-            return {"source": f"the saved query is refused: {exc.message}"}
+        refused = scheduled_read_error(saved.query, job.org)
+        if refused:
+            return {"source": refused}
+        statement = sandbox.parse_read_only(saved.query)
         tables = sandbox.referenced_tables(statement) - {"address_labels"}
         missing = tables - set(job.input_datasets or [])
         if missing:
@@ -66,6 +93,9 @@ class SavedQueryOperator(Operator):
         saved = _saved_query(ctx.job)
         if saved is None:
             raise PermanentOperatorError("the saved query of this job no longer exists")
+        refused = scheduled_read_error(saved.query, ctx.job.org)
+        if refused:  # edited since the job was saved, behind the services' back
+            raise PermanentOperatorError(refused)
         try:
             result = query_execute(
                 user=saved.user, saved_query=saved, mode=QueryResult.Mode.SCHEDULED, task=ctx.task
