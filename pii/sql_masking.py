@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .masking import REDACTED, hash_key, keyed_hash
 from .registry import Strategy, dataset_columns
@@ -29,22 +30,33 @@ from .registry import Strategy, dataset_columns
 HASH_FUNCTION = "__chainlake_pii_hash"
 
 
+# Keyed hashes already computed in this process (value -> hash), bounded: a column of addresses or
+# e-mails repeats a few thousand values over millions of rows, so most vectors hash nothing new.
+_HASHED: dict[str, str] = {}
+_HASHED_MAX = 200_000
+_HASHED_WITH = {"key": b""}  # the key those hashes were made with
+
+
 def _hash_batch(values: pa.Array) -> pa.Array:
-    """The UDF's body: one vector of text in, keyed hashes out (each distinct value hashed once)."""
+    """The UDF's body: one vector of text in, keyed hashes out. The vector is dictionary-encoded, so
+    each distinct value is looked up (or hashed) once, and the rest is Arrow's ``take``."""
     key = hash_key()
+    if key != _HASHED_WITH["key"]:  # a new key (settings changed): forget the old hashes
+        _HASHED.clear()
+        _HASHED_WITH["key"] = key
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    distinct: dict[str, str] = {}
-    out = []
-    for value in values.to_pylist():
-        if value is None:
-            out.append(None)
-            continue
-        masked = distinct.get(value)
-        if masked is None:
-            masked = distinct[value] = keyed_hash(value, key)
-        out.append(masked)
-    return pa.array(out, pa.string())
+    encoded = pc.dictionary_encode(values)
+    masked = []
+    for value in encoded.dictionary.to_pylist():
+        digest = _HASHED.get(value)
+        if digest is None:
+            digest = keyed_hash(value, key)
+            if len(_HASHED) >= _HASHED_MAX:
+                _HASHED.clear()
+            _HASHED[value] = digest
+        masked.append(digest)
+    return pc.take(pa.array(masked, pa.string()), encoded.indices)
 
 
 def install_mask_functions(con: duckdb.DuckDBPyConnection) -> None:
