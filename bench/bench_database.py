@@ -34,5 +34,12 @@ def use_bench_database(name: str, *, fresh: bool) -> None:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if not os.environ.get("DATABASE_URL"):
+                # Created by the embedded superuser, owned by the role the platform connects as, so
+                # its migrations may create tables in the database's public schema.
+                from platform_site.database import EMBEDDED_APP_ROLE
+
+                create += sql.SQL(" OWNER {}").format(sql.Identifier(EMBEDDED_APP_ROLE))
+            conn.execute(create)
     os.environ["CHAINLAKE_DATABASE_NAME"] = name
