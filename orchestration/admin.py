@@ -16,7 +16,15 @@ from orgs.models import Visibility
 from orgs.policy import Operation
 from platform_site import tenancy
 from platform_site.admin_base import LargeTableAdmin, html_table
-from platform_site.admin_display import badge, id_link, moment, moment_short, once_per_object, short_hash
+from platform_site.admin_display import (
+    badge,
+    counted,
+    id_link,
+    moment,
+    moment_short,
+    once_per_object,
+    short_hash,
+)
 from platform_site.admin_site import RecordTable
 from versioning.models import PartitionVersion
 
@@ -205,14 +213,14 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     def run_now(self, request, queryset):
         jobs = self.operable(request, Operation.JOB_RUN, queryset)
         created = sum(services.job_run_now(job=job) for job in jobs)
-        self.message_user(request, f"{created} task(s) created")
+        self.message_user(request, f"{counted(created, 'task')} created")
 
     @admin.action(description="Pause (no planning or dispatch)", permissions=["pause"])
     def pause(self, request, queryset):
         jobs = list(self.operable(request, Operation.JOB_PAUSE, queryset))
         for job in jobs:
             services.job_set_active(job=job, active=False)
-        self.message_user(request, f"{len(jobs)} job(s) paused")
+        self.message_user(request, f"{counted(len(jobs), 'job')} paused")
 
     @admin.action(description="Resume", permissions=["resume"])
     def resume(self, request, queryset):
@@ -242,7 +250,8 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
             else:
                 services.tasks_dispatch()
                 self.message_user(
-                    request, f"{result.created} task(s) over {len(result.partitions)} partition(s)"
+                    request,
+                    f"{counted(result.created, 'task')} over {counted(len(result.partitions), 'partition')}",
                 )
                 return redirect("admin:orchestration_job_change", job.pk)
         context = {
@@ -467,16 +476,18 @@ class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
 
     @admin.action(description="Retry (failed or cancelled tasks)", permissions=["retry"])
     def retry(self, request, queryset):
+        selected = queryset.count()  # before retrying: a filtered selection may no longer match after
         tasks = self.operable(request, Operation.TASK_RETRY, queryset)
         retried = [t for t in tasks if services.task_retry(task=t)]
         services.tasks_dispatch()
-        self.message_user(request, f"{len(retried)} of {queryset.count()} task(s) retried")
+        self.message_user(request, f"{len(retried)} of {counted(selected, 'selected task')} retried")
 
     @admin.action(description="Cancel (live tasks)", permissions=["cancel"])
     def cancel(self, request, queryset):
+        selected = queryset.count()
         tasks = self.operable(request, Operation.TASK_CANCEL, queryset)
         cancelled = [t for t in tasks if services.task_cancel(task=t)]
-        self.message_user(request, f"{len(cancelled)} of {queryset.count()} task(s) cancelled")
+        self.message_user(request, f"{len(cancelled)} of {counted(selected, 'selected task')} cancelled")
 
     @admin.display(description="Id", ordering="id")
     def short_id(self, task: Task) -> str:

@@ -16,6 +16,11 @@ SHORT_ID_LENGTH = 8
 SHORT_HASH_LENGTH = 12
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 task``, ``3 tasks``: a count as people write it, not ``task(s)``."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 def short_id(value) -> str:
     """The last characters of a UUID: UUIDv7 ids share their leading (time) digits within a page,
     so the tail is what tells rows apart."""

@@ -99,7 +99,7 @@ def test_dashboard_job_run_now_backfill_and_task_list(page, page_watch, browser_
     # Run it now: the button runs the changelist's action on this job.
     page.locator("button[data-action=run_now]").click()
     page.wait_for_url(f"**/admin/orchestration/job/{job.pk}/change/")
-    assert "5 task(s) created" in page.content()
+    assert "5 tasks created" in page.content()
     assert Task.objects.filter(job=job).count() == 5
 
     # A worker runs them (the engine's execution path, in this process); the list shows them finish.

@@ -89,7 +89,12 @@ def test_backfill_pause_and_task_actions(admin_client, jobs):
         reverse("admin:orchestration_task_changelist"), {"action": "cancel", "_selected_action": ids}
     )
     assert not Task.objects.filter(job=copy, status__in=Task.LIVE_STATUSES).exists()
-    admin_client.post(
-        reverse("admin:orchestration_task_changelist"), {"action": "retry", "_selected_action": ids}
+    # Retried from a list filtered on "cancelled": the message counts the selection, not what the
+    # filter matches once the tasks are pending again.
+    retried = admin_client.post(
+        reverse("admin:orchestration_task_changelist") + "?status__exact=cancelled",
+        {"action": "retry", "_selected_action": ids},
+        follow=True,
     )
     assert Task.objects.filter(job=copy, status="pending").count() == 2
+    assert "2 of 2 selected tasks retried" in retried.content.decode()
