@@ -1,4 +1,6 @@
-"""``manage.py check --deploy``: is the access log append-only against the application's role?"""
+"""``manage.py check --deploy --database default``: is the access log append-only against the
+application's role? Tagged ``database``, so it runs only when asked to reach the database (a plain
+``check --deploy`` stays a static check that needs no server)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from django.db import DatabaseError, connection
 from .access_log_guard import guarantee_problems
 
 
-@checks.register(checks.Tags.security, deploy=True)
-def access_log_sealed(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+@checks.register(checks.Tags.security, checks.Tags.database, deploy=True)
+def access_log_sealed(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    if not databases or connection.alias not in databases:
+        return []
     try:
         with connection.cursor() as cursor:
             problems = guarantee_problems(cursor)
