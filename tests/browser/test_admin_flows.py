@@ -120,7 +120,7 @@ def test_dashboard_job_run_now_backfill_and_task_list(page, page_watch, browser_
     page.fill("input[name=last]", "blocks_00002000")
     page.locator("#content-main [type=submit], form [type=submit]").last.click()
     page.wait_for_url(f"**/admin/orchestration/job/{job.pk}/change/")
-    assert "2 task(s) over 2 partition(s)" in page.content()
+    assert "2 tasks over 2 partitions" in page.content()
     drain()
     assert Task.objects.filter(job=job, status="succeeded").count() == 7
 
