@@ -35,7 +35,8 @@ def rendered_rows(html: str, label: str) -> list[list[str]]:
     change page."""
     start = html.index(f"<label>{label}:</label>")
     block = html[start : html.index("</table>", start)]
-    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", block, re.S)]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", block, re.S)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
 
 
 @pytest.fixture
