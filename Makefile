@@ -23,10 +23,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
-	@for script in $(filter-out bench/bench_database.py,$(wildcard bench/*.py)); do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(filter-out bench/__init__.py bench/bench_database.py,$(wildcard bench/*.py)); do \
+		echo "== $$script"; $(PY) -m bench.$$(basename $$script .py) || exit 1; done

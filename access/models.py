@@ -59,14 +59,14 @@ class AlertDefinitionGroupObjectPermission(GroupObjectPermissionBase):
 
 
 class AddressLabelUserObjectPermission(UserObjectPermissionBase):
-    content_object = models.ForeignKey("orchestration.AddressLabel", on_delete=models.CASCADE)
+    content_object = models.ForeignKey("labels.AddressLabel", on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
         db_table = "address_label_user_perms"
 
 
 class AddressLabelGroupObjectPermission(GroupObjectPermissionBase):
-    content_object = models.ForeignKey("orchestration.AddressLabel", on_delete=models.CASCADE)
+    content_object = models.ForeignKey("labels.AddressLabel", on_delete=models.CASCADE)
 
     class Meta(GroupObjectPermissionBase.Meta):
         db_table = "address_label_group_perms"
@@ -90,6 +90,6 @@ class JobGroupObjectPermission(GroupObjectPermissionBase):
 OBJECT_PERMISSION_TABLES = {
     "queries.savedquery": (SavedQueryUserObjectPermission, SavedQueryGroupObjectPermission),
     "alerting.alertdefinition": (AlertDefinitionUserObjectPermission, AlertDefinitionGroupObjectPermission),
-    "orchestration.addresslabel": (AddressLabelUserObjectPermission, AddressLabelGroupObjectPermission),
+    "labels.addresslabel": (AddressLabelUserObjectPermission, AddressLabelGroupObjectPermission),
     "orchestration.job": (JobUserObjectPermission, JobGroupObjectPermission),
 }

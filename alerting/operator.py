@@ -28,7 +28,7 @@ from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 
 from .models import AlertDefinition
-from .selectors import dataset_schema
+from .selectors import dataset_columns
 from .services.evaluation import (
     compile_definitions,
     dataset_head,
@@ -90,7 +90,7 @@ class AlertEvaluatorOperator(Operator):
         keys = {p.partition_key for p in ctx.inputs.get(dataset, [])} | set(state.get("pending") or [])
         partitions = list(PartitionVersion.objects.filter(dataset=dataset, partition_key__in=keys))
         head = dataset_head(dataset, ctx.storage)
-        compiled = compile_definitions(definitions, dataset_schema(dataset)) if partitions else []
+        compiled = compile_definitions(definitions, dataset_columns(dataset)) if partitions else []
         result = scan_partitions(
             compiled=compiled,
             partitions=sorted(partitions, key=lambda p: p.partition_key),

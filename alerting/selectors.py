@@ -5,6 +5,7 @@ from __future__ import annotations
 from orgs.roles import can_create_content
 from orgs.selectors import org_admin_editable, org_member_visible, visibility_editable, visibility_visible
 from platform_site.tenancy import register_scope
+from versioning.datasets import dataset_schema
 
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 
@@ -19,25 +20,11 @@ register_scope(AlertDelivery, visible=org_member_visible, editable=org_admin_edi
 
 
 # -- reads the evaluator, the admin and the API share -----------------------------------------------
-def dataset_schema(dataset: str) -> dict | None:
-    """Column -> Arrow type of ``dataset`` as the catalog holds it now (the newest current
-    partition's file; earlier partitions' extra columns are added), or None when it has none."""
-    from versioning.models import PartitionVersion
-    from versioning.storage import lake
-
-    locations = list(
-        PartitionVersion.objects.filter(dataset=dataset)
-        .order_by("-version")
-        .values_list("location", flat=True)[:3]
-    )
-    if not locations:
-        return None
-    storage = lake()
-    schema: dict = {}
-    for location in reversed(locations):
-        for arrow_field in storage.read_schema(location):
-            schema[arrow_field.name] = arrow_field.type
-    return schema
+def dataset_columns(dataset: str) -> dict | None:
+    """Column -> Arrow type of ``dataset`` as conditions are compiled against it (the newest
+    partitions' files, so a column a recent partition lacks still resolves), None when it has none."""
+    schema = dataset_schema(dataset, partitions=3)
+    return None if schema is None else {f.name: f.type for f in schema}
 
 
 def can_operate(user, definition: AlertDefinition) -> bool:

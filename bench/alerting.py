@@ -11,7 +11,7 @@
    receiver process on 127.0.0.1; against the baseline of the same signed POSTs with no database
    around them. Target: >= 500 deliveries/s per worker.
 
-The last line is one JSON object. Usage: .venv/bin/python bench/alerting.py [--rows N]
+The last line is one JSON object. Usage: .venv/bin/python -m bench.alerting [--rows N]
 [--definitions N] [--deliveries N] [--rounds N] [--part all|eval|deliveries]
 """
 
@@ -31,9 +31,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench_database import use_bench_database
+from bench.bench_database import use_bench_database
 
 BENCH_DB = "chainlake_bench_alerting"
 PARTITION_ROWS = 1_000_000

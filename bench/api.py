@@ -8,7 +8,7 @@ SQL queries per request at two page sizes, and compares each API page with the b
 page (the baseline, measured in the same run). It also times the admin dashboard for that org, with
 every figure computed (its cache emptied first) and as served from its 30 s cache.
 
-Usage: ``.venv/bin/python bench/api.py [--tasks N] [--events N] [--repeat N]``. The last line of
+Usage: ``.venv/bin/python -m bench.api [--tasks N] [--events N] [--repeat N]``. The last line of
 output is one JSON object.
 """
 
@@ -18,15 +18,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+ROOT = Path(__file__).resolve().parent.parent
+
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 os.environ.setdefault("LOG_LEVEL", "ERROR")

@@ -18,7 +18,7 @@ finishing while work remained), sampled every half second.
 
 Runs in its own database (``chainlake_bench_faults``), created fresh each run.
 
-Usage: ``python bench/faults.py [--partitions 40] [--broker orm|redis] [--hosts N]``
+Usage: ``python -m bench.faults [--partitions 40] [--broker orm|redis] [--hosts N]``
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench.bench_database import use_bench_database  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 SIZE = 100
 TX_SQL = (

@@ -1,6 +1,6 @@
 """Ingestion throughput: blocks/s and logs/s from a local node, against a bare batched JSON-RPC fetch.
 
-A local eth-tester chain is served over HTTP on 127.0.0.1 (orchestration.evm.testchain) and filled
+A local eth-tester chain is served over HTTP on 127.0.0.1 (testkit.testchain) and filled
 with blocks carrying ERC-20 transfers. Then, in the same run and alternating rounds:
 
 - ingestion: one task of an `evm_rpc` job through the engine's execution path (plan, claim with a
@@ -18,7 +18,7 @@ The best round of each is kept (the least disturbed by other processes on the ma
 baseline_rate / ingestion_rate is our overhead; it must stay under 1.5, i.e. the node, not our code,
 is the bottleneck. The script exits 1 if it does not. The last line is one JSON object.
 
-Usage: .venv/bin/python bench/ingestion.py [--blocks 300] [--rounds 3] [--batch-size 50]
+Usage: .venv/bin/python -m bench.ingestion [--blocks 300] [--rounds 3] [--batch-size 50]
 """
 
 from __future__ import annotations
@@ -34,11 +34,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench_database import use_bench_database
-
-from orchestration.evm.testchain import LocalTestChain
+from bench.bench_database import use_bench_database
+from testkit.testchain import LocalTestChain
 
 MAX_RATIO = 1.5
 BENCH_DB = "chainlake_bench_ingestion"

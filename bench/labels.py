@@ -16,7 +16,7 @@ org must never see. Then, in one run:
   reading the labels at all. All three produce the same table (checked); none reads or writes
   Parquet (the operator's file I/O is the same for any implementation).
 
-Usage: ``.venv/bin/python bench/labels.py [--labels N] [--rows N] [--repeat N]``. The last line of
+Usage: ``.venv/bin/python -m bench.labels [--labels N] [--rows N] [--repeat N]``. The last line of
 output is one JSON object.
 """
 
@@ -28,14 +28,13 @@ import json
 import os
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+ROOT = Path(__file__).resolve().parent.parent
+
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
@@ -133,7 +132,7 @@ def bench_lookup(org, member, token, labels: int, repeat: int) -> dict:
     from django.test import Client
     from eth_utils import to_checksum_address
 
-    from orchestration.addresses import evm_address_normalize
+    from labels.addresses import evm_address_normalize
 
     rng = random.Random(7)
     api = Client(HTTP_AUTHORIZATION=f"Token {token}")
@@ -206,7 +205,7 @@ def bench_enrichment(org, table, repeat: int) -> dict:
     import pyarrow as pa
     from django.db import connection
 
-    from orchestration.operators.address_labels import LABEL_SEPARATOR, enrich
+    from labels.operator import LABEL_SEPARATOR, enrich
 
     def operator():
         return enrich(table, address_columns=["from_address", "to_address"], org=org)

@@ -12,7 +12,7 @@ figure next to its baseline measured in the same run; the last line is one JSON 
    everything, as after a config change).
 3. creating a backfill of 100,000 partition-tasks (baseline: a bare INSERT … SELECT of as many rows).
 
-Usage: ``python bench/orchestration.py [--sizes 10000,100000,1000000] [--tasks 20000] [--workers 4]``
+Usage: ``python -m bench.orchestration [--sizes 10000,100000,1000000] [--tasks 20000] [--workers 4]``
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import argparse
 import json
 import multiprocessing
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+ROOT = Path(__file__).resolve().parents[1]
+
 
 BENCH_DB = "chainlake_bench_orchestration"
 

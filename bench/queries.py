@@ -20,7 +20,7 @@ reads it as it is: the cost of masking, reported, not a target.
 
 Targets: worst service/raw ratio <= 1.15; sync p50 < 50 ms, p95 < 100 ms.
 
-Usage: ``.venv/bin/python bench/queries.py [--rows 10000000] [--partitions 100] [--rounds 5]
+Usage: ``.venv/bin/python -m bench.queries [--rows 10000000] [--partitions 100] [--rounds 5]
 [--requests 200]``. The last line is one JSON object.
 """
 
@@ -30,15 +30,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402  (bench/ is the script's folder)
+ROOT = Path(__file__).resolve().parent.parent
+
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
@@ -152,7 +151,7 @@ def setup(rows: int, partitions: int, lake: Path):
     settings.SYSTEM_NAMESPACES = ["evm"]
     call_command("migrate", verbosity=0)
 
-    from orchestration.models import AddressLabel
+    from labels.models import AddressLabel
     from orgs.models import Org, User
 
     started = time.perf_counter()

@@ -19,7 +19,7 @@
 Runs on its own database (``chainlake_bench_throughput``, created afresh) on the platform's server.
 The last line is one JSON object.
 
-Usage: ``python bench/throughput.py [--tasks 3000] [--workers 4] [--latency-samples 40] [--blocks 600]
+Usage: ``python -m bench.throughput [--tasks 3000] [--workers 4] [--latency-samples 40] [--blocks 600]
 [--only tasks|ingestion]``
 """
 
@@ -45,10 +45,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.bench_database import use_bench_database
 
-from bench_database import use_bench_database  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 BENCH_DB = "chainlake_bench_throughput"
 REDIS_URL = os.environ.get("CHAINLAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -125,7 +125,7 @@ def noop_job(org):
         name=f"noop_{uuid.uuid4().hex[:6]}",
         runtime="python",
         operator="python",
-        source={"callable": "orchestration.demo:transfers_from_logs"},
+        source={"callable": "chains.demo:transfers_from_logs"},
         input_datasets=["bench.noop_in"],
         output_datasets=[f"bench.noop_{uuid.uuid4().hex[:6]}"],
         activation="manual",

@@ -7,6 +7,10 @@ class OrchestrationConfig(AppConfig):
     verbose_name = "Orchestration"
 
     def ready(self) -> None:
-        from .schedules import ensure_schedules
+        from versioning.datasets import register_job_declarations
 
+        from .schedules import ensure_schedules
+        from .selectors.datasets import JOB_DECLARATIONS
+
+        register_job_declarations(JOB_DECLARATIONS)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="orchestration_schedules")

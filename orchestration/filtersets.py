@@ -2,7 +2,7 @@ import django_filters
 
 from platform_site.api.filters import IsoDateTimeFilter
 
-from .models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from .models import ColumnLineage, Job, Task, TaskInput
 
 
 class JobFilter(django_filters.FilterSet):
@@ -51,15 +51,3 @@ class ColumnLineageFilter(django_filters.FilterSet):
     class Meta:
         model = ColumnLineage
         fields = ["job", "output_dataset", "output_column", "input_dataset", "input_column"]
-
-
-class AddressLabelFilter(django_filters.FilterSet):
-    address = django_filters.CharFilter(method="filter_address")
-    label = django_filters.CharFilter(lookup_expr="icontains")
-
-    class Meta:
-        model = AddressLabel
-        fields = ["visibility", "address", "label"]
-
-    def filter_address(self, queryset, name, value):
-        return queryset.filter(address=value.strip().lower())

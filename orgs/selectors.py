@@ -5,9 +5,9 @@ The base roles' rights are in :mod:`orgs.roles`; this module turns them into que
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 from platform_site.tenancy import register_scope
 
@@ -18,9 +18,8 @@ from .roles import can_create_content, has_role, is_org_admin
 def granted_q(user: User, model: type[models.Model], codenames: list[str]) -> Q:
     """Objects of ``model`` on which ``user`` holds one of ``codenames`` through guardian, directly
     or through an org role's group (two indexed subqueries, no per-object checks)."""
-    from access.models import OBJECT_PERMISSION_TABLES
-
-    user_table, group_table = OBJECT_PERMISSION_TABLES[model._meta.label_lower]
+    # guardian finds the direct foreign-key tables the access app declares for ``model``.
+    user_table, group_table = get_user_obj_perms_model(model), get_group_obj_perms_model(model)
     codenames = [f"{codename}_{model._meta.model_name}" for codename in codenames]
     direct = user_table.objects.filter(user=user, permission__codename__in=codenames)
     through_roles = group_table.objects.filter(group__user=user, permission__codename__in=codenames)
@@ -61,31 +60,6 @@ def org_admin_editable(org_field: str = "org"):
         return queryset.filter(**{f"{org_field}_id": user.org_id})
 
     return editable
-
-
-def readable_namespaces(user: User) -> list[str]:
-    """Dataset namespaces an org may read: its slug and the platform's system namespaces."""
-    return [user.org.slug, *settings.SYSTEM_NAMESPACES]
-
-
-def may_read_dataset(user: User, dataset: str) -> bool:
-    """The one rule for reading a dataset, on every path that reads one (queries, alert scans,
-    backtests, exports, scheduled jobs): org users read their org's namespace and the system
-    namespaces; superusers read everything; an inactive user reads nothing."""
-    namespace, _, name = dataset.partition(".")
-    if not name or "." in name or not getattr(user, "is_active", False):
-        return False
-    if user.is_superuser:
-        return True
-    return namespace in readable_namespaces(user)
-
-
-def writable_namespaces(user: User) -> list[str]:
-    """An org writes only under its slug; the platform org also owns the system namespaces."""
-    namespaces = [user.org.slug]
-    if user.org.slug == settings.PLATFORM_ORG_SLUG:
-        namespaces += list(settings.SYSTEM_NAMESPACES)
-    return namespaces
 
 
 def namespace_q(namespaces: list[str], field: str = "dataset") -> Q:

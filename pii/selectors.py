@@ -4,8 +4,8 @@ their own org's users' rows; nobody edits it."""
 from __future__ import annotations
 
 from orgs.roles import can_audit_personal_data, is_platform_superuser
-from orgs.selectors import readable_namespaces
 from platform_site.tenancy import register_scope
+from versioning.datasets import readable_namespaces
 
 from .models import PiiAccessLog
 from .registry import PiiColumn, model_fields, registry
@@ -18,7 +18,7 @@ def registry_visible_to(user) -> list[PiiColumn]:
     if is_platform_superuser(user):
         return entries
     tables = {model._meta.db_table for model, _, _ in model_fields()}
-    namespaces = set(readable_namespaces(user))
+    namespaces = set(readable_namespaces(user.org.slug))
     return [
         entry for entry in entries if entry.dataset in tables or entry.dataset.split(".", 1)[0] in namespaces
     ]

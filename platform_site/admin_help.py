@@ -1,4 +1,4 @@
-"""Help texts of admin form fields, in the product's own vocabulary (SPEC sections 3 and 4).
+"""Help texts of admin form fields, in the product's own vocabulary.
 
 A field's own ``help_text`` wins; these fill in where the model has none.
 """

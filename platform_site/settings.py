@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "orgs",
     "orchestration",
     "versioning",
+    "labels",
+    "chains",
     "queries",
     "alerting",
     "pii",
@@ -134,9 +136,9 @@ TASK_RETRY_BASE_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_BASE_SECONDS", "
 TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "600"))
 TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
-# ``orchestration.demo`` holds the step of the shipped demo pipeline (evm.transfers).
+# ``chains.demo`` holds the step of the shipped demo pipeline (evm.transfers).
 PYTHON_CALLABLE_MODULES = env_list(
-    "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "orchestration.demo:transfers_from_logs"]
+    "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "chains.demo:transfers_from_logs"]
 )
 PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
 

@@ -27,9 +27,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from sqlglot import exp
 
-from orgs.selectors import may_read_dataset, readable_namespaces
 from pii.registry import Strategy, dataset_columns
 from pii.sql_masking import masked_select
+from versioning.datasets import may_read_dataset, readable_namespaces
 from versioning.duckdb_sandbox import SqlRejected
 from versioning.models import PartitionVersion
 from versioning.storage import Storage, lake
@@ -87,7 +87,7 @@ class Binding:
             return []
         if getattr(self.user, "is_superuser", False):
             return [self.storage._path("").rstrip("/") + "/"]
-        return [self.storage._path(ns) + "/" for ns in readable_namespaces(self.user)]
+        return [self.storage._path(ns) + "/" for ns in readable_namespaces(self.user.org.slug)]
 
     def setup(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bind every name on ``con`` (a connection of its own: TEMP views, registered objects)."""
@@ -201,7 +201,7 @@ def personal_columns_read(statement: exp.Expression, binding: Binding) -> dict[s
 
 def labels_table(user) -> pa.Table:
     """The address labels ``user`` may see (their org's by visibility, and every public one)."""
-    from orchestration.models import AddressLabel
+    from labels.models import AddressLabel
     from platform_site.tenancy import visible_to
 
     rows = list(

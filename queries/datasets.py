@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from orchestration.models import ColumnLineage, Job
-from orgs.selectors import readable_namespaces
+from versioning.datasets import readable_namespaces
 from versioning.models import DataInvalidation
 from versioning.storage import lake
 
@@ -42,7 +42,7 @@ class DatasetInfo:
 
 def _namespaces(user) -> list[str] | None:
     """None: every namespace (superusers)."""
-    return None if user.is_superuser else readable_namespaces(user)
+    return None if user.is_superuser else readable_namespaces(user.org.slug)
 
 
 def _readable(name: str, namespaces: list[str] | None) -> bool:

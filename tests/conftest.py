@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 
 def pytest_configure(config):

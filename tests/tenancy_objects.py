@@ -10,13 +10,13 @@ from __future__ import annotations
 from access.models import ApiToken
 from access.services import api_token_create
 from alerting.models import AlertDefinition, AlertDelivery, AlertEvent
-from orchestration.models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from labels.models import AddressLabel
+from orchestration.models import ColumnLineage, Job, Task, TaskInput
 from orgs.models import Org, OrgRole, OrgRoleMembership, User
 from pii.models import PiiAccessLog
 from queries.models import QueryResult, SavedQuery
+from testkit import factories as f
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
-
-from . import factories as f
 
 BUILDERS = {
     Org: lambda org: org,

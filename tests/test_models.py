@@ -6,7 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from orgs.models import Org, User, platform_org
 from pii.models import PiiAccessLog
 from platform_site.db import uuid7
-from tests import factories
+from testkit import factories
 
 # (table, column, a value outside the vocabulary) for every CHECK-constrained vocabulary.
 VOCABULARIES = [

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from alerting.channels import channel_errors, send_webhook
-from orchestration.evm.client import EvmRpcClient
-from orchestration.evm.errors import OutboundRefusedError
+from chains.client import EvmRpcClient
+from chains.errors import OutboundRefusedError
 from platform_site import outbound
 from tests.alerting.receiver import Answer, Receiver
 

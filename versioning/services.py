@@ -14,14 +14,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import row_filter as rf
+from .datasets import dataset_exists, dataset_schema, job_declarations
 from .models import DataInvalidation, PartitionVersion
-from .selectors import (
-    SUPERSEDED_KEY,
-    dataset_consumers,
-    dataset_exists,
-    dataset_schema,
-    partitions_matching,
-)
+from .selectors import SUPERSEDED_KEY, partitions_matching
 from .storage import TMP_DIR, Storage, lake, partition_location, schema_hash, task_id_of
 
 
@@ -150,7 +145,7 @@ def invalidation_errors(
         errors["scope"] = f"scope must be one of {', '.join(DataInvalidation.Scope.values)}"
     if not isinstance(dataset, str) or "." not in dataset or not all(dataset.split(".", 1)):
         errors["dataset"] = "dataset is namespace.name"
-    elif not dataset_exists(dataset=dataset):
+    elif not dataset_exists(dataset):
         errors["dataset"] = f"unknown dataset {dataset!r}: no partition of it and no job writes it"
     if errors:
         return errors
@@ -161,7 +156,7 @@ def invalidation_errors(
             errors["row_filter"] = error
         else:
             try:
-                schema = dataset_schema(dataset=dataset, storage=storage)
+                schema = dataset_schema(dataset, storage=storage)
             except OSError as exc:
                 schema, errors["row_filter"] = None, f"the schema of {dataset} is unreadable: {exc}"
             if schema is None:
@@ -203,7 +198,7 @@ def invalidation_create(
         )
         if matching:
             event[SUPERSEDED_KEY] = matching
-    has_consumers = dataset_consumers(dataset=dataset).exists()
+    has_consumers = job_declarations().has_consumers(dataset)
     return DataInvalidation.objects.create(
         dataset=dataset,
         scope=scope,
@@ -340,12 +335,10 @@ def storage_gc(
     live-task check spares files of tasks still running, however long they take. The result store
     (``_results/``) is not the lake's and is left alone.
     """
-    from orchestration.models import Task
-
     storage = storage or lake()
     cutoff = timezone.now() - grace
     referenced = set(PartitionVersion.objects.values_list("location", flat=True).iterator(chunk_size=10000))
-    live = {str(i) for i in Task.objects.filter(status__in=Task.LIVE_STATUSES).values_list("id", flat=True)}
+    live = job_declarations().live_task_ids()
     removed = []
     for location, info in storage.list_files():
         if progress:

@@ -12,17 +12,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orchestration import datasets
 from orchestration.models import Job
 from orgs.models import Org, User
-from orgs.selectors import may_read_dataset
+from versioning import datasets
 from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
 
 from ..channels import channel_errors
 from ..dsl import ConditionError, compile_condition
 from ..models import AlertDefinition, AlertEvent
-from ..selectors import dataset_schema
+from ..selectors import dataset_columns
 from .deliveries import deliveries_create
 from .evaluation import Compiled, dataset_head, event_fields, scan_partitions
 
@@ -52,7 +51,7 @@ def definition_errors(
         if problem:
             errors["condition.dataset"] = problem
         else:
-            schema = dataset_schema(dataset)
+            schema = dataset_columns(dataset)
     if "condition.dataset" not in errors:
         try:
             compile_condition(condition, schema)
@@ -199,9 +198,9 @@ def alert_definition_backtest(
     the reader may not read shows no rows (``readable`` is False), and personal columns are masked
     at the source."""
     dataset = definition.condition.get("dataset")
-    if not isinstance(dataset, str) or not may_read_dataset(reader, dataset):
+    if not isinstance(dataset, str) or not datasets.may_read_dataset(reader, dataset):
         return BacktestResult(0, 0, 0, [], readable=False)
-    schema = dataset_schema(dataset)
+    schema = dataset_columns(dataset)
     try:
         condition = compile_condition(definition.condition, schema)
     except ConditionError as exc:
@@ -240,7 +239,7 @@ def alert_definition_test_fire(*, definition: AlertDefinition, user: User) -> Al
     fields: dict[str, Any] = {"source_dataset": dataset, "payload": {}}
     readers = [user, definition.user]
     readable = isinstance(dataset, str) and all(
-        r is not None and may_read_dataset(r, dataset) for r in readers
+        r is not None and datasets.may_read_dataset(r, dataset) for r in readers
     )
     recent = (
         list(PartitionVersion.objects.filter(dataset=dataset).order_by("-partition_key")[:3])
@@ -248,7 +247,7 @@ def alert_definition_test_fire(*, definition: AlertDefinition, user: User) -> Al
         else []
     )
     try:
-        condition = compile_condition(definition.condition, dataset_schema(dataset))
+        condition = compile_condition(definition.condition, dataset_columns(dataset))
         result = scan_partitions(
             compiled=[Compiled(definition, condition)],
             partitions=recent,

@@ -32,10 +32,10 @@ import pyarrow.dataset as pads
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orgs.selectors import may_read_dataset
 from orgs.settings_schema import org_settings
 from pii.sql_masking import masked_select, personal_columns
 from versioning import duckdb_sandbox as sandbox
+from versioning.datasets import may_read_dataset
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.storage import Storage, lake
 

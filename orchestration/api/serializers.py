@@ -2,22 +2,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
-from orchestration.addresses import (
-    AddressError,
-    evm_address_checksummed,
-    evm_address_normalize,
-    evm_address_parse,
-)
 from orgs import policy
 from orgs.policy import Operation
-from orgs.selectors import readable_namespaces, writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
+from versioning.datasets import readable_namespaces, writable_namespaces
 
-from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..models import ColumnLineage, Job, Task, TaskInput
 from ..selectors.planning import planning_error
 from ..services import job_save, job_validate
 from ..services.jobs import EDITABLE_FIELDS
-from ..services.labels import MAX_LOOKUP_ADDRESSES
 
 
 class JobSerializer(CleanModelSerializer):
@@ -50,7 +43,7 @@ class JobSerializer(CleanModelSerializer):
         # Tenancy, not DAG rules: a job writes only its org's namespace and reads its own and the
         # system ones (the orchestration service adds the DAG checks on top).
         user = self.context["request"].user
-        readable, writable = readable_namespaces(user), writable_namespaces(user)
+        readable, writable = readable_namespaces(user.org.slug), writable_namespaces(user.org.slug)
         errors = {}
         for field, allowed in (("output_datasets", writable), ("input_datasets", readable)):
             names = attrs.get(field, getattr(self.instance, field, []) if self.instance else [])
@@ -120,66 +113,6 @@ class ColumnLineageSerializer(serializers.ModelSerializer):
         model = ColumnLineage
         fields = ["output_dataset", "output_column", "input_dataset", "input_column", "job"]
         read_only_fields = fields
-
-
-class AddressLabelSerializer(CleanModelSerializer):
-    """``address`` is accepted in any case (a mixed-case one must carry a valid EIP-55 checksum),
-    stored lower-case and returned checksummed."""
-
-    class Meta:
-        model = AddressLabel
-        fields = ["id", "org", "user", "address", "label", "visibility", "created_at", "updated_at"]
-        read_only_fields = ["org", "user", "created_at", "updated_at"]
-
-    def validate_address(self, address: str) -> str:
-        try:
-            return evm_address_normalize(address)
-        except AddressError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["address"] = evm_address_checksummed(instance.address)
-        return data
-
-
-class AddressLookupSerializer(serializers.Serializer):
-    # Items are checked by validate_addresses alone: a per-item CharField would double the
-    # validation cost of a 1,000-address lookup for nothing the address parser does not check.
-    addresses = serializers.ListField(
-        min_length=1,
-        max_length=MAX_LOOKUP_ADDRESSES,
-        help_text=f"Up to {MAX_LOOKUP_ADDRESSES} EVM addresses (strings), any case.",
-    )
-
-    def validate_addresses(self, addresses: list[str]) -> dict[str, str]:
-        """Stored form -> checksummed form, each address once, in the order asked."""
-        parsed, errors = {}, {}
-        for index, address in enumerate(addresses):
-            try:
-                stored, checksummed = evm_address_parse(address)
-            except AddressError as exc:
-                errors[str(index)] = [str(exc)]
-            else:
-                parsed.setdefault(stored, checksummed)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return parsed
-
-
-class AddressLabelFoundSerializer(serializers.Serializer):
-    label = serializers.CharField()
-    visibility = serializers.CharField()
-    org = serializers.CharField(help_text="slug of the org the label belongs to")
-
-
-class AddressLookupResultSerializer(serializers.Serializer):
-    address = serializers.CharField(help_text="EIP-55 checksummed")
-    labels = AddressLabelFoundSerializer(many=True)
-
-
-class AddressLookupResponseSerializer(serializers.Serializer):
-    results = AddressLookupResultSerializer(many=True)
 
 
 class BackfillSerializer(serializers.Serializer):

@@ -2,7 +2,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -12,14 +11,10 @@ from platform_site.api.errors import Conflict
 from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordViewSet, RecordListViewSet
 
 from .. import services
-from ..filtersets import AddressLabelFilter, ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
-from ..models import AddressLabel, ColumnLineage, Job, Task, TaskInput
+from ..filtersets import ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
+from ..models import ColumnLineage, Job, Task, TaskInput
 from ..selectors.planning import with_planning_error
-from ..services.labels import address_labels_lookup
 from .serializers import (
-    AddressLabelSerializer,
-    AddressLookupResponseSerializer,
-    AddressLookupSerializer,
     BackfillSerializer,
     ColumnLineageSerializer,
     JobSerializer,
@@ -140,24 +135,3 @@ class ColumnLineageViewSet(RecordListViewSet):
     )
     serializer_class = ColumnLineageSerializer
     filterset_class = ColumnLineageFilter
-
-
-class AddressLabelViewSet(OrgScopedModelViewSet):
-    """Labels on chain addresses, with visibility private / org / public. Addresses are returned
-    EIP-55 checksummed; ``lookup/`` answers up to 1,000 addresses in one call."""
-
-    queryset = AddressLabel.objects.all()
-    serializer_class = AddressLabelSerializer
-    filterset_class = AddressLabelFilter
-
-    @extend_schema(request=AddressLookupSerializer, responses={200: AddressLookupResponseSerializer})
-    # JSON only: a thousand addresses as form fields would trip Django's form-field limit.
-    @action(detail=False, methods=["post"], url_path="lookup", parser_classes=[JSONParser])
-    def lookup(self, request):
-        """The labels the caller may see on each address asked (one query, however many)."""
-        asked = AddressLookupSerializer(data=request.data)
-        asked.is_valid(raise_exception=True)
-        checksummed = asked.validated_data["addresses"]  # stored form -> checksummed form
-        found = address_labels_lookup(user=request.user, addresses=list(checksummed))
-        results = [{"address": checksummed[address], "labels": labels} for address, labels in found.items()]
-        return Response({"results": results})

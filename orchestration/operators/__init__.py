@@ -52,9 +52,6 @@ from .base import Operator, OperatorError, PermanentOperatorError, TaskContext
 BUILTIN_MODULES = [
     "orchestration.operators.duckdb_sql",
     "orchestration.operators.python_callable",
-    "orchestration.operators.synthetic_chain",
-    "orchestration.operators.evm_rpc",
-    "orchestration.operators.address_labels",
 ]
 
 _REGISTRY: dict[str, Operator] = {}

@@ -30,7 +30,6 @@ from .planning import (
     whole_output_key,
 )
 from .scopes import (
-    address_labels_visible_to_org,
     jobs_of_org,
     tasks_of_org,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "LIVE",
     "NEVER",
     "UNREAD",
-    "address_labels_visible_to_org",
     "commit_margin",
     "dag_edges",
     "dataset_column_lineage",

@@ -1,6 +1,6 @@
 """Reads with rules: what is stale (the scheduler's set-based SQL), DAG neighbours, job pages.
 
-Staleness (SPEC section 3): an output partition is stale when it is missing, when an input partition
+Staleness: an output partition is stale when it is missing, when an input partition
 it was built from has a newer version, when the job's ``config_hash`` differs from the one it was
 built with, or when an unprocessed invalidation covers it.
 

@@ -1,4 +1,4 @@
-"""Every state change of orchestration, as ``<entity>_<verb>`` functions (see STYLE.md).
+"""Every state change of orchestration, as ``<entity>_<verb>`` functions.
 
 Jobs (``jobs``), planning and task creation (``scheduler``), running tasks (``execution``).
 """

@@ -13,15 +13,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pyarrow as pa
 from croniter import croniter
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from orchestration import datasets
 from orchestration.models import ColumnLineage, Job
 from orchestration.operators import get_operator, operator_names
 from orgs.models import Org
+from versioning import datasets
 from versioning.models import DatasetCursor
+from versioning.storage import StorageError
 
 HASHED_FIELDS = ("operator", "runtime", "source", "config", "update_strategy", "unique_key")
 EDITABLE_FIELDS = (
@@ -60,7 +62,7 @@ def register_config_validator(validator: Callable[[Job], dict[str, str]]) -> Non
 
 
 def compute_config_hash(job: Job) -> str:
-    """sha256 of the canonical JSON of what decides a job's output (SPEC section 3)."""
+    """sha256 of the canonical JSON of what decides a job's output: a change re-builds its outputs."""
     payload = {name: getattr(job, name) for name in HASHED_FIELDS}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -170,14 +172,22 @@ def _validate(job: Job, org: Org) -> None:
         raise ValidationError(errors)
 
 
+def _known_schema(dataset: str) -> pa.Schema | None:
+    """The dataset's schema when the catalog has one and its file is readable; None means "unknown":
+    no rule may rely on it."""
+    try:
+        return datasets.dataset_schema(dataset)
+    except (StorageError, OSError):
+        return None
+
+
 def _lineage_errors(job: Job) -> dict[str, str]:
     """Lineage names only what the job really reads: declared edges (``config.column_lineage``) name
     one of the job's own inputs and, when the catalog knows that input's columns, a real column; a
     SQL job's columns must exist in its inputs when every input's columns are known."""
-    from ..selectors.schemas import dataset_schema
     from .lineage import sql_binding_error
 
-    schemas = {dataset: dataset_schema(dataset=dataset) for dataset in job.input_datasets}
+    schemas = {dataset: _known_schema(dataset) for dataset in job.input_datasets}
     columns = {d: (schema.names if schema is not None else None) for d, schema in schemas.items()}
     declared = (job.config or {}).get("column_lineage")
     if isinstance(declared, list):

@@ -40,6 +40,7 @@ from orgs.settings_schema import org_settings
 from pii.registry import dataset_columns
 from pii.services import access_log_write
 from versioning import duckdb_sandbox as sandbox
+from versioning.datasets import may_read_dataset
 from versioning.models import PartitionVersion
 from versioning.storage import result_store
 
@@ -105,7 +106,6 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
         unmask = unmask_allowed(user, requested=unmask)
     except UnmaskDenied:
         raise QueryRefused("permission_denied", {"unmask": "you may not unmask personal data"}) from None
-    from orgs.selectors import may_read_dataset
 
     from ..binding import unknown_dataset
     from ..parameters import ParameterError

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 
 
 @pytest.fixture

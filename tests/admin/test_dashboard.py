@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from platform_site.dashboard import compute_figures
-from tests.factories import (
+from testkit.factories import (
     AlertDeliveryFactory,
     AlertEventFactory,
     JobFactory,

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from orchestration.models import Task
 from platform_site.admin_base import KeysetAssistedPaginator
-from tests.factories import JobFactory, TaskFactory
+from testkit.factories import JobFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.contrib.auth.models import Group
 from django.urls import URLResolver, reverse
 
 from platform_site import tenancy
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 from tests.tenancy_objects import build
 
 JUNK = ["not-a-uuid", "\x00", "99999999999999999999", "2026-13-45T99:99", "-1", ""]

@@ -10,7 +10,7 @@ from orgs.groups import org_role_group_name
 from orgs.models import OrgRoleMembership
 from platform_site.tenancy import editable_by
 from queries.models import SavedQuery
-from tests.factories import (
+from testkit.factories import (
     AlertDefinitionFactory,
     JobFactory,
     OrgRoleFactory,
@@ -130,7 +130,7 @@ def test_member_sees_visible_objects_and_changes_only_its_own(client, org_a):
 def test_other_orgs_public_objects_stay_out_of_the_admin(client, db):
     from django.urls import reverse
 
-    from tests.factories import OrgFactory, SavedQueryFactory, UserFactory
+    from testkit.factories import OrgFactory, SavedQueryFactory, UserFactory
 
     home, other = OrgFactory(slug="home"), OrgFactory(slug="other")
     staff = UserFactory(org=home, role="admin", is_staff=True)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orchestration.models import Job
-from tests.factories import JobFactory, TaskFactory, TaskInputFactory
+from testkit.factories import JobFactory, TaskFactory, TaskInputFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from platform_site.admin_base import html_table
 from platform_site.admin_navigation import sidebar_navigation
-from tests.factories import JobFactory, QueryResultFactory, UserFactory
+from testkit.factories import JobFactory, QueryResultFactory, UserFactory
 
 
 def _sections(client, url="/admin/"):

@@ -3,9 +3,9 @@ import base64
 import pyarrow as pa
 import pytest
 
-from orchestration.evm.schema import TRANSFERS_SCHEMA
+from chains.schema import TRANSFERS_SCHEMA
+from testkit.factories import OrgFactory, UserFactory, platform_org_for_tests
 from tests.alerting.receiver import Receiver
-from tests.factories import OrgFactory, UserFactory, platform_org_for_tests
 from versioning.services import dataset_partition_write
 
 DATASET = "evm.transfers"

@@ -6,9 +6,9 @@ from django.test import Client
 
 from alerting.channel_secrets import redact_secret
 from alerting.models import AlertDefinition
+from testkit.factories import OrgFactory, UserFactory
 from tests.alerting.conftest import OTHER_SECRET, SECRET, big_transfer_condition, publish
 from tests.alerting.test_surfaces import api
-from tests.factories import OrgFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

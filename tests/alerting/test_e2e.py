@@ -18,13 +18,13 @@ from standardwebhooks import Webhook
 
 from alerting.models import AlertDelivery, AlertEvent
 from alerting.services import alert_definition_create, alert_definition_test_fire
+from chains.operators.synthetic_chain import generate
 from orchestration import services as engine
 from orchestration.models import Job
-from orchestration.operators.synthetic_chain import generate
+from testkit.factories import OrgFactory, UserFactory, platform_org_for_tests, synthetic_source_job
+from testkit.workers import ROOT, QCluster, wait_for
 from tests.alerting.conftest import SECRET
 from tests.alerting.receiver import Answer, Receiver
-from tests.factories import OrgFactory, UserFactory, platform_org_for_tests, synthetic_source_job
-from tests.orchestration.workers import ROOT, QCluster, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ from alerting.models import AlertDelivery, AlertEvent
 from alerting.services import alert_definition_create, alert_definition_test_fire
 from orchestration.services import job_create, job_plan
 from queries.services import query_execute
+from testkit.factories import OrgFactory, SavedQueryFactory, UserFactory
 from tests.alerting.conftest import SECRET, big_transfer_condition, transfers
-from tests.factories import OrgFactory, SavedQueryFactory, UserFactory
 from tests.orchestration.conftest import drain
 from versioning.services import dataset_partition_write
 

@@ -9,13 +9,13 @@ from rest_framework.test import APIClient
 
 from alerting.dsl import compile_condition
 from alerting.models import AlertDelivery, AlertEvent
-from alerting.selectors import dataset_schema
+from alerting.selectors import dataset_columns
 from alerting.services import alert_definition_backtest, alert_definition_create, alert_definition_test_fire
 from alerting.services.evaluation import Compiled, Match, dedupe_key
 from pii.masking import keyed_hash
+from testkit.factories import OrgFactory, UserFactory
 from tests.alerting.conftest import big_transfer_condition, block_hash, publish, transfers
 from tests.alerting.test_evaluator import evaluate, webhook
-from tests.factories import OrgFactory, UserFactory
 from versioning.services import dataset_partition_write
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +112,7 @@ def test_an_owner_who_may_no_longer_read_the_dataset_raises_nothing(platform, or
 def test_the_same_row_on_a_re_mined_block_is_a_new_event(platform, org, member):
     publish(0, 9)
     definition = alert_definition_create(org=org, user=member, name="big", condition=big_transfer_condition())
-    condition = compile_condition(definition.condition, dataset_schema(definition.condition["dataset"]))
+    condition = compile_condition(definition.condition, dataset_columns(definition.condition["dataset"]))
     row = transfers(110, 110).to_pylist()[0]
     remined = {**row, "block_hash": block_hash(110, fork="b")}
     compiled = Compiled(definition, condition)

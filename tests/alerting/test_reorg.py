@@ -9,9 +9,9 @@ import pytest
 from alerting.models import AlertDelivery, AlertEvent
 from alerting.services import alert_definition_create
 from alerting.services.deliveries import deliveries_process
-from orchestration.evm.testchain import LocalTestChain
 from orchestration.models import Job
 from orchestration.services import plan_active_jobs
+from testkit.testchain import LocalTestChain
 from tests.alerting.conftest import SECRET
 from tests.orchestration.conftest import drain
 from tests.orchestration.test_evm_rpc import downstream_jobs, ingest, source_job
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def demo_callables(settings):
-    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "chains.demo"]
 
 
 @pytest.fixture

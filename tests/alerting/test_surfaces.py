@@ -6,8 +6,8 @@ from rest_framework.test import APIClient
 
 from alerting.models import AlertDefinition, AlertDelivery, AlertEvent
 from alerting.services import alert_definition_create, alert_definition_test_fire
+from testkit.factories import OrgFactory, UserFactory
 from tests.alerting.conftest import SECRET, big_transfer_condition, publish
-from tests.factories import OrgFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)

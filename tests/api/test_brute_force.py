@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from access.services import api_token_create
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 
 @pytest.fixture

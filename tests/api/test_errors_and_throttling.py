@@ -6,7 +6,7 @@ import pytest
 from rest_framework.throttling import UserRateThrottle
 
 from orchestration.models import Job
-from tests.factories import JobFactory, SavedQueryFactory, UserFactory
+from testkit.factories import JobFactory, SavedQueryFactory, UserFactory
 
 
 @pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_bad_cursor_is_a_400(api):
 
 @pytest.mark.django_db
 def test_keyset_pages_walk_every_row_once(api, org_a):
-    from tests.factories import TaskFactory
+    from testkit.factories import TaskFactory
 
     job = JobFactory(org=org_a)
     created = {str(TaskFactory(job=job).pk) for _ in range(7)}

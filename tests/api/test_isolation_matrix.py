@@ -170,7 +170,7 @@ def test_a_job_cannot_write_another_orgs_namespace(api):
 
 @pytest.mark.django_db
 def test_a_user_of_another_org_cannot_join_a_role(api, org_a, org_b):
-    from tests.factories import OrgRoleFactory, UserFactory
+    from testkit.factories import OrgRoleFactory, UserFactory
 
     role = OrgRoleFactory(org=org_a)
     stranger = UserFactory(org=org_b)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import SavedQueryFactory
+from testkit.factories import SavedQueryFactory
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from access.services import api_token_create
-from tests.factories import (
+from testkit.factories import (
     AddressLabelFactory,
     AlertDefinitionFactory,
     JobFactory,

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 
 def issue(*args) -> str:

@@ -4,7 +4,7 @@ import pytest
 
 from access.models import ApiToken
 from access.services import api_token_create
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 
 @pytest.mark.django_db

@@ -77,7 +77,7 @@ def test_a_token_of_an_inactive_user_is_refused(issued, owner_a):
 
 @pytest.mark.django_db
 def test_users_cannot_revoke_each_others_tokens(issued, make_client, org_a):
-    from tests.factories import UserFactory
+    from testkit.factories import UserFactory
 
     colleague = make_client(UserFactory(org=org_a, role="admin"))
     assert colleague.delete(f"/api/v1/tokens/{issued['token_key']}/").status_code == 404

@@ -183,7 +183,7 @@ BROWSER_PASSWORD = "browser-pw-1"
 
 @pytest.fixture
 def browser_superuser(transactional_db):
-    from tests.factories import UserFactory
+    from testkit.factories import UserFactory
 
     return UserFactory(
         external_id="admin",

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 from orchestration.models import Job, Task
 from orchestration.services import plan_active_jobs
 from orgs.models import Org
+from testkit.factories import sql_job
 from tests.browser.conftest import BROWSER_PASSWORD, PAGE_TIMINGS, load_seconds, log_in
-from tests.factories import sql_job
 from tests.orchestration.conftest import drain
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -31,7 +31,7 @@ def demo(settings, tmp_path, monkeypatch, browser_superuser):
     org that has never run."""
     settings.STORAGE_URL = (tmp_path / "lake").as_uri()
     settings.RESULT_STORAGE_URL = (tmp_path / "results").as_uri()
-    settings.PYTHON_CALLABLE_MODULES = ["orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = ["chains.demo"]
     monkeypatch.delenv("CHAINLAKE_EVM_RPC_URL", raising=False)
     call_command("seed_demo_pipeline", quiet=True)
     plan_active_jobs()

@@ -6,9 +6,9 @@ import json
 from alerting.models import AlertDefinition
 from alerting.services.deliveries import deliveries_process
 from orgs.models import Org
+from testkit.factories import OrgFactory, platform_org_for_tests
 from tests.alerting.conftest import SECRET, publish
 from tests.alerting.receiver import Receiver
-from tests.factories import OrgFactory, platform_org_for_tests
 
 
 def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watch, settings, tmp_path):

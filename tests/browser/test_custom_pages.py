@@ -17,13 +17,13 @@ import pytest
 from django.utils import timezone
 
 from orchestration.models import Task
-from tests.alerting.conftest import publish
-from tests.factories import (
+from testkit.factories import (
     AddressLabelFactory,
     AlertDefinitionFactory,
     platform_org_for_tests,
     sql_job,
 )
+from tests.alerting.conftest import publish
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -106,12 +106,12 @@ def theme(admin_page, lake):
     change form's text input, select, primary and secondary buttons."""
     page = admin_page
     page.set_viewport_size(VIEWPORT)
-    page.goto("/admin/orchestration/addresslabel/")
+    page.goto("/admin/labels/addresslabel/")
     reference = {
         "cell": styles(page, "#result_list tbody td.field-label", BOX_STYLES),
         "header": styles(page, "#result_list thead th:not(.action-checkbox-column)", BOX_STYLES),
     }
-    page.goto("/admin/orchestration/addresslabel/add/")
+    page.goto("/admin/labels/addresslabel/add/")
     reference |= {
         "input": styles(page, "#id_label", FIELD_STYLES),
         "select": styles(page, "#id_visibility", FIELD_STYLES),
@@ -233,7 +233,7 @@ def test_label_import_submits_without_a_script_error_and_looks_like_the_theme(
     admin_page, page_watch, theme, lake, tmp_path
 ):
     page = admin_page
-    page.goto("/admin/orchestration/addresslabel/")
+    page.goto("/admin/labels/addresslabel/")
     tools = page.locator("#header-inner").inner_text()
     assert "•" not in tools
     page.get_by_text("Import CSV").first.click()
@@ -358,7 +358,7 @@ CHART_LABELS_CLEAR = """(selector) => {
 
 
 def test_dashboard_chart_labels_are_level_and_do_not_overlap(admin_page, page_watch, lake):
-    from tests.factories import AlertEventFactory
+    from testkit.factories import AlertEventFactory
 
     page = admin_page
     page.set_viewport_size(VIEWPORT)

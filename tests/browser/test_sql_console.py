@@ -4,8 +4,8 @@ import pyarrow as pa
 import pytest
 
 from queries.models import SavedQuery
+from testkit.factories import OrgFactory, UserFactory
 from tests.browser.conftest import BROWSER_PASSWORD, log_in
-from tests.factories import OrgFactory, UserFactory
 from versioning.services import dataset_partition_write
 
 

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from orchestration.models import Job, Task
 from orchestration.services import job_plan
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from tests.orchestration.test_lineage_rules import rendered_rows
 
 

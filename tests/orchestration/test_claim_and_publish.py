@@ -15,8 +15,8 @@ from orchestration.models import Task
 from orchestration.operators.base import TaskContext
 from orchestration.services import job_backfill, task_claim, task_claim_next, task_publish, tasks_dispatch
 from orchestration.services.execution import _inputs_for
-from tests.factories import OrgFactory, sql_job
-from tests.orchestration.workers import wait_for
+from testkit.factories import OrgFactory, sql_job
+from testkit.workers import wait_for
 from versioning.models import PartitionVersion
 from versioning.storage import TMP_DIR, lake
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def job(db, run_tasks):
-    from tests.factories import synthetic_source_job
+    from testkit.factories import synthetic_source_job
 
     source = synthetic_source_job(end_block=299, partition_size=100, activation="manual")
     job_backfill(job=source, first="blocks_00000000")

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from orchestration.models import Task
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ inputs did not change, and task_inputs say the old build read their current vers
 import pytest
 
 from orchestration.services import job_plan, job_update
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 

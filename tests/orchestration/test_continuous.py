@@ -7,9 +7,9 @@ from django.db import connection
 
 from orchestration.models import Task
 from orchestration.services import job_plan, job_update, task_execute
-from tests.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.workers import wait_for
 from tests.orchestration.conftest import drain
-from tests.orchestration.workers import wait_for
 from versioning.models import PartitionVersion
 
 

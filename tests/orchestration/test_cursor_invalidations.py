@@ -7,10 +7,10 @@ import pyarrow.compute as pc
 import pytest
 
 from orchestration.models import Task
+from orchestration.selectors.datasets import dataset_consumers
 from orchestration.services import job_backfill, job_plan, task_execute, tasks_dispatch
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
-from versioning.selectors import dataset_consumers
 from versioning.services import dataset_partition_write, invalidation_create
 from versioning.storage import lake
 

@@ -15,9 +15,9 @@ from django.db import connection
 from orchestration import services
 from orchestration.models import Task
 from platform_site.database import disconnect_errors
-from tests.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.workers import QCluster, wait_for
 from tests.orchestration.test_workers import checksum, expected_copies, read_dataset
-from tests.orchestration.workers import QCluster, wait_for
 from versioning.models import PartitionVersion
 
 pytestmark = [

@@ -4,11 +4,11 @@ import pyarrow as pa
 import pytest
 from django.core.management import call_command
 
-from orchestration.demo import demo_labels
+from chains.demo import demo_labels
 from orchestration.models import Job
 from orchestration.services import plan_active_jobs
 from orgs.models import Org, platform_org
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def demo_callables(settings, monkeypatch):
-    settings.PYTHON_CALLABLE_MODULES = ["orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = ["chains.demo"]
     monkeypatch.delenv("CHAINLAKE_EVM_RPC_URL", raising=False)
 
 

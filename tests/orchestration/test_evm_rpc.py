@@ -8,12 +8,12 @@ import pyarrow as pa
 import pytest
 from django.core.exceptions import ValidationError
 
-from orchestration.demo import DAILY_STATS_SQL
-from orchestration.evm.testchain import Fault, LocalTestChain, TokenTransfer
+from chains.demo import DAILY_STATS_SQL
 from orchestration.models import Task
 from orchestration.services import job_create, job_run_now, task_execute, tasks_dispatch
 from orgs.models import platform_org
-from tests.evm.lake import table_checksum
+from testkit.lake import table_checksum
+from testkit.testchain import Fault, LocalTestChain, TokenTransfer
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 from versioning.storage import lake
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def demo_callables(settings):
-    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "chains.demo"]
     # The test chain serves on 127.0.0.1, which the outbound policy refuses unless allow-listed.
     settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
 
@@ -66,7 +66,7 @@ def downstream_jobs():
         operator="python",
         runtime="python",
         activation="reactive",
-        source={"callable": "orchestration.demo:transfers_from_logs"},
+        source={"callable": "chains.demo:transfers_from_logs"},
         input_datasets=["evm.logs"],
         output_datasets=["evm.transfers"],
     )

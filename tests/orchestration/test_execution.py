@@ -27,7 +27,7 @@ from orchestration.services import (
     tasks_reap,
 )
 from orchestration.services.execution import _inputs_for
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 

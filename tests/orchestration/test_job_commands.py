@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from orchestration.models import Task
-from tests.factories import OrgFactory, UserFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, UserFactory, sql_job, synthetic_source_job
 
 
 def run(*args) -> str:

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from orchestration.models import ColumnLineage
 from orchestration.services import job_create, job_update, parse_duration
-from tests.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from orchestration.models import ColumnLineage
 from orchestration.services import job_create, job_plan
-from tests.factories import OrgFactory, UserFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, UserFactory, platform_org_for_tests, sql_job, synthetic_source_job
 
 
 def python_job(org, lineage, inputs=("evm.blocks",)):

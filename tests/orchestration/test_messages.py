@@ -105,7 +105,7 @@ def test_a_bundle_runs_its_tasks_in_order_and_sends_back_what_is_left_after_its_
 @pytest.fixture
 def noop_tasks(db, settings, tmp_path):
     """Queued tasks of a job whose tasks carry no partitions (nothing for the operator to read)."""
-    from tests.factories import OrgFactory
+    from testkit.factories import OrgFactory
     from tests.orchestration.test_task_fast_path import idle_job, pending
 
     settings.STORAGE_URL = (tmp_path / "lake").as_uri()

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from orchestration.models import Task
 from orchestration.selectors.planning import planning_error
 from orchestration.services import job_plan, plan_active_jobs
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import DataInvalidation
 
 pytestmark = pytest.mark.django_db

@@ -24,10 +24,10 @@ from orchestration.broker import ReliableRedis
 from orchestration.models import Job, Task
 from orchestration.services import messages
 from orchestration.services.recovery import tasks_requeue_lost
-from tests.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.workers import QCluster, wait_for
 from tests.orchestration.conftest import drain
 from tests.orchestration.test_workers import BLOCKS, SIZE, checksum, expected_copies, read_dataset
-from tests.orchestration.workers import QCluster, wait_for
 from versioning.models import PartitionVersion
 
 REDIS_URL = os.environ.get("CHAINLAKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -5,12 +5,12 @@ one; a partition-width change retires the old layout; seeding the demo keeps adm
 import pytest
 from django.core.management import call_command
 
-from orchestration.evm.schema import partition_key
-from orchestration.evm.testchain import LocalTestChain
+from chains.schema import partition_key
 from orchestration.models import Job
 from orchestration.services import job_update
 from orgs.models import platform_org
-from tests.factories import sql_job
+from testkit.factories import sql_job
+from testkit.testchain import LocalTestChain
 from tests.orchestration.test_evm_rpc import chain_transfers, dataset, downstream_jobs, ingest, source_job
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.selectors import invalidation_covered_partitions
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def demo_callables(settings, monkeypatch):
-    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = [*settings.PYTHON_CALLABLE_MODULES, "chains.demo"]
     monkeypatch.delenv("CHAINLAKE_EVM_RPC_URL", raising=False)
     # The test chain serves on 127.0.0.1, which the outbound policy refuses unless allow-listed.
     settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
@@ -43,7 +43,7 @@ def transfers_job():
         operator="python",
         runtime="python",
         activation="reactive",
-        source={"callable": "orchestration.demo:transfers_from_logs"},
+        source={"callable": "chains.demo:transfers_from_logs"},
         input_datasets=["evm.logs"],
         output_datasets=["evm.transfers"],
     )

@@ -8,7 +8,7 @@ from django.db import connection
 
 from orchestration.models import Task
 from orchestration.services import job_backfill, job_plan, job_update
-from tests.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 

@@ -12,9 +12,9 @@ import pytest
 
 from orchestration import services
 from orchestration.models import Job, Task
-from tests.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.workers import QCluster, wait_for
 from tests.orchestration.conftest import drain
-from tests.orchestration.workers import QCluster, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,8 @@ from django_q.models import OrmQ
 from orchestration import services
 from orchestration.models import Job, Task
 from orchestration.services.recovery import tasks_requeue_lost
-from tests.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.factories import OrgFactory, platform_org_for_tests, synthetic_source_job
+from testkit.workers import QCluster, wait_for
 from tests.orchestration.conftest import drain
 from tests.orchestration.test_workers import (
     BLOCKS,
@@ -26,7 +27,6 @@ from tests.orchestration.test_workers import (
     expected_copies,
     read_dataset,
 )
-from tests.orchestration.workers import QCluster, wait_for
 from versioning.models import PartitionVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ from orchestration.services.execution import (
     task_publish,
     task_publish_nothing,
 )
-from tests.factories import OrgFactory
+from testkit.factories import OrgFactory
 from versioning.models import DatasetCursor
 
 

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pytest
 from django.db import connection
 
+from chains.operators.synthetic_chain import generate
 from orchestration import services
 from orchestration.models import Task, TaskInput
-from orchestration.operators.synthetic_chain import generate
-from tests.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
-from tests.orchestration.workers import QCluster, wait_for
+from testkit.factories import OrgFactory, platform_org_for_tests, sql_job, synthetic_source_job
+from testkit.workers import QCluster, wait_for
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 

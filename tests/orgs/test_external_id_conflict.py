@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from orgs.models import User
 from orgs.selectors import EXTERNAL_ID_UNAVAILABLE
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from orgs import services
 from orgs.groups import org_role_group_name
 from orgs.models import OrgRoleMembership
 from platform_site.tenancy import editable_by, visible_to
-from tests.factories import AlertDefinitionFactory, OrgFactory, OrgRoleFactory, UserFactory
+from testkit.factories import AlertDefinitionFactory, OrgFactory, OrgRoleFactory, UserFactory
 
 
 @pytest.fixture

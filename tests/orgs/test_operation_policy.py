@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from orchestration.models import Job, Task
 from orgs import policy
 from orgs.policy import Operation
-from tests.factories import OrgFactory, TaskFactory, UserFactory, sql_job
+from testkit.factories import OrgFactory, TaskFactory, UserFactory, sql_job
 
 ROLES = ["viewer", "member", "admin", "owner", "superuser"]
 ALLOWED = {"admin", "owner", "superuser"}

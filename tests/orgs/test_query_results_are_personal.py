@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.factories import OrgFactory, QueryResultFactory, UserFactory
+from testkit.factories import OrgFactory, QueryResultFactory, UserFactory
 
 
 @pytest.fixture

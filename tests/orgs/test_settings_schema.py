@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from orgs.models import Org
 from orgs.services import org_settings_update
 from orgs.settings_schema import DEFAULTS, org_settings, org_settings_errors
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from alerting.models import AlertDefinition
-from orchestration.models import AddressLabel
+from labels.models import AddressLabel
 from platform_site.tenancy import editable_by, visible_to
 from queries.models import SavedQuery
-from tests.factories import (
+from testkit.factories import (
     AddressLabelFactory,
     AlertDefinitionFactory,
     OrgFactory,

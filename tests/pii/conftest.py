@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from pii.models import AppendOnlyError, PiiAccessLog
-from tests.factories import PiiAccessLogFactory, UserFactory
+from testkit.factories import PiiAccessLogFactory, UserFactory
 
 from .conftest import grant
 

@@ -10,7 +10,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from pii.models import PiiAccessLog
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

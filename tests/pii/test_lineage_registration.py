@@ -82,7 +82,7 @@ def test_a_python_job_s_declared_lineage_carries_registration(org_a, people):
         name="enriched",
         runtime="python",
         operator="python",
-        source={"callable": "orchestration.demo:transfers_from_logs"},
+        source={"callable": "chains.demo:transfers_from_logs"},
         input_datasets=["alpha.people"],
         output_datasets=["alpha.enriched"],
         config={

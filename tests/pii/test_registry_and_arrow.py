@@ -14,7 +14,7 @@ from orgs.services import org_role_create, org_role_membership_add
 from pii.masking import REDACTED, UnmaskDenied, keyed_hash, mask_arrow_table, mask_value
 from pii.models import PiiAccessLog
 from pii.registry import Strategy, dataset_columns
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

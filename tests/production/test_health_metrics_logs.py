@@ -11,7 +11,7 @@ from django_q.models import Schedule
 from orchestration.models import Task
 from orchestration.schedules import TICK_NAME
 from platform_site.logging import JsonFormatter, log_task_transition
-from tests.factories import (
+from testkit.factories import (
     AlertDeliveryFactory,
     JobFactory,
     OrgFactory,

@@ -13,7 +13,7 @@ from orchestration.models import Task, TaskInput
 from platform_site.retention import retention_prune
 from platform_site.schedules import RETENTION_NAME
 from queries.models import QueryResult
-from tests.factories import (
+from testkit.factories import (
     AlertDeliveryFactory,
     AlertEventFactory,
     JobFactory,

@@ -20,10 +20,10 @@ from django.core.management import call_command
 from orchestration import services
 from orchestration.models import Job, Task, TaskInput
 from orgs.models import platform_org
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
+from testkit.s3 import moto_s3_bucket
+from testkit.workers import QCluster, wait_for
 from tests.orchestration.conftest import drain
-from tests.orchestration.workers import QCluster, wait_for
-from tests.s3 import moto_s3_bucket
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 from versioning.storage import lake
 
@@ -76,7 +76,7 @@ def broker(request, monkeypatch, settings):
 
 @pytest.fixture
 def demo(settings):
-    settings.PYTHON_CALLABLE_MODULES = ["orchestration.demo"]
+    settings.PYTHON_CALLABLE_MODULES = ["chains.demo"]
     settings.TASK_RETRY_BASE_SECONDS = 0.5
     settings.TASK_RETRY_CAP_SECONDS = 2
     settings.TASK_QUEUED_REDISPATCH_SECONDS = 5
@@ -139,7 +139,7 @@ def test_two_clusters_one_killed_the_other_finishes_and_the_lake_equals_a_clean_
     settings.STORAGE_URL = lake_url
     common = {
         **broker,
-        "CHAINLAKE_PYTHON_CALLABLE_MODULES": "orchestration.demo",
+        "CHAINLAKE_PYTHON_CALLABLE_MODULES": "chains.demo",
         "CHAINLAKE_QUEUED_REDISPATCH_SECONDS": "5",
     }
     victim = QCluster(

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 from versioning.services import dataset_partition_write
 
 

@@ -1,7 +1,7 @@
 """The admin's SQL console, datasets page and saved query page."""
 
 from queries.services import query_execute
-from tests.factories import SavedQueryFactory, UserFactory
+from testkit.factories import SavedQueryFactory, UserFactory
 from tests.queries.conftest import blocks_table, publish
 
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from queries.models import QueryResult
 from queries.services import query_results_purge
-from tests.factories import AddressLabelFactory, SavedQueryFactory, UserFactory, sql_job
+from testkit.factories import AddressLabelFactory, SavedQueryFactory, UserFactory, sql_job
 from tests.queries.conftest import blocks_table, publish
 from versioning.storage import result_store
 

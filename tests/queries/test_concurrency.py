@@ -9,8 +9,8 @@ from django.db import connections
 
 from queries.models import QueryResult
 from queries.services import execution, query_execute, query_result_cancel, query_results_reap
-from tests.factories import SavedQueryFactory
-from tests.orchestration.workers import QCluster, wait_for
+from testkit.factories import SavedQueryFactory
+from testkit.workers import QCluster, wait_for
 from versioning.storage import result_store
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 from pii.masking import keyed_hash, partial
 from pii.models import PiiAccessLog
 from queries.models import QueryResult
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 from .conftest import publish
 from .test_personal_data import EXECUTE, client_for, rows_of, unmasker

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from pii.models import PiiAccessLog
 from queries.models import QueryResult
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 from .conftest import publish
 

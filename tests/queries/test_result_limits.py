@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from orgs.settings_schema import org_settings
 from queries.services import query_execute
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 from versioning import duckdb_sandbox as sandbox
 from versioning.storage import result_store
 

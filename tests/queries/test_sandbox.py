@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from queries.models import QueryResult
 from queries.services import QueryRefused, query_execute
-from tests.factories import sql_job
+from testkit.factories import sql_job
 from versioning import duckdb_sandbox as sandbox
 
 SECRET_FILE_CONTENT = "top secret line"

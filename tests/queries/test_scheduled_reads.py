@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from orchestration.models import Task
 from orchestration.services import job_create, job_plan
 from queries.models import SavedQuery
-from tests.factories import SavedQueryFactory
+from testkit.factories import SavedQueryFactory
 from versioning.models import PartitionVersion
 from versioning.storage import lake
 

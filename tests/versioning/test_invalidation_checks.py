@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.factories import OrgFactory, UserFactory
+from testkit.factories import OrgFactory, UserFactory
 from versioning.models import DataInvalidation
 from versioning.services import dataset_partition_write, invalidation_create
 
@@ -87,7 +87,7 @@ def test_an_unknown_dataset_is_refused(dataset):
 
 
 def test_a_rows_invalidation_of_a_dataset_without_partitions_is_refused(db):
-    from tests.factories import sql_job
+    from testkit.factories import sql_job
 
     sql_job(OrgFactory(slug="acme"), "empty", "SELECT 1 AS n", [], "acme.empty")
     invalidation_create(dataset="acme.empty", scope="dataset")  # known: a job writes it

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from orchestration.services import job_plan
-from tests.factories import OrgFactory, sql_job, synthetic_source_job
+from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import DataInvalidation, PartitionVersion
 from versioning.services import dataset_partition_write, invalidation_create
 from versioning.storage import lake

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from orchestration.models import Task
-from tests.factories import TaskFactory
-from tests.s3 import moto_s3_bucket
+from testkit.factories import TaskFactory
+from testkit.s3 import moto_s3_bucket
 from versioning.models import PartitionVersion
 from versioning.services import catalog_verify, dataset_partition_write, storage_gc
 from versioning.storage import Storage, StorageError, partition_location, task_id_of
@@ -95,7 +95,7 @@ def test_verify_reports_missing_files_and_row_mismatch(db, lake_in_tmp):
 def test_a_dag_runs_on_an_s3_lake(db, settings, s3_url, run_tasks):
     """Same code path on object storage: build, read back, invalidate rows, rebuild, verify, GC."""
     from orchestration.services import job_plan
-    from tests.factories import OrgFactory, sql_job, synthetic_source_job
+    from testkit.factories import OrgFactory, sql_job, synthetic_source_job
     from versioning.services import invalidation_create
     from versioning.storage import lake
 

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from orgs.selectors import writable_namespaces
 from platform_site.api.serializers import CleanModelSerializer, model_errors
+from versioning.datasets import writable_namespaces
 
 from ..models import DataInvalidation, DatasetCursor, PartitionVersion
 from ..services import invalidation_create, invalidation_errors
@@ -52,7 +52,7 @@ class DataInvalidationSerializer(CleanModelSerializer):
 
     def validate_dataset(self, dataset: str) -> str:
         user = self.context["request"].user
-        allowed = writable_namespaces(user)
+        allowed = writable_namespaces(user.org.slug)
         if not user.is_superuser and ("." not in dataset or dataset.split(".", 1)[0] not in allowed):
             raise serializers.ValidationError(f"only datasets under {allowed} can be invalidated by your org")
         return dataset

@@ -5,22 +5,16 @@
 from . import scopes  # noqa: F401  (registers the tenancy scopes on import)
 from .catalog import (
     SUPERSEDED_KEY,
-    dataset_consumers,
-    dataset_exists,
     dataset_names,
     dataset_partitions,
-    dataset_schema,
     invalidation_covered_partitions,
     partitions_matching,
 )
 
 __all__ = [
     "SUPERSEDED_KEY",
-    "dataset_consumers",
-    "dataset_exists",
     "dataset_names",
     "dataset_partitions",
-    "dataset_schema",
     "invalidation_covered_partitions",
     "partitions_matching",
 ]

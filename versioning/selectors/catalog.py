@@ -1,9 +1,7 @@
-"""Catalog reads: a dataset's current partitions and schema, what an invalidation covers, who
-consumes what."""
+"""Catalog reads: a dataset's current partitions, the dataset names, what an invalidation covers."""
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pyarrow.dataset as pads
 from django.db import connection
 
@@ -19,24 +17,6 @@ SUPERSEDED_KEY = "superseded_partitions"
 
 def dataset_partitions(*, dataset: str):
     return PartitionVersion.objects.filter(dataset=dataset).order_by("partition_key")
-
-
-def dataset_exists(*, dataset: str) -> bool:
-    """A dataset is known when the catalog has a partition of it or an active job writes it."""
-    from orchestration.models import Job
-
-    return (
-        PartitionVersion.objects.filter(dataset=dataset).exists()
-        or Job.objects.filter(output_datasets__contains=[dataset]).exists()
-    )
-
-
-def dataset_schema(*, dataset: str, storage: Storage | None = None) -> pa.Schema | None:
-    """The schema of the dataset's newest partition (its Parquet footer), None without partitions."""
-    newest = PartitionVersion.objects.filter(dataset=dataset).order_by("-version").first()
-    if newest is None:
-        return None
-    return (storage or lake()).read_schema(newest.location)
 
 
 def dataset_names() -> list[str]:
@@ -95,11 +75,3 @@ def partitions_matching(*, keys: list[tuple[str, str]], row_filter: dict, storag
         if fragment.count_rows(filter=rf.to_expression(row_filter, fragment.schema)) > 0:
             covered.append(key)
     return covered
-
-
-def dataset_consumers(*, dataset: str):
-    """Active jobs that read ``dataset`` and so must process its invalidations (every strategy:
-    incremental and streaming jobs rebuild what they built from covered partitions)."""
-    from orchestration.models import Job
-
-    return Job.objects.filter(active=True, input_datasets__contains=[dataset])

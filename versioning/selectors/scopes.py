@@ -7,14 +7,15 @@ reads its own namespace and the system namespaces, and writes (invalidates) only
 from __future__ import annotations
 
 from orgs.policy import Operation, may_operate
-from orgs.selectors import namespace_q, org_member_visible, readable_namespaces, writable_namespaces
+from orgs.selectors import namespace_q, org_member_visible
 from platform_site.tenancy import register_scope
 
+from ..datasets import readable_namespaces, writable_namespaces
 from ..models import DataInvalidation, DatasetCursor, PartitionVersion
 
 
 def _readable(user, queryset):
-    return queryset.filter(namespace_q(readable_namespaces(user)))
+    return queryset.filter(namespace_q(readable_namespaces(user.org.slug)))
 
 
 def _may_invalidate(user) -> bool:
@@ -24,7 +25,7 @@ def _may_invalidate(user) -> bool:
 def _invalidation_editable(user, queryset, action):
     if not _may_invalidate(user):
         return queryset.none()
-    return queryset.filter(namespace_q(writable_namespaces(user)))
+    return queryset.filter(namespace_q(writable_namespaces(user.org.slug)))
 
 
 register_scope(

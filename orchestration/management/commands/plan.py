@@ -11,7 +11,10 @@ from ._jobs import find_job, why_nothing_planned
 
 
 class Command(BaseCommand):
-    help = "Create tasks for stale partitions (SPEC section 3) and dispatch them to the workers."
+    help = (
+        "Create tasks for stale partitions (missing, or older than what they were built from) "
+        "and dispatch them to the workers."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--job", help="org_slug/name or id (default: every active non-manual job)")

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from versioning.datasets import dataset_exists
 from versioning.models import PartitionVersion
-from versioning.selectors import dataset_exists
 from versioning.services import catalog_verify
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--dataset")
 
     def handle(self, *args, dataset=None, **options):
-        if dataset is not None and not dataset_exists(dataset=dataset):
+        if dataset is not None and not dataset_exists(dataset):
             raise CommandError(f"unknown dataset {dataset!r}: no partition of it and no job writes it")
         rows = PartitionVersion.objects.filter(dataset=dataset) if dataset else PartitionVersion.objects.all()
         with tqdm(total=rows.count(), desc="verifying", unit="partition") as bar:

@@ -1,8 +1,0 @@
-from platform_site.api.routers import api_router
-
-from .views import OrgRoleMembershipViewSet, OrgRoleViewSet, OrgViewSet, UserViewSet
-
-api_router.register("orgs", OrgViewSet, basename="org")
-api_router.register("users", UserViewSet, basename="user")
-api_router.register("org-roles", OrgRoleViewSet, basename="org-role")
-api_router.register("org-role-memberships", OrgRoleMembershipViewSet, basename="org-role-membership")
