@@ -29,6 +29,7 @@ from versioning import duckdb_sandbox as sandbox
 
 from . import register
 from .base import Operator, OperatorError, TaskContext
+from .lineage import sql_column_lineage
 
 
 def parse_select(sql: str) -> exp.Expression:
@@ -106,6 +107,21 @@ def connect(
     return sandbox.sandbox_connect(limits or sandbox.SandboxLimits(), setup=bind)
 
 
+def sql_binding_error(sql: str, schemas: dict[str, pa.Schema]) -> str | None:
+    """Why DuckDB cannot bind ``sql`` over empty inputs of the given schemas (a column or function
+    that does not exist), or None. Binding runs nothing: the query is only described."""
+    con = connect({dataset: schema.empty_table() for dataset, schema in schemas.items()})
+    try:
+        con.execute(f"DESCRIBE {sql}")
+    except (duckdb.BinderException, duckdb.CatalogException) as exc:
+        return str(exc).splitlines()[0]
+    except duckdb.Error:
+        return None  # not a question of names; the run reports it
+    finally:
+        con.close()
+    return None
+
+
 def empty_like(ctx: TaskContext, dataset: str) -> pa.Table:
     """An empty table with the schema of ``dataset``'s partitions (for inputs a task lacks)."""
     for parts in ctx.inputs.get(dataset, []):
@@ -143,8 +159,6 @@ class DuckDBSQLOperator(Operator):
         return errors
 
     def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
-        from orchestration.services.lineage import sql_column_lineage
-
         return sql_column_lineage(job.source["sql"], job.input_datasets, job.output_datasets[0])
 
     def run(self, ctx: TaskContext) -> None:
