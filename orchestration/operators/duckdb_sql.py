@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from versioning import duckdb_sandbox as sandbox
+from versioning.models import PartitionVersion
+from versioning.storage import lake
 
 from . import register
 from .base import Operator, OperatorError, TaskContext
@@ -73,9 +75,6 @@ def partition_by_errors(job, statement: exp.Expression) -> str | None:
 
 def _input_columns(datasets: list[str]) -> set[str]:
     """Columns of the inputs' current partitions, from one file footer each (empty when unknown)."""
-    from versioning.models import PartitionVersion
-    from versioning.storage import lake
-
     columns: set[str] = set()
     for dataset in datasets:
         location = (
