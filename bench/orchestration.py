@@ -50,7 +50,7 @@ def _our_worker(barrier, results) -> None:
     from django.db import connection
 
     from orchestration.services import task_claim_next, task_complete
-    from orchestration.services.execution import new_worker_id
+    from orchestration.services.leases import new_worker_id
 
     worker_id = new_worker_id()
     done = 0

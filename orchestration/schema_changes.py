@@ -6,7 +6,7 @@
 * ``fail``: the task fails with a message naming the dataset and both hashes; nothing is published
   until someone changes the job (which changes its config_hash) or the input.
 * ``rebuild``: run, then backfill every other output partition so the whole output follows the new
-  input schema.
+  input schema (the task runner does, when ``check`` names a changed dataset).
 
 The schema a job last saw is the one recorded by its last succeeded task (``input_versions.schemas``).
 """
@@ -62,11 +62,3 @@ def check(*, job: Job, inputs: dict[str, list[InputPartition]]) -> list[str]:
                     f"now {', '.join(h[:12] for h in hashes)}); this job fails on schema change"
                 )
     return changed
-
-
-def rebuild_after(*, job: Job, changed: list[str]) -> None:
-    """Backfill the job's whole output after it ran on a changed input schema."""
-    from orchestration.services import job_backfill
-
-    if job.execution_strategy != Job.ExecutionStrategy.INCREMENTAL:
-        job_backfill(job=job, first=None, last=None)

@@ -116,7 +116,7 @@ def _follow_lineage(registered: dict[tuple[str, str], PiiColumn]) -> None:
 
     A strategy only ever gets stricter and there are finitely many columns, so the walk ends (even
     on a cycle, which the job services refuse anyway)."""
-    from orchestration.services.lineage import EVERY_COLUMN
+    from orchestration.operators.lineage import EVERY_COLUMN
 
     edges = _lineage_edges()
     pending = list(registered.values())

@@ -131,7 +131,7 @@ REST_KNOX = {
 # set (several web processes then count one user's requests together).
 API_THROTTLE_USER = os.environ.get("CHAINLAKE_API_THROTTLE_USER", "1200/min")
 API_THROTTLE_ANON = os.environ.get("CHAINLAKE_API_THROTTLE_ANON", "60/min")
-# Orchestration knobs (see orchestration.services.execution and orchestration.selectors).
+# Orchestration knobs (see orchestration.services.failure, .dispatch and orchestration.selectors).
 TASK_RETRY_BASE_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_BASE_SECONDS", "10"))
 TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "600"))
 TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))

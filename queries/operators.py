@@ -79,7 +79,7 @@ class SavedQueryOperator(Operator):
         return errors
 
     def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
-        from orchestration.services.lineage import sql_column_lineage
+        from orchestration.operators.lineage import sql_column_lineage
 
         saved = _saved_query(job)
         if saved is None:

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
+from orchestration.models import Job, Task
 from versioning.storage import Storage, WrittenFile, partition_location
 
-if TYPE_CHECKING:
-    from orchestration.models import Job, Task
+from .merge import last_per_key, merge_with_current
 
 # Parquet files of one task encoded at once (a source writes a few datasets per partition).
 _PARQUET_WRITERS = 4
@@ -195,8 +195,6 @@ class TaskContext:
     def _merged(self, dataset: str, partition_key: str, table: pa.Table) -> pa.Table:
         if dataset not in self.job.output_datasets:
             raise OperatorError(f"{dataset} is not an output of job {self.job.name}")
-        from orchestration.services.merge import last_per_key, merge_with_current
-
         if not self.rebuild:
             return merge_with_current(job=self.job, dataset=dataset, partition_key=partition_key, new=table)
         if self.job.update_strategy == "upsert":

@@ -26,9 +26,12 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from versioning import duckdb_sandbox as sandbox
+from versioning.models import PartitionVersion
+from versioning.storage import lake
 
 from . import register
 from .base import Operator, OperatorError, TaskContext
+from .lineage import sql_column_lineage
 
 
 def parse_select(sql: str) -> exp.Expression:
@@ -72,9 +75,6 @@ def partition_by_errors(job, statement: exp.Expression) -> str | None:
 
 def _input_columns(datasets: list[str]) -> set[str]:
     """Columns of the inputs' current partitions, from one file footer each (empty when unknown)."""
-    from versioning.models import PartitionVersion
-    from versioning.storage import lake
-
     columns: set[str] = set()
     for dataset in datasets:
         location = (
@@ -104,6 +104,21 @@ def connect(
             con.execute(f'CREATE VIEW "{namespace}"."{name}" AS SELECT * FROM __input_{index}')
 
     return sandbox.sandbox_connect(limits or sandbox.SandboxLimits(), setup=bind)
+
+
+def sql_binding_error(sql: str, schemas: dict[str, pa.Schema]) -> str | None:
+    """Why DuckDB cannot bind ``sql`` over empty inputs of the given schemas (a column or function
+    that does not exist), or None. Binding runs nothing: the query is only described."""
+    con = connect({dataset: schema.empty_table() for dataset, schema in schemas.items()})
+    try:
+        con.execute(f"DESCRIBE {sql}")
+    except (duckdb.BinderException, duckdb.CatalogException) as exc:
+        return str(exc).splitlines()[0]
+    except duckdb.Error:
+        return None  # not a question of names; the run reports it
+    finally:
+        con.close()
+    return None
 
 
 def empty_like(ctx: TaskContext, dataset: str) -> pa.Table:
@@ -143,8 +158,6 @@ class DuckDBSQLOperator(Operator):
         return errors
 
     def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
-        from orchestration.services.lineage import sql_column_lineage
-
         return sql_column_lineage(job.source["sql"], job.input_datasets, job.output_datasets[0])
 
     def run(self, ctx: TaskContext) -> None:

@@ -1,24 +1,12 @@
 """Every state change of orchestration, as ``<entity>_<verb>`` functions.
 
-Jobs (``jobs``), planning and task creation (``scheduler``), running tasks (``execution``).
+Jobs (``jobs``), planning and task creation (``scheduler``), running tasks: ``dispatch`` to the
+broker, the fenced lease (``leases``), the run itself (``runner``, watched by ``watchdog``),
+``publish``, and ``failure`` (retry, reap, cancel).
 """
 
-from .execution import (
-    LeaseLost,
-    backoff_delay,
-    job_run_now,
-    task_cancel,
-    task_claim,
-    task_claim_next,
-    task_complete,
-    task_execute,
-    task_fail,
-    task_heartbeat,
-    task_publish,
-    task_retry,
-    tasks_dispatch,
-    tasks_reap,
-)
+from .dispatch import job_run_now, tasks_dispatch
+from .failure import backoff_delay, task_cancel, task_fail, task_retry, tasks_reap
 from .jobs import (
     compute_config_hash,
     job_create,
@@ -28,6 +16,9 @@ from .jobs import (
     job_validate,
     parse_duration,
 )
+from .leases import LeaseLost, task_claim, task_claim_next, task_heartbeat
+from .publish import task_complete, task_publish
+from .runner import task_execute
 from .scheduler import job_backfill, job_plan, plan_active_jobs, plan_downstream, tasks_create
 
 __all__ = [

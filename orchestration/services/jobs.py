@@ -20,6 +20,7 @@ from django.db import transaction
 
 from orchestration.models import ColumnLineage, Job
 from orchestration.operators import get_operator, operator_names
+from orchestration.operators.duckdb_sql import sql_binding_error
 from orgs.models import Org
 from versioning import datasets
 from versioning.models import DatasetCursor
@@ -185,8 +186,6 @@ def _lineage_errors(job: Job) -> dict[str, str]:
     """Lineage names only what the job really reads: declared edges (``config.column_lineage``) name
     one of the job's own inputs and, when the catalog knows that input's columns, a real column; a
     SQL job's columns must exist in its inputs when every input's columns are known."""
-    from .lineage import sql_binding_error
-
     schemas = {dataset: _known_schema(dataset) for dataset in job.input_datasets}
     columns = {d: (schema.names if schema is not None else None) for d, schema in schemas.items()}
     declared = (job.config or {}).get("column_lineage")

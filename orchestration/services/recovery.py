@@ -18,7 +18,11 @@ import uuid
 from django.conf import settings
 from django.db import connection, transaction
 
-from .messages import message_task_ids
+from orchestration.broker import fetched_drop, fetched_messages, waiting_messages
+
+from .failure import task_fail
+from .leases import Lease
+from .messages import message_task_ids, send_run_messages
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +86,6 @@ def _broker_messages(broker) -> tuple[set[str], dict[str, list]] | None:
                     fetched.setdefault(task_id, []).append(message_id)
         return waiting, fetched
     if isinstance(broker, Redis):
-        from orchestration.broker import fetched_messages, waiting_messages
-
         for payload in waiting_messages(broker):
             waiting.update(_task_ids(payload))
         for handle in fetched_messages(broker):
@@ -103,8 +105,6 @@ def _drop_fetched(broker, stale: list) -> None:
 
         OrmQ.objects.filter(id__in=stale).delete()
     else:
-        from orchestration.broker import fetched_drop
-
         fetched_drop(broker, stale)
 
 
@@ -154,8 +154,6 @@ def tasks_requeue_lost(*, older_than: float | None = None, broker=None) -> list[
 
 
 def _resend(broker, task_ids: list[uuid.UUID], stale_messages: list) -> None:
-    from .messages import send_run_messages
-
     _drop_fetched(broker, stale_messages)
     send_run_messages(task_ids)
 
@@ -212,8 +210,6 @@ def tasks_fail_of_ended_workers(*, pids: list[int]) -> list[uuid.UUID]:
     they are gone, so nothing will heartbeat or finish them, and waiting ``heartbeat_timeout_seconds``
     for the reaper would only delay the retry. Fenced: a task that moved on is left alone. Returns
     the failed task ids."""
-    from .execution import Lease, task_fail
-
     if not pids:
         return []
     host = socket.gethostname()

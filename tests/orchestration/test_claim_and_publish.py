@@ -14,7 +14,7 @@ from pyarrow.fs import FileSelector
 from orchestration.models import Task
 from orchestration.operators.base import TaskContext
 from orchestration.services import job_backfill, task_claim, task_claim_next, task_publish, tasks_dispatch
-from orchestration.services.execution import _inputs_for
+from orchestration.services.inputs import inputs_for
 from testkit.factories import OrgFactory, sql_job
 from testkit.workers import wait_for
 from versioning.models import PartitionVersion
@@ -86,9 +86,7 @@ def test_publish_writes_a_unique_file_and_the_catalog_row_appears_only_at_commit
     task = job.tasks.get()
     lease = task_claim(task_id=task.id, worker_id="w")
     task.refresh_from_db()
-    ctx = TaskContext(
-        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
-    )
+    ctx = TaskContext(job=job, task=task, attempt=1, storage=lake(), inputs=inputs_for(job, task), cursors={})
     ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1, 2]}))
     [output] = ctx.outputs
     location = output.written.location

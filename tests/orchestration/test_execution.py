@@ -26,7 +26,7 @@ from orchestration.services import (
     tasks_dispatch,
     tasks_reap,
 )
-from orchestration.services.execution import _inputs_for
+from orchestration.services.inputs import inputs_for
 from testkit.factories import OrgFactory, sql_job, synthetic_source_job
 from versioning.models import PartitionVersion
 from versioning.storage import lake
@@ -89,9 +89,7 @@ def test_claim_is_atomic_and_fenced(org, chain):
     assert task.status == "pending" and "no heartbeat" in task.error_message
     second = task_claim(task_id=task.id, worker_id="w2")
     assert second.attempt == 2
-    ctx = TaskContext(
-        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
-    )
+    ctx = TaskContext(job=job, task=task, attempt=1, storage=lake(), inputs=inputs_for(job, task), cursors={})
     ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1]}))
     with pytest.raises(LeaseLost):
         task_publish(lease=first, ctx=ctx)
@@ -380,9 +378,7 @@ def test_an_old_lease_differing_only_in_worker_id_is_refused(org, chain):
     new = task_claim(task_id=task.id, worker_id="w2")
     assert (new.attempt, new.worker_id) == (old.attempt, "w2")
     task.refresh_from_db()
-    ctx = TaskContext(
-        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
-    )
+    ctx = TaskContext(job=job, task=task, attempt=1, storage=lake(), inputs=inputs_for(job, task), cursors={})
     ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1]}))
     _leases_refused(old, ctx)
     assert not PartitionVersion.objects.filter(dataset="acme.a").exists()
@@ -400,9 +396,7 @@ def test_an_old_lease_differing_only_in_attempt_is_refused(org, chain):
     new = task_claim(task_id=task.id, worker_id="w1")
     assert (new.worker_id, new.attempt) == ("w1", old.attempt + 1)
     task.refresh_from_db()
-    ctx = TaskContext(
-        job=job, task=task, attempt=1, storage=lake(), inputs=_inputs_for(job, task), cursors={}
-    )
+    ctx = TaskContext(job=job, task=task, attempt=1, storage=lake(), inputs=inputs_for(job, task), cursors={})
     ctx.write("acme.a", "blocks_00000000", pa.table({"x": [1]}))
     _leases_refused(old, ctx)
     assert not PartitionVersion.objects.filter(dataset="acme.a").exists()

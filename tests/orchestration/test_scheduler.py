@@ -209,10 +209,10 @@ def test_dataset_column_lineage_both_ways(org):
 
 def test_scheduler_tick_plans_reactive_jobs_and_dispatches(org, run_tasks, monkeypatch):
     from orchestration import tasks
-    from orchestration.services import execution
+    from orchestration.services import dispatch
 
     enqueued = []
-    monkeypatch.setattr(execution, "send_run_messages", enqueued.extend)
+    monkeypatch.setattr(dispatch, "send_run_messages", enqueued.extend)
     source = synthetic_source_job(end_block=199, partition_size=100)
     job_plan(job=source)
     run_tasks()

@@ -10,17 +10,10 @@ from django.utils import timezone
 
 from orchestration.models import Task
 from orchestration.services import LeaseLost, job_create, task_cancel, task_execute, tasks_dispatch
-from orchestration.services.execution import (
-    _task_claim_loaded,
-    _task_context,
-    _watchdog_threads,
-    _watchdogs_not_yet_due,
-    _WatchdogsNotYetDue,
-    has_nothing_to_publish,
-    task_claim,
-    task_publish,
-    task_publish_nothing,
-)
+from orchestration.services.inputs import task_context
+from orchestration.services.leases import task_claim, task_claim_loaded
+from orchestration.services.publish import has_nothing_to_publish, task_publish, task_publish_nothing
+from orchestration.services.watchdog import _watchdog_threads, _watchdogs_not_yet_due, _WatchdogsNotYetDue
 from testkit.factories import OrgFactory
 from versioning.models import DatasetCursor
 
@@ -58,7 +51,7 @@ def test_the_claim_returns_the_task_its_job_org_and_cursors_as_the_orm_reads_the
     DatasetCursor.objects.create(dataset="evm.blocks", job=job, cursor_column="number", cursor_value="42")
     (task,) = pending(job, input_versions={"invalidations": ["x"]})
 
-    lease, claimed, cursors = _task_claim_loaded(task_id=task.id, worker_id="w1")
+    lease, claimed, cursors = task_claim_loaded(task_id=task.id, worker_id="w1")
 
     loaded = Task.objects.select_related("job", "job__org").get(pk=task.id)
     for field in Task._meta.concrete_fields:
@@ -70,7 +63,7 @@ def test_the_claim_returns_the_task_its_job_org_and_cursors_as_the_orm_reads_the
     assert (lease.worker_id, lease.attempt) == ("w1", 1)
     assert cursors == {"evm.blocks": "42"}
     # The claim is a claim: a second one takes nothing.
-    assert _task_claim_loaded(task_id=task.id, worker_id="w2") is None
+    assert task_claim_loaded(task_id=task.id, worker_id="w2") is None
 
 
 def test_nothing_to_publish_records_what_the_publish_transaction_records(org):
@@ -88,7 +81,7 @@ def test_nothing_to_publish_records_what_the_publish_transaction_records(org):
     for task, publish in ((short, task_publish_nothing), (full, task_publish)):
         lease = task_claim(task_id=task.id, worker_id="w")
         loaded = Task.objects.select_related("job").get(pk=task.id)
-        ctx = _task_context(lease=lease, job=loaded.job, task=loaded)
+        ctx = task_context(lease=lease, job=loaded.job, task=loaded)
         assert has_nothing_to_publish(ctx)
         publish(lease=lease, ctx=ctx)
         task.refresh_from_db()
@@ -107,7 +100,7 @@ def test_nothing_to_publish_is_fenced(org):
     (task,) = pending(job)
     lease = task_claim(task_id=task.id, worker_id="w")
     loaded = Task.objects.select_related("job").get(pk=task.id)
-    ctx = _task_context(lease=lease, job=loaded.job, task=loaded)
+    ctx = task_context(lease=lease, job=loaded.job, task=loaded)
     assert task_cancel(task=task)
     with pytest.raises(LeaseLost):
         task_publish_nothing(lease=lease, ctx=ctx)
@@ -120,11 +113,11 @@ def test_a_run_that_reads_or_writes_takes_the_publish_transaction(org):
     (task,) = pending(job)
     lease = task_claim(task_id=task.id, worker_id="w")
     loaded = Task.objects.select_related("job").get(pk=task.id)
-    ctx = _task_context(lease=lease, job=loaded.job, task=loaded)
+    ctx = task_context(lease=lease, job=loaded.job, task=loaded)
     ctx.retirements["acme.a"] = {"p1"}
     assert not has_nothing_to_publish(ctx)
     incremental = idle_job(org, "b", execution_strategy="incremental")
-    ctx = _task_context(lease=lease, job=incremental, task=loaded)
+    ctx = task_context(lease=lease, job=incremental, task=loaded)
     assert not has_nothing_to_publish(ctx)  # its cursors advance at publish
 
 

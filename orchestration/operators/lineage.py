@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.lineage import lineage
@@ -54,22 +53,3 @@ def sql_column_lineage(sql: str, inputs: list[str], output: str) -> list[tuple[s
             if dataset in inputs:
                 edges.add((output, name, dataset, node.name.split(".")[-1]))
     return sorted(edges)
-
-
-def sql_binding_error(sql: str, schemas: dict[str, pa.Schema]) -> str | None:
-    """Why DuckDB cannot bind ``sql`` over empty inputs of the given schemas (a column or function
-    that does not exist), or None. Binding runs nothing: the query is only described."""
-    import duckdb
-
-    from ..operators.duckdb_sql import connect
-
-    con = connect({dataset: schema.empty_table() for dataset, schema in schemas.items()})
-    try:
-        con.execute(f"DESCRIBE {sql}")
-    except (duckdb.BinderException, duckdb.CatalogException) as exc:
-        return str(exc).splitlines()[0]
-    except duckdb.Error:
-        return None  # not a question of names; the run reports it
-    finally:
-        con.close()
-    return None
