@@ -1,5 +1,7 @@
 """Retention of query results (registered with ``platform_site.retention`` from the app's
-``ready()``): results created more than the org's ``result_retention_days`` ago, and their files."""
+``ready()``): the rows of results created more than the org's ``result_retention_days`` ago are
+deleted, with any file left. (``services/retention.py`` marks results past that age expired and frees
+their files; this rule deletes the rows themselves.)"""
 
 from __future__ import annotations
 
