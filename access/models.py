@@ -84,12 +84,3 @@ class JobGroupObjectPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         db_table = "job_group_perms"
-
-
-# model label -> (user table, group table): how selectors find the objects a user was granted.
-OBJECT_PERMISSION_TABLES = {
-    "queries.savedquery": (SavedQueryUserObjectPermission, SavedQueryGroupObjectPermission),
-    "alerting.alertdefinition": (AlertDefinitionUserObjectPermission, AlertDefinitionGroupObjectPermission),
-    "labels.addresslabel": (AddressLabelUserObjectPermission, AddressLabelGroupObjectPermission),
-    "orchestration.job": (JobUserObjectPermission, JobGroupObjectPermission),
-}

@@ -9,5 +9,11 @@ class ChainsConfig(AppConfig):
     verbose_name = "Chains"
 
     def ready(self) -> None:
-        # Registers the source operators; orchestration never imports this app.
+        # Registers the source operators and the dashboard's ingestion figure; the engine and the
+        # platform never import this app.
+        from platform_site import dashboard
+
+        from . import dashboard as chain_dashboard
         from .operators import evm_rpc, synthetic_chain  # noqa: F401
+
+        dashboard.register_figure("ingestion", chain_dashboard.ingestion)

@@ -5,9 +5,11 @@ The base roles' rights are in :mod:`orgs.roles`; this module turns them into que
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.db import models
 from django.db.models import Q
-from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from platform_site.tenancy import register_scope
 
@@ -15,11 +17,26 @@ from .models import Org, OrgRole, OrgRoleMembership, User, UserRole, Visibility
 from .roles import can_create_content, has_role, is_org_admin
 
 
+@cache
+def object_grant_tables(model: type[models.Model]) -> tuple[type, type] | None:
+    """guardian's direct (user, group) permission tables of ``model`` (the access app declares them),
+    found from the foreign keys pointing at it; None when its objects are not granted one by one."""
+    tables: dict[type, type] = {}
+    for relation in model._meta.related_objects:
+        if relation.field.name != "content_object":
+            continue
+        for base in (UserObjectPermissionBase, GroupObjectPermissionBase):
+            if issubclass(relation.related_model, base):
+                tables[base] = relation.related_model
+    if len(tables) < 2:
+        return None
+    return tables[UserObjectPermissionBase], tables[GroupObjectPermissionBase]
+
+
 def granted_q(user: User, model: type[models.Model], codenames: list[str]) -> Q:
     """Objects of ``model`` on which ``user`` holds one of ``codenames`` through guardian, directly
     or through an org role's group (two indexed subqueries, no per-object checks)."""
-    # guardian finds the direct foreign-key tables the access app declares for ``model``.
-    user_table, group_table = get_user_obj_perms_model(model), get_group_obj_perms_model(model)
+    user_table, group_table = object_grant_tables(model)
     codenames = [f"{codename}_{model._meta.model_name}" for codename in codenames]
     direct = user_table.objects.filter(user=user, permission__codename__in=codenames)
     through_roles = group_table.objects.filter(group__user=user, permission__codename__in=codenames)

@@ -1,10 +1,12 @@
 """The admin sidebar: an overview group (dashboard, DAGs), then every app's models and record
 tables as the admin site lists them for the viewer, so a new admin page shows up on its own and
-permissions are the site's."""
+permissions are the site's. Pages that are not a model list (a console, a catalog) are entries an
+app registers for its own section (:func:`register_app_pages`)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.shortcuts import redirect
@@ -51,6 +53,17 @@ def favicon_redirect(request):
     return redirect(static("chainlake/favicon.svg"))
 
 
+# app label -> ``pages(request)``: the entries an app puts first in its section of the sidebar
+# (pages that are not a model list), already filtered to what the viewer may open.
+_APP_PAGES: dict[str, Callable[[object], list[dict]]] = {}
+
+
+def register_app_pages(app_label: str, pages: Callable[[object], list[dict]]) -> None:
+    """``pages(request)`` returns sidebar entries (``title``, ``icon``, ``link``) for ``app_label``'s
+    section, above its models; an app registers it from its ``AppConfig.ready()``."""
+    _APP_PAGES[app_label] = pages
+
+
 # Apps of the frameworks underneath (sign-in lockouts, auth groups, the task queue): one "System"
 # section at the end, for superusers only, instead of sitting among the product's sections.
 SYSTEM_APPS = frozenset({"axes", "auth", "django_q", "guardian", "knox", "sessions", "contenttypes", "admin"})
@@ -60,8 +73,8 @@ def sidebar_navigation(request) -> list[dict]:
     overview = [{"title": "Dashboard", "icon": "monitoring", "link": reverse("admin:index")}]
     with contextlib.suppress(NoReverseMatch):
         overview.append({"title": "DAGs", "icon": "hub", "link": reverse("admin:orchestration_dags")})
-    pages = _query_pages(request)
-    on_a_page = any(request.path.startswith(page["link"]) for page in pages)
+    pages = {label: provide(request) for label, provide in _APP_PAGES.items()}
+    on_a_page = any(request.path.startswith(page["link"]) for entries in pages.values() for page in entries)
     groups = [{"title": "Overview", "items": overview}]
     system = []
     for app in admin.site.get_app_list(request):
@@ -70,14 +83,13 @@ def sidebar_navigation(request) -> list[dict]:
                 "title": spelled(str(model["name"])),
                 "icon": ICONS.get(model["object_name"], "table"),
                 "link": model["admin_url"],
-                # The console lives under the saved-query list's address; only its own entry lights up.
+                # An app's own pages live under a model list's address; only their entry lights up.
                 **({"active": False} if on_a_page else {}),
             }
             for model in app["models"]
             if model.get("admin_url")
         ]
-        if app["app_label"] == "queries":
-            items = pages + items
+        items = pages.get(app["app_label"], []) + items
         if not items:
             continue
         if app["app_label"] in SYSTEM_APPS:
@@ -87,18 +99,3 @@ def sidebar_navigation(request) -> list[dict]:
     if system and request.user.is_superuser:
         groups.append({"title": "System", "collapsible": True, "items": system})
     return groups
-
-
-def _query_pages(request) -> list[dict]:
-    """The SQL console and the datasets page, for whoever may run queries."""
-    from queries.selectors import can_run_queries  # the site is assembled from the apps
-
-    if not can_run_queries(request.user):
-        return []
-    try:
-        return [
-            {"title": "SQL console", "icon": "terminal", "link": reverse("admin:queries_console")},
-            {"title": "Datasets", "icon": "dataset", "link": reverse("admin:queries_datasets")},
-        ]
-    except NoReverseMatch:
-        return []

@@ -8,6 +8,7 @@ served inside the admin and listed on the index under its app like any other mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 
@@ -81,6 +82,30 @@ class RecordTable:
         return queryset.order_by(*self.ordering) if self.ordering else queryset
 
 
+@dataclass(frozen=True)
+class TenancyAdmin:
+    """How a registration is scoped: ``scoped(model, admin_class)`` for a model with a tenancy scope,
+    ``superuser_only(admin_class)`` for one without."""
+
+    scoped: Callable[[type[models.Model], type[admin.ModelAdmin]], type[admin.ModelAdmin]]
+    superuser_only: Callable[[type[admin.ModelAdmin]], type[admin.ModelAdmin]]
+
+
+_tenancy_admin: list[TenancyAdmin] = []
+# Registrations made before the tenancy admin is known: the admin modules load with the admin app,
+# ahead of the app that provides it; they join the site once it does, and never unscoped.
+_waiting: list[tuple[PlatformAdminSite, object, object, dict]] = []
+
+
+def register_tenancy_admin(*, scoped, superuser_only) -> None:
+    """The app that owns the tenancy roles hands the site its admin classes from its
+    ``AppConfig.ready()``; registrations made before then are completed here."""
+    _tenancy_admin[:] = [TenancyAdmin(scoped, superuser_only)]
+    waiting, _waiting[:] = list(_waiting), []
+    for site, model_or_iterable, admin_class, options in waiting:
+        site.register(model_or_iterable, admin_class, **options)
+
+
 class PlatformAdminSite(UnfoldAdminSite):
     site_header = "Chainlake"
     site_title = "Chainlake admin"
@@ -97,9 +122,12 @@ class PlatformAdminSite(UnfoldAdminSite):
         """Every registration is scoped: models with a tenancy scope get the org-scoped mixin,
         models without one (auth groups, the task queue, library tables) are superuser-only."""
         # Imported here: this module loads with the admin app, before models are ready.
-        from .admin_tenancy import scoped_admin_class, superuser_only_admin_class
         from .admin_theme import themed_admin_class
 
+        if not _tenancy_admin:
+            _waiting.append((self, model_or_iterable, admin_class, options))
+            return
+        tenancy_admin = _tenancy_admin[0]
         models_ = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
         for model in models_:
             # The theme's base class goes under every admin; tenancy goes on top of both.
@@ -109,9 +137,9 @@ class PlatformAdminSite(UnfoldAdminSite):
             if model._meta.label_lower in ENGINE_OWNED_MODELS:
                 base = engine_owned_admin_class(base)
             wrapped = (
-                scoped_admin_class(model, base)
+                tenancy_admin.scoped(model, base)
                 if tenancy.has_scope(model)
-                else superuser_only_admin_class(base)
+                else tenancy_admin.superuser_only(base)
             )
             super().register(model, wrapped, **options)
 
@@ -138,6 +166,10 @@ class PlatformAdminSite(UnfoldAdminSite):
         return bool(request.user.is_active and request.user.is_staff)
 
     def get_urls(self):
+        if _waiting:
+            raise ImproperlyConfigured(
+                "admin registrations wait for a tenancy admin; an app must call register_tenancy_admin()"
+            )
         record_urls = [
             path(
                 f"records/{table.model._meta.app_label}/{table.model._meta.model_name}/",

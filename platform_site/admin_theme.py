@@ -1,7 +1,7 @@
 """The admin's theme: django-unfold, carried by one base class that the admin site mixes into every
 registration, so admins written against ``django.contrib.admin.ModelAdmin`` are themed too.
 
-Presentation only: permissions and tenancy stay with the mixins of ``admin_tenancy``.
+Presentation only: permissions and tenancy stay with the mixins of ``orgs.admin_tenancy``.
 """
 
 from __future__ import annotations

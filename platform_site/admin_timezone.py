@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 
 from django.utils import timezone
 
 from .database import disconnect_errors
+
+# ``lookup(org_id)``: the org's time zone name as its settings hold it (anything not a valid name
+# reads as UTC); provided by the app that owns the orgs, from its ``AppConfig.ready()``.
+_zone_lookup: list[Callable[[object], object]] = []
+
+
+def register_zone_lookup(lookup: Callable[[object], object]) -> None:
+    _zone_lookup[:] = [lookup]
 
 
 class OrgTimezoneMiddleware:
@@ -40,9 +49,7 @@ def _zone_for(request) -> zoneinfo.ZoneInfo | None:
 
 
 def _org_zone(org_id) -> zoneinfo.ZoneInfo:
-    from orgs.models import Org
-
-    name = Org.objects.filter(pk=org_id).values_list("settings__timezone", flat=True).first()
+    name = _zone_lookup[0](org_id) if _zone_lookup else None
     try:
         return zoneinfo.ZoneInfo(name) if isinstance(name, str) and name else zoneinfo.ZoneInfo("UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -1,30 +1,25 @@
 """``/healthz`` (the process answers) and ``/readyz`` (what a request needs is reachable).
 
 Both are unauthenticated and cheap, for load balancers and orchestrators: ``/healthz`` touches
-nothing; ``/readyz`` runs ``SELECT 1``, pings the broker, stats the lake's root and reads one
-schedule row, each bounded by the connection timeouts, and answers 503 naming what failed. The
-body names checks only, never URLs, hosts or credentials.
+nothing; ``/readyz`` runs ``SELECT 1``, pings the broker and runs the checks the apps register
+from their ``AppConfig.ready()`` (the lake's root, the scheduler's schedule row), each bounded by
+the connection timeouts, and answers 503 naming what failed. The body names checks only, never
+URLs, hosts or credentials.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
 
-import pyarrow.fs as pafs
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 log = logging.getLogger(__name__)
-
-# The scheduler tick runs every minute on some cluster; its schedule row advancing within this
-# window shows that at least one cluster's scheduler is alive.
-WORKERS_SEEN_WITHIN = timedelta(seconds=150)
 
 
 def check_database() -> None:
@@ -47,37 +42,29 @@ def check_broker() -> None:
         OrmQ.objects.exists()
 
 
-def check_storage() -> None:
-    from versioning.storage import lake
-
-    storage = lake()
-    # The root of a file lake, or the bucket of an S3 lake: one stat, no listing.
-    target = storage.root if isinstance(storage.fs, pafs.LocalFileSystem) else storage.root.split("/")[0]
-    if storage.fs.get_file_info(target).type == pafs.FileType.NotFound:
-        raise RuntimeError("the lake's root does not exist")
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[], None]
+    order: int
 
 
-def check_workers() -> None:
-    """A cluster's scheduler ran the per-minute tick recently, or a cluster reports its stats."""
-    from django_q.models import Schedule
-    from django_q.status import Stat
-
-    from orchestration.schedules import TICK_NAME
-
-    tick = Schedule.objects.filter(name=TICK_NAME).values("task", "next_run").first()
-    if tick and tick["task"] and tick["next_run"] >= timezone.now() - WORKERS_SEEN_WITHIN:
-        return
-    if Stat.get_all():
-        return
-    raise RuntimeError("no worker cluster seen recently")
+_CHECKS: list[Check] = []
 
 
-CHECKS: dict[str, Callable[[], None]] = {
-    "database": check_database,
-    "broker": check_broker,
-    "storage": check_storage,
-    "workers": check_workers,
-}
+def register_check(name: str, run: Callable[[], None], *, order: int = 0) -> None:
+    """``run()`` raises when what a request needs is not reachable; ``/readyz`` then names the check
+    as failed. Checks run and are listed by ``order`` (then by registration)."""
+    _CHECKS[:] = [check for check in _CHECKS if check.name != name]
+    _CHECKS.append(Check(name, run, order))
+
+
+register_check("database", check_database, order=10)
+register_check("broker", check_broker, order=20)
+
+
+def checks() -> dict[str, Callable[[], None]]:
+    return {check.name: check.run for check in sorted(_CHECKS, key=lambda check: check.order)}
 
 
 @never_cache
@@ -90,7 +77,7 @@ def healthz(request):
 @require_GET
 def readyz(request):
     results = {}
-    for name, check in CHECKS.items():
+    for name, check in checks().items():
         try:
             check()
             results[name] = "ok"

@@ -2,7 +2,7 @@
 
 Each app's ``selectors.py`` registers, for each of its models, how to narrow a queryset to what a user
 may read (``visible``) and change or delete (``editable``), and whether the user may create one. The
-admin (``platform_site.admin_tenancy``), the API base viewset (``platform_site.api``) and background
+admin (``orgs.admin_tenancy``), the API base viewset (``platform_site.api``) and background
 code call :func:`visible_to` / :func:`editable_by` here, so a rule lives in one place per app.
 
 Fail closed: a model nobody registered has no scope, and asking for one raises instead of returning

@@ -43,7 +43,7 @@ def object_urls(model, obj) -> list[str]:
 
 
 def test_every_admin_is_scoped():
-    from platform_site.admin_tenancy import OrgScopedAdminMixin, SuperuserOnlyAdminMixin
+    from orgs.admin_tenancy import OrgScopedAdminMixin, SuperuserOnlyAdminMixin
 
     for model, model_admin in admin.site._registry.items():
         expected = OrgScopedAdminMixin if tenancy.has_scope(model) else SuperuserOnlyAdminMixin

@@ -5,10 +5,10 @@ what :func:`~platform_site.tenancy.editable_by` gives them, pick foreign keys on
 and get a 404 (not a redirect, not the object) for anything else. Superusers see every org.
 
 :class:`platform_site.admin_site.PlatformAdminSite` applies the mixin at registration to every model
-that has a tenancy scope, so an admin class written without it is scoped all the same; models with no
-scope (Django's groups, django-q2's queue) are for superusers only. Models carrying object
-permissions also get guardian's "Object permissions" pages, limited to org admins and to the org's
-own users and roles.
+that has a tenancy scope (this app hands it the classes from its ``ready()``), so an admin class
+written without it is scoped all the same; models with no scope (Django's groups, django-q2's queue)
+are for superusers only. Models carrying object permissions also get guardian's "Object permissions"
+pages, limited to org admins and to the org's own users and roles.
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import Http404
 from guardian.admin import GuardedModelAdminMixin
 
-from orgs.roles import is_org_admin
 from platform_site import tenancy
 from platform_site.admin_lookups import CheckedFiltersAdminMixin, value_error
+
+from .groups import GROUP_PREFIX, org_role_group_name
+from .models import OrgRole
+from .roles import is_org_admin
+from .selectors import object_grant_tables
 
 
 def _is_superuser(request) -> bool:
@@ -75,12 +79,10 @@ class OrgScopedAdminMixin(CheckedFiltersAdminMixin):
         if obj is None:
             # Model level, without a query (the admin asks for every model on every page): org
             # admins change their org's rows, members their own, anyone what a grant allows.
-            from access.models import OBJECT_PERMISSION_TABLES
-
             return (
                 is_org_admin(request.user)
                 or tenancy.can_create(request.user, self.model)
-                or self.model._meta.label_lower in OBJECT_PERMISSION_TABLES
+                or object_grant_tables(self.model) is not None
             )
         return tenancy.is_editable(request.user, obj)
 
@@ -204,9 +206,7 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
         return UserSelect
 
     def get_obj_perms_group_select_form(self, request):
-        from orgs.groups import GROUP_PREFIX
-
-        role_ids = same_org_choices(request.user, _org_role_model()).values_list("pk", flat=True)
+        role_ids = same_org_choices(request.user, OrgRole).values_list("pk", flat=True)
         groups = Group.objects.filter(name__in=[f"{GROUP_PREFIX}{pk}" for pk in role_ids])
 
         class RoleSelect(forms.Form):
@@ -227,12 +227,10 @@ class OrgObjectPermissionsMixin(GuardedModelAdminMixin):
         return super().obj_perms_manage_user_view(request, object_pk, user_id)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
-        from orgs.groups import org_role_group_name
-
         self._require_org_admin(request, object_pk)
         if not _is_pk_of(Group, group_id):
             raise Http404
-        role_ids = same_org_choices(request.user, _org_role_model()).values_list("pk", flat=True)
+        role_ids = same_org_choices(request.user, OrgRole).values_list("pk", flat=True)
         names = [org_role_group_name(pk) for pk in role_ids]
         if not Group.objects.filter(pk=group_id, name__in=names).exists():
             raise Http404
@@ -244,24 +242,14 @@ def _is_pk_of(model, value) -> bool:
     return value_error(model, model._meta.pk.name, str(value)) is None
 
 
-def _org_role_model():
-    from orgs.models import OrgRole
-
-    return OrgRole
-
-
 def scoped_admin_class(model, admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
     """``admin_class`` with the tenancy mixin (and object-permission pages where the model has
     them) in front, unless it already has them."""
-    from access.models import OBJECT_PERMISSION_TABLES
-
     bases: list[type] = []
     attributes = {"__module__": admin_class.__module__}
     if not getattr(admin_class, "tenancy_scoped", False):
         bases.append(OrgScopedAdminMixin)
-    if model._meta.label_lower in OBJECT_PERMISSION_TABLES and not issubclass(
-        admin_class, GuardedModelAdminMixin
-    ):
+    if object_grant_tables(model) is not None and not issubclass(admin_class, GuardedModelAdminMixin):
         bases.append(OrgObjectPermissionsMixin)
         attributes["change_form_template"] = (
             admin_class.change_form_template or GuardedModelAdminMixin.change_form_template
