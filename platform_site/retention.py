@@ -40,7 +40,7 @@ LOCATION_TASK_ID = (
 
 
 def _batch_size() -> int:
-    return max(1, int(getattr(settings, "RETENTION_BATCH_SIZE", 1000)))
+    return max(1, int(settings.RETENTION_BATCH_SIZE))
 
 
 def _delete_in_batches(model, select_sql: str, params: dict, *, on_batch=None) -> int:

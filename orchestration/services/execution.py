@@ -104,11 +104,11 @@ def new_worker_id() -> str:
 
 
 def retry_base_seconds() -> float:
-    return float(getattr(settings, "TASK_RETRY_BASE_SECONDS", 10))
+    return float(settings.TASK_RETRY_BASE_SECONDS)
 
 
 def retry_cap_seconds() -> float:
-    return float(getattr(settings, "TASK_RETRY_CAP_SECONDS", 600))
+    return float(settings.TASK_RETRY_CAP_SECONDS)
 
 
 def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> tuple[float, float]:
@@ -126,7 +126,7 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
     first. A queued task whose message is lost goes back to pending after ``QUEUED_REDISPATCH``
     (its ``next_retry_at`` holds that deadline while queued).
     """
-    redispatch = int(getattr(settings, "TASK_QUEUED_REDISPATCH_SECONDS", 600))
+    redispatch = int(settings.TASK_QUEUED_REDISPATCH_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
@@ -450,7 +450,7 @@ def has_nothing_to_publish(ctx: TaskContext) -> bool:
         and not any(ctx.inputs.values())
         and ctx.job.execution_strategy not in CURSOR_STRATEGIES
         # The crash tests hold the publish transaction open; they need the transaction.
-        and not os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS")
+        and not settings.FAULT_PUBLISH_PAUSE_SECONDS
     )
 
 
@@ -479,11 +479,11 @@ def task_publish_nothing(*, lease: Lease, ctx: TaskContext) -> bool:
 def _fault_pause(job: Job) -> None:
     """Fault injection for the crash tests: hold the publish transaction open before it commits.
 
-    ``CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB``,
-    a job name) are read from the worker's environment; unset in production.
+    ``settings.FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``FAULT_PUBLISH_PAUSE_JOB``, a job
+    name), from the worker's environment at startup; zero in production.
     """
-    pause = float(os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS") or 0)
-    only = os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB")
+    pause = settings.FAULT_PUBLISH_PAUSE_SECONDS
+    only = settings.FAULT_PUBLISH_PAUSE_JOB
     if pause and (not only or only == job.name):
         time.sleep(pause)
 
@@ -676,11 +676,11 @@ def task_holds_lease(*, lease: Lease) -> bool:
 
 
 def interrupt_grace_seconds() -> float:
-    return float(getattr(settings, "TASK_INTERRUPT_GRACE_SECONDS", 5))
+    return float(settings.TASK_INTERRUPT_GRACE_SECONDS)
 
 
 def fence_check_seconds() -> float:
-    return float(getattr(settings, "TASK_FENCE_CHECK_SECONDS", 1))
+    return float(settings.TASK_FENCE_CHECK_SECONDS)
 
 
 class _WatchdogThreads:
