@@ -18,10 +18,10 @@ demo-org enrichment with address labels.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pyarrow as pa
+from django.conf import settings
 from django.db import transaction
 
 from chains.convert import decode_transfers
@@ -82,9 +82,9 @@ def source_spec(platform: Org, *, rpc_url: str | None) -> JobSpec:
                 "config": {"schedule": "* * * * *"},
                 "source": {
                     "url": rpc_url,
-                    "chain_id": int(os.environ.get("CHAINLAKE_EVM_CHAIN_ID", "1")),
-                    "start_block": int(os.environ.get("CHAINLAKE_EVM_START_BLOCK", "0")),
-                    "confirmations": int(os.environ.get("CHAINLAKE_EVM_CONFIRMATIONS", "12")),
+                    "chain_id": settings.DEMO_EVM_CHAIN_ID,
+                    "start_block": settings.DEMO_EVM_START_BLOCK,
+                    "confirmations": settings.DEMO_EVM_CONFIRMATIONS,
                     "max_blocks_per_task": 2000,
                 },
             },

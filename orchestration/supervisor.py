@@ -74,7 +74,7 @@ class WorkerSupervisor:
         self.host_id = reliable.new_host_id()
         self.generation = 0
         self.cluster_id: str | None = None
-        self.host_ttl = float(getattr(settings, "WORKER_HOST_TTL_SECONDS", 10))
+        self.host_ttl = float(settings.WORKER_HOST_TTL_SECONDS)
         self.broker = _reliable_broker()
         self._heartbeat_stop = threading.Event()
         self._heartbeat: threading.Thread | None = None

@@ -103,7 +103,7 @@ def platform_ceilings() -> dict[str, int]:
     """The most an org may set for each capped limit (``settings.ORG_SETTING_CEILINGS``)."""
     from django.conf import settings
 
-    return dict(getattr(settings, "ORG_SETTING_CEILINGS", {}))
+    return dict(settings.ORG_SETTING_CEILINGS)
 
 
 def org_settings(value: dict | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ that ``manage.py`` prints instead of a traceback.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import tempfile
@@ -37,6 +38,68 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not raw:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _bounds(minimum: float | None, maximum: float | None) -> str:
+    """The range a number must fall in, as the end of an error message ("" when any will do)."""
+    if minimum is not None and maximum is not None:
+        return f" from {_shown(minimum)} to {_shown(maximum)}"
+    if minimum is not None:
+        return f" of at least {_shown(minimum)}"
+    if maximum is not None:
+        return f" of at most {_shown(maximum)}"
+    return ""
+
+
+def _shown(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def _within(value: float, minimum: float | None, maximum: float | None) -> bool:
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number from the environment (``default`` when unset or empty), within the bounds."""
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not _within(value, minimum, maximum):
+        raise ConfigError(f"{name}={raw!r} is not a whole number{_bounds(minimum, maximum)}")
+    return value
+
+
+def env_float(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+    unit: str = "",
+) -> float:
+    """A finite number from the environment (``default`` when unset or empty), within the bounds;
+    ``positive`` refuses zero too, for durations a loop waits on."""
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not _within(value, minimum, maximum) or (positive and value <= 0):
+        kind = ("a positive number" if positive else "a number") + (f" of {unit}" if unit else "")
+        raise ConfigError(f"{name}={raw!r} is not {kind}{_bounds(minimum, maximum)}")
+    return value
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment."""
+    return env_float(name, default, positive=True, unit="seconds")
 
 
 def data_dir() -> Path:
@@ -75,28 +138,8 @@ def storage_url(folder: Path) -> str:
     return url.rstrip("/")
 
 
-def env_whole_number(name: str, default: int, *, minimum: int = 1) -> int:
-    """A whole number from the environment, at least ``minimum``."""
-    raw = os.environ.get(name, "").strip() or str(default)
-    if not raw.isdigit() or int(raw) < minimum:
-        raise ConfigError(f"{name}={raw!r} is not a whole number of at least {minimum}")
-    return int(raw)
-
-
 # A lease must outlive the attempt it covers by this much: the time to record the outcome.
 LEASE_MARGIN_SECONDS = 5.0
-
-
-def env_seconds(name: str, default: float) -> float:
-    """A positive number of seconds from the environment."""
-    raw = os.environ.get(name) or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name}={raw!r} is not a positive number of seconds")
-    return value
 
 
 def delivery_deadline(deadline: float, lease: float) -> float:

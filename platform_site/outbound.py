@@ -60,7 +60,7 @@ class OutboundResponse:
 
 def _allow_entries() -> tuple[list[ipaddress.IPv4Network | ipaddress.IPv6Network], set[str]]:
     networks, hosts = [], set()
-    for entry in getattr(settings, "OUTBOUND_ALLOW", []) or []:
+    for entry in settings.OUTBOUND_ALLOW:
         entry = entry.strip()
         if not entry:
             continue

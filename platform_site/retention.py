@@ -63,7 +63,7 @@ def register_org_settings(source: Callable[[], Iterable[tuple[object, dict]]]) -
 
 
 def _batch_size() -> int:
-    return max(1, int(getattr(settings, "RETENTION_BATCH_SIZE", 1000)))
+    return max(1, int(settings.RETENTION_BATCH_SIZE))
 
 
 def delete_in_batches(model, select_sql: str, params: dict, *, on_batch=None) -> int:

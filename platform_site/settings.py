@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from .config import (
     BASE_DIR,
-    ConfigError,
     data_dir,
     delivery_deadline,
     env_bool,
+    env_float,
+    env_int,
     env_list,
     env_seconds,
-    env_whole_number,
     secret_key,
     storage_url,
 )
@@ -123,7 +123,7 @@ KNOX_TOKEN_MODEL = "access.ApiToken"
 # that orphan table references users and breaks TRUNCATE-based test isolation, so skip them.
 MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
-    "TOKEN_TTL": timedelta(days=int(os.environ.get("CHAINLAKE_TOKEN_TTL_DAYS", "90"))),
+    "TOKEN_TTL": timedelta(days=env_int("CHAINLAKE_TOKEN_TTL_DAYS", 90, minimum=1)),
     "AUTH_HEADER_PREFIX": "Token",
     "TOKEN_PREFIX": "cl_",
 }
@@ -132,15 +132,24 @@ REST_KNOX = {
 API_THROTTLE_USER = os.environ.get("CHAINLAKE_API_THROTTLE_USER", "1200/min")
 API_THROTTLE_ANON = os.environ.get("CHAINLAKE_API_THROTTLE_ANON", "60/min")
 # Orchestration knobs (see orchestration.services.failure, .dispatch and orchestration.selectors).
-TASK_RETRY_BASE_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_BASE_SECONDS", "10"))
-TASK_RETRY_CAP_SECONDS = float(os.environ.get("CHAINLAKE_RETRY_CAP_SECONDS", "600"))
-TASK_QUEUED_REDISPATCH_SECONDS = int(os.environ.get("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", "600"))
+TASK_RETRY_BASE_SECONDS = env_float("CHAINLAKE_RETRY_BASE_SECONDS", 10.0, minimum=0)
+TASK_RETRY_CAP_SECONDS = env_float("CHAINLAKE_RETRY_CAP_SECONDS", 600.0, minimum=0)
+TASK_QUEUED_REDISPATCH_SECONDS = env_int("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", 600, minimum=1)
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
 # ``chains.demo`` holds the step of the shipped demo pipeline (evm.transfers).
 PYTHON_CALLABLE_MODULES = env_list(
     "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "chains.demo:transfers_from_logs"]
 )
-PLANNER_COMMIT_MARGIN_SECONDS = int(os.environ.get("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", "60"))
+PLANNER_COMMIT_MARGIN_SECONDS = env_int("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", 60, minimum=0)
+# The demo pipeline's source when it follows a node (CHAINLAKE_EVM_RPC_URL; chains/demo.py).
+DEMO_EVM_CHAIN_ID = env_int("CHAINLAKE_EVM_CHAIN_ID", 1, minimum=1)
+DEMO_EVM_START_BLOCK = env_int("CHAINLAKE_EVM_START_BLOCK", 0, minimum=0)
+DEMO_EVM_CONFIRMATIONS = env_int("CHAINLAKE_EVM_CONFIRMATIONS", 12, minimum=0)
+# Fault injection for the crash tests, zero in production: a publish transaction is held open this
+# many seconds before it commits (only the named job's, when one is named) so a test can kill the
+# worker inside it.
+FAULT_PUBLISH_PAUSE_SECONDS = env_float("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS", 0.0, minimum=0)
+FAULT_PUBLISH_PAUSE_JOB = os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "platform_site.api.schema.PlatformAutoSchema",
@@ -217,7 +226,7 @@ CACHES = {
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "chainlake",
-    "workers": int(os.environ.get("CHAINLAKE_WORKERS", "2")),
+    "workers": env_int("CHAINLAKE_WORKERS", 2, minimum=1),
     "timeout": 3600,
     "retry": 3700,
     "max_attempts": 1,  # the tasks table decides retries; django-q2 never re-runs on its own
@@ -236,6 +245,11 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # -- serving, logging, health and metrics ---------------------------------------------------------
+# `manage.py run_platform` (`make run`): where its gunicorn serves, with how many worker processes,
+# and whether gunicorn writes its own access log beside the platform's request log.
+RUN_PLATFORM_ADDR = os.environ.get("CHAINLAKE_ADDR", "127.0.0.1:8000")
+RUN_PLATFORM_WEB_WORKERS = env_int("CHAINLAKE_WEB_WORKERS", 2, minimum=1)
+RUN_PLATFORM_GUNICORN_ACCESS_LOG = env_bool("CHAINLAKE_GUNICORN_ACCESS_LOG", default=False)
 # Static files are served by whitenoise from the WSGI app (gunicorn in `make run` and production).
 # Outside production it serves them straight from the apps' folders (finders), so tests and local
 # runs need no collectstatic; production settings serve the collected, hashed, compressed copies.
@@ -254,39 +268,39 @@ LOGGING = logging_config(
 METRICS_TOKEN = os.environ.get("CHAINLAKE_METRICS_TOKEN", "")
 # Old tasks (and their task inputs), alert events and deliveries, query results and django-q2's own
 # records are pruned daily (`manage.py prune`), a batch per short transaction.
-RETENTION_BATCH_SIZE = int(os.environ.get("CHAINLAKE_RETENTION_BATCH_SIZE", "1000"))
-Q_RETENTION_DAYS = int(os.environ.get("CHAINLAKE_Q_RETENTION_DAYS", "7"))
+RETENTION_BATCH_SIZE = env_int("CHAINLAKE_RETENTION_BATCH_SIZE", 1000, minimum=1)
+Q_RETENTION_DAYS = env_int("CHAINLAKE_Q_RETENTION_DAYS", 7, minimum=0)
 # django-q2 keeps every result (0: no per-result pruning). With a positive save_limit its monitor
 # locks and reads every stored success on every result to prune one, a serial cost per task that
 # capped a cluster at a few dozen tasks a second; retention prunes these records by age instead.
 # -1 keeps failures only (the tasks table already records every task's outcome).
-Q_CLUSTER["save_limit"] = int(os.environ.get("CHAINLAKE_Q_SAVE_LIMIT", "0"))
+Q_CLUSTER["save_limit"] = env_int("CHAINLAKE_Q_SAVE_LIMIT", 0, minimum=-1)
 # The broker queue's name: deployments (or test runs) sharing one Redis keep apart by it.
 Q_CLUSTER["name"] = os.environ.get("CHAINLAKE_QUEUE_NAME", Q_CLUSTER["name"])
 # A database outage answers 503 with Retry-After instead of a 500 (last, so it sees view errors first).
 MIDDLEWARE.append("platform_site.database_unavailable.DatabaseUnavailableMiddleware")
 # Stopping runaway work: how long an interrupted operator may take to return before its worker
 # process is ended, and how often a running task checks that it is still its own (cancel, reap).
-TASK_INTERRUPT_GRACE_SECONDS = float(os.environ.get("CHAINLAKE_TASK_INTERRUPT_GRACE_SECONDS", "5"))
-TASK_FENCE_CHECK_SECONDS = float(os.environ.get("CHAINLAKE_TASK_FENCE_CHECK_SECONDS", "1"))
+TASK_INTERRUPT_GRACE_SECONDS = env_float("CHAINLAKE_TASK_INTERRUPT_GRACE_SECONDS", 5.0, minimum=0)
+TASK_FENCE_CHECK_SECONDS = env_seconds("CHAINLAKE_TASK_FENCE_CHECK_SECONDS", 1.0)
 # The worker supervisor (``manage.py run_workers``): a queued task whose broker message is gone is
 # sent again after this many seconds; a cluster that runs nothing this long while work waits is
 # replaced.
 # The ORM broker: an empty queue is polled every 0.1 s (a task waits for the next poll, so this is
 # its pending->running latency; Redis blocks on the list instead), and one poll takes up to one
 # message per worker at once rather than one query per message.
-Q_CLUSTER["poll"] = float(os.environ.get("CHAINLAKE_Q_POLL_SECONDS", "0.1"))
+Q_CLUSTER["poll"] = env_seconds("CHAINLAKE_Q_POLL_SECONDS", 0.1)
 Q_CLUSTER["bulk"] = max(1, Q_CLUSTER["workers"])
 # A worker process is replaced after this many tasks (django-q2's default, 500, made a cluster spend
 # about a quarter of its time starting workers and importing the engine under a stream of short
 # tasks), or after a task that took its peak memory past CHAINLAKE_Q_MAX_RSS_KB (1 GiB).
-Q_CLUSTER["recycle"] = int(os.environ.get("CHAINLAKE_Q_RECYCLE", "20000"))
-Q_CLUSTER["max_rss"] = int(os.environ.get("CHAINLAKE_Q_MAX_RSS_KB", str(1024 * 1024)))
-TASK_LOST_MESSAGE_SECONDS = float(os.environ.get("CHAINLAKE_LOST_MESSAGE_SECONDS", "10"))
-WORKER_STALL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_STALL_SECONDS", "30"))
+Q_CLUSTER["recycle"] = env_int("CHAINLAKE_Q_RECYCLE", 20000, minimum=1)
+Q_CLUSTER["max_rss"] = env_int("CHAINLAKE_Q_MAX_RSS_KB", 1024 * 1024, minimum=1)
+TASK_LOST_MESSAGE_SECONDS = env_seconds("CHAINLAKE_LOST_MESSAGE_SECONDS", 10.0)
+WORKER_STALL_SECONDS = env_seconds("CHAINLAKE_WORKER_STALL_SECONDS", 30.0)
 # On Redis each worker host's supervisor keeps a liveness key with this TTL; once it expires, any
 # other supervisor puts the messages that host's cluster took and did not finish back on the queue.
-WORKER_HOST_TTL_SECONDS = float(os.environ.get("CHAINLAKE_WORKER_HOST_TTL_SECONDS", "10"))
+WORKER_HOST_TTL_SECONDS = env_seconds("CHAINLAKE_WORKER_HOST_TTL_SECONDS", 10.0)
 DATABASE_UNAVAILABLE_NEXT_HANDLER = REST_FRAMEWORK.get(
     "EXCEPTION_HANDLER", "rest_framework.views.exception_handler"
 )
@@ -295,14 +309,14 @@ REST_FRAMEWORK["EXCEPTION_HANDLER"] = "platform_site.database_unavailable.api_ex
 # above its ceiling is refused on save, and the effective value is never above it (an org saved
 # before the ceiling was lowered). They keep one org from taking a host's memory, cores or disk.
 ORG_SETTING_CEILINGS = {
-    "query_memory_limit_mb": env_whole_number("CHAINLAKE_MAX_QUERY_MEMORY_MB", 16_384),
-    "query_threads": env_whole_number("CHAINLAKE_MAX_QUERY_THREADS", 8),
-    "query_temp_space_mb": env_whole_number("CHAINLAKE_MAX_QUERY_TEMP_SPACE_MB", 102_400, minimum=0),
-    "query_timeout_seconds": env_whole_number("CHAINLAKE_MAX_QUERY_TIMEOUT_SECONDS", 1800),
-    "query_max_sync_rows": env_whole_number("CHAINLAKE_MAX_QUERY_SYNC_ROWS", 100_000),
-    "query_max_sync_result_mb": env_whole_number("CHAINLAKE_MAX_SYNC_RESULT_MB", 256),
-    "query_max_async_result_mb": env_whole_number("CHAINLAKE_MAX_ASYNC_RESULT_MB", 8192),
-    "query_max_export_result_mb": env_whole_number("CHAINLAKE_MAX_EXPORT_RESULT_MB", 102_400),
+    "query_memory_limit_mb": env_int("CHAINLAKE_MAX_QUERY_MEMORY_MB", 16_384, minimum=1),
+    "query_threads": env_int("CHAINLAKE_MAX_QUERY_THREADS", 8, minimum=1),
+    "query_temp_space_mb": env_int("CHAINLAKE_MAX_QUERY_TEMP_SPACE_MB", 102_400, minimum=0),
+    "query_timeout_seconds": env_int("CHAINLAKE_MAX_QUERY_TIMEOUT_SECONDS", 1800, minimum=1),
+    "query_max_sync_rows": env_int("CHAINLAKE_MAX_QUERY_SYNC_ROWS", 100_000, minimum=1),
+    "query_max_sync_result_mb": env_int("CHAINLAKE_MAX_SYNC_RESULT_MB", 256, minimum=1),
+    "query_max_async_result_mb": env_int("CHAINLAKE_MAX_ASYNC_RESULT_MB", 8192, minimum=1),
+    "query_max_export_result_mb": env_int("CHAINLAKE_MAX_EXPORT_RESULT_MB", 102_400, minimum=1),
 }
 # Personal data (pii app). The keyed-hash masking key: its own environment variable, else derived
 # from SECRET_KEY under a fixed purpose label, so hashed values stay stable (joins on them work)
@@ -317,18 +331,11 @@ PII_MODEL_FIELDS: dict[str, dict[str, str]] = {"orgs.User": {"email": "partial"}
 # --- Brute force: failed admin logins (django-axes) and failed API tokens -----------------------
 # Five wrong passwords for one login from one address lock that pair out for 15 minutes; keyed on
 # the pair so that nobody can lock a user out of every address by guessing from one.
-def _env_positive_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, str(default))
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name}={raw!r} is not a positive whole number")
-    return int(raw)
-
-
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
-AXES_FAILURE_LIMIT = _env_positive_int("CHAINLAKE_LOGIN_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=_env_positive_int("CHAINLAKE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_FAILURE_LIMIT = env_int("CHAINLAKE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHAINLAKE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The login form's field and authenticate()'s keyword, whatever the user model's USERNAME_FIELD.
 AXES_USERNAME_FORM_FIELD = "username"
@@ -340,19 +347,19 @@ API_THROTTLE_FAILED_TOKEN = os.environ.get("CHAINLAKE_API_THROTTLE_FAILED_TOKEN"
 # Outbound calls and alert delivery. OUTBOUND_ALLOW lists CIDRs or host names exempt from the
 # outbound policy (platform_site/outbound.py), which otherwise refuses every non-public address.
 OUTBOUND_ALLOW = env_list("CHAINLAKE_OUTBOUND_ALLOW", [])
-ALERT_DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_CONNECT_TIMEOUT", "5"))
-ALERT_DELIVERY_READ_TIMEOUT = float(os.environ.get("CHAINLAKE_ALERT_READ_TIMEOUT", "10"))
+ALERT_DELIVERY_CONNECT_TIMEOUT = env_seconds("CHAINLAKE_ALERT_CONNECT_TIMEOUT", 5.0)
+ALERT_DELIVERY_READ_TIMEOUT = env_seconds("CHAINLAKE_ALERT_READ_TIMEOUT", 10.0)
 ALERT_DELIVERY_LEASE_SECONDS = env_seconds("CHAINLAKE_ALERT_LEASE_SECONDS", 60)
 # One attempt (connect, send, the whole answer; webhook, Slack or SMTP) ends within this many
 # seconds, however slowly the receiver answers; it must end before the attempt's lease does.
 ALERT_DELIVERY_DEADLINE = delivery_deadline(
     env_seconds("CHAINLAKE_ALERT_DELIVERY_DEADLINE", 15), ALERT_DELIVERY_LEASE_SECONDS
 )
-ALERT_RETRY_SCALE = float(os.environ.get("CHAINLAKE_ALERT_RETRY_SCALE", "1"))  # tests only
+ALERT_RETRY_SCALE = env_float("CHAINLAKE_ALERT_RETRY_SCALE", 1.0, minimum=0)  # tests only
 EMAIL_BACKEND = os.environ.get("CHAINLAKE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("CHAINLAKE_EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("CHAINLAKE_EMAIL_PORT", "25"))
-EMAIL_TIMEOUT = float(os.environ.get("CHAINLAKE_EMAIL_TIMEOUT", "10"))
+EMAIL_PORT = env_int("CHAINLAKE_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_TIMEOUT = env_seconds("CHAINLAKE_EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = os.environ.get("CHAINLAKE_EMAIL_FROM", "alerts@chainlake.local")
 
 

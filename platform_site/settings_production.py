@@ -9,7 +9,7 @@ sign with the same one), HTTPS behind a TLS-terminating proxy (HSTS, secure cook
 
 import os
 
-from .config import ConfigError, env_bool, env_list
+from .config import ConfigError, env_bool, env_int, env_list
 
 if not os.environ.get("SECRET_KEY"):
     raise ConfigError("SECRET_KEY must be set in production (the same long random value on every host)")
@@ -29,7 +29,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("CHAINLAKE_SSL_REDIRECT", default=True)
 # Health and metrics answer the load balancer and the scraper on plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_HSTS_SECONDS = int(os.environ.get("CHAINLAKE_HSTS_SECONDS", str(365 * 24 * 3600)))
+SECURE_HSTS_SECONDS = env_int("CHAINLAKE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CHAINLAKE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("CHAINLAKE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True

@@ -31,7 +31,7 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def commit_margin() -> timedelta:
-    return timedelta(seconds=getattr(settings, "PLANNER_COMMIT_MARGIN_SECONDS", 60))
+    return timedelta(seconds=settings.PLANNER_COMMIT_MARGIN_SECONDS)
 
 
 def whole_output_key(job: Job) -> str:

@@ -55,7 +55,7 @@ def tasks_dispatch(*, limit: int = 500, enqueue: bool = True) -> list[uuid.UUID]
     first. A queued task whose message is lost goes back to pending after ``QUEUED_REDISPATCH``
     (its ``next_retry_at`` holds that deadline while queued).
     """
-    redispatch = int(getattr(settings, "TASK_QUEUED_REDISPATCH_SECONDS", 600))
+    redispatch = int(settings.TASK_QUEUED_REDISPATCH_SECONDS)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(DISPATCH_SQL, {"limit": limit, "redispatch": redispatch})
         rows = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2]))

@@ -20,11 +20,11 @@ from .scheduler import lock_job
 
 
 def retry_base_seconds() -> float:
-    return float(getattr(settings, "TASK_RETRY_BASE_SECONDS", 10))
+    return float(settings.TASK_RETRY_BASE_SECONDS)
 
 
 def retry_cap_seconds() -> float:
-    return float(getattr(settings, "TASK_RETRY_CAP_SECONDS", 600))
+    return float(settings.TASK_RETRY_CAP_SECONDS)
 
 
 def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> tuple[float, float]:

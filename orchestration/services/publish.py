@@ -8,9 +8,9 @@ row (``has_nothing_to_publish``) takes a one-statement path instead.
 from __future__ import annotations
 
 import json
-import os
 import time
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -247,11 +247,11 @@ def _record_step(
 def _fault_pause(job: Job) -> None:
     """Fault injection for the crash tests: hold the publish transaction open before it commits.
 
-    ``CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB``,
-    a job name) are read from the worker's environment; unset in production.
+    ``settings.FAULT_PUBLISH_PAUSE_SECONDS`` (and optionally ``FAULT_PUBLISH_PAUSE_JOB``, a job
+    name), from the worker's environment at startup; zero in production.
     """
-    pause = float(os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS") or 0)
-    only = os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB")
+    pause = settings.FAULT_PUBLISH_PAUSE_SECONDS
+    only = settings.FAULT_PUBLISH_PAUSE_JOB
     if pause and (not only or only == job.name):
         time.sleep(pause)
 
@@ -289,7 +289,7 @@ def has_nothing_to_publish(ctx: TaskContext) -> bool:
         and not any(ctx.inputs.values())
         and ctx.job.execution_strategy not in CURSOR_STRATEGIES
         # The crash tests hold the publish transaction open; they need the transaction.
-        and not os.environ.get("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS")
+        and not settings.FAULT_PUBLISH_PAUSE_SECONDS
     )
 
 

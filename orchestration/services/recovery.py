@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _redispatch_seconds() -> int:
-    return int(getattr(settings, "TASK_QUEUED_REDISPATCH_SECONDS", 600))
+    return int(settings.TASK_QUEUED_REDISPATCH_SECONDS)
 
 
 def _orm_broker():
@@ -120,7 +120,7 @@ def tasks_requeue_lost(*, older_than: float | None = None, broker=None) -> list[
     """
     broker = broker or _broker()
     if older_than is None:
-        older_than = float(getattr(settings, "TASK_LOST_MESSAGE_SECONDS", 10))
+        older_than = float(settings.TASK_LOST_MESSAGE_SECONDS)
     redispatch = _redispatch_seconds()
     with transaction.atomic(), connection.cursor() as cursor:
         # While queued, next_retry_at = queued time + redispatch: queued before now - older_than.

@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def interrupt_grace_seconds() -> float:
-    return float(getattr(settings, "TASK_INTERRUPT_GRACE_SECONDS", 5))
+    return float(settings.TASK_INTERRUPT_GRACE_SECONDS)
 
 
 def fence_check_seconds() -> float:
-    return float(getattr(settings, "TASK_FENCE_CHECK_SECONDS", 1))
+    return float(settings.TASK_FENCE_CHECK_SECONDS)
 
 
 class _WatchdogThreads:

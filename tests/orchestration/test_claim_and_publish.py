@@ -81,7 +81,7 @@ def _publish_open() -> bool:
         return cursor.fetchone() is not None
 
 
-def test_publish_writes_a_unique_file_and_the_catalog_row_appears_only_at_commit(job, monkeypatch):
+def test_publish_writes_a_unique_file_and_the_catalog_row_appears_only_at_commit(job, settings):
     job_backfill(job=job, partition_keys=["blocks_00000000"])
     task = job.tasks.get()
     lease = task_claim(task_id=task.id, worker_id="w")
@@ -97,8 +97,8 @@ def test_publish_writes_a_unique_file_and_the_catalog_row_appears_only_at_commit
     assert storage.fs.get_file_info(FileSelector(storage._path(TMP_DIR), allow_not_found=True)) == []
     assert not PartitionVersion.objects.filter(dataset="acme.a").exists()
 
-    monkeypatch.setenv("CHAINLAKE_FAULT_PUBLISH_PAUSE_SECONDS", "3")
-    monkeypatch.setenv("CHAINLAKE_FAULT_PUBLISH_PAUSE_JOB", "a")
+    settings.FAULT_PUBLISH_PAUSE_SECONDS = 3
+    settings.FAULT_PUBLISH_PAUSE_JOB = "a"
     errors = []
 
     def publish():

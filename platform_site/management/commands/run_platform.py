@@ -65,10 +65,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--addr", default=os.environ.get("CHAINLAKE_ADDR", "127.0.0.1:8000"))
-        parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("CHAINLAKE_WEB_WORKERS", "2"))
-        )
+        parser.add_argument("--addr", default=settings.RUN_PLATFORM_ADDR)
+        parser.add_argument("--web-workers", type=int, default=settings.RUN_PLATFORM_WEB_WORKERS)
 
     def handle(self, *args, addr: str, web_workers: int, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -115,9 +113,7 @@ class Command(BaseCommand):
             "--graceful-timeout=10",
             "--timeout=120",
             # Requests are logged by the platform's own middleware (with user and org ids).
-            "--access-logfile=-"
-            if os.environ.get("CHAINLAKE_GUNICORN_ACCESS_LOG")
-            else "--log-level=warning",
+            "--access-logfile=-" if settings.RUN_PLATFORM_GUNICORN_ACCESS_LOG else "--log-level=warning",
         ]
         workers = [sys.executable, "manage.py", "run_workers"]
         return [workers, web]
