@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orgs.roles import can_create_content
 from orgs.selectors import org_admin_editable, org_member_visible, visibility_editable, visibility_visible
-from platform_site.tenancy import register_scope
+from platform_site.tenancy import is_editable, is_visible, register_scope
 from versioning.datasets import dataset_schema
 
 from .models import AlertDefinition, AlertDelivery, AlertEvent
@@ -30,14 +30,10 @@ def dataset_columns(dataset: str) -> dict | None:
 def can_operate(user, definition: AlertDefinition) -> bool:
     """Test-fire, silence, disable/enable, redeliver: whoever may change the definition
     (its creator, an org admin, or a holder of the object permission; ``orgs.roles``)."""
-    from platform_site.tenancy import is_editable
-
     return is_editable(user, definition, "change")
 
 
 def can_read(user, definition: AlertDefinition) -> bool:
-    from platform_site.tenancy import is_visible
-
     return is_visible(user, definition)
 
 

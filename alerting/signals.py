@@ -6,6 +6,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from orgs.models import Org
+
 from .models import AlertDefinition
 
 
@@ -20,8 +22,6 @@ def definition_deleted(sender, instance: AlertDefinition, **kwargs) -> None:
 
 
 def _pause_if_unwatched(org_id, dataset: str, ensure) -> None:
-    from orgs.models import Org
-
     org = Org.objects.filter(pk=org_id).first()
     if org is not None:
         ensure(org=org, dataset=dataset)

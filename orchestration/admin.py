@@ -25,6 +25,7 @@ from platform_site.admin_display import (
     short_hash,
 )
 from platform_site.admin_site import RecordTable
+from platform_site.templatetags.chainlake_admin import duration
 from versioning.models import PartitionVersion
 
 from . import admin_views, selectors, services
@@ -299,8 +300,6 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Lag", ordering="oldest_waiting_at")
     def lag(self, job: Job) -> str:
-        from platform_site.templatetags.chainlake_admin import duration
-
         waited = job_lag(job)
         return duration(waited) if waited is not None else "—"
 

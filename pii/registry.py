@@ -29,6 +29,10 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models
 
+from orchestration.models import ColumnLineage, Job
+from orchestration.operators.lineage import EVERY_COLUMN
+from platform_site.admin_lookups import resolve
+
 
 class Strategy(models.TextChoices):
     REDACT = "redact", "Redact"
@@ -80,8 +84,6 @@ def _settings_dataset_columns() -> list[PiiColumn]:
 
 
 def _job_dataset_columns() -> list[PiiColumn]:
-    from orchestration.models import Job
-
     found = []
     jobs = Job.objects.filter(config__has_key="pii_columns").select_related("org")
     for job in jobs.only("org__slug", "name", "config", "output_datasets"):
@@ -96,8 +98,6 @@ def _job_dataset_columns() -> list[PiiColumn]:
 
 def _lineage_edges() -> dict[str, list[tuple[str, str, str]]]:
     """input dataset -> [(input column, output dataset, output column)], every stored edge."""
-    from orchestration.models import ColumnLineage
-
     edges: dict[str, list[tuple[str, str, str]]] = {}
     rows = ColumnLineage.objects.values_list(
         "input_dataset", "input_column", "output_dataset", "output_column"
@@ -116,8 +116,6 @@ def _follow_lineage(registered: dict[tuple[str, str], PiiColumn]) -> None:
 
     A strategy only ever gets stricter and there are finitely many columns, so the walk ends (even
     on a cycle, which the job services refuse anyway)."""
-    from orchestration.operators.lineage import EVERY_COLUMN
-
     edges = _lineage_edges()
     pending = list(registered.values())
     while pending:
@@ -184,8 +182,6 @@ def fields_of_model(model: type[models.Model]) -> dict[str, Strategy]:
 def personal_field_of_path(model: type[models.Model], path: str) -> str | None:
     """``"orgs.User.email"`` when the lookup path ``path`` on ``model`` (``email__startswith``,
     ``user__email``) ends on a registered personal field; None otherwise."""
-    from platform_site.admin_lookups import resolve
-
     field, _ = resolve(model, path)
     if field is None or field.is_relation or not hasattr(field, "model"):
         return None

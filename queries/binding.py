@@ -27,8 +27,10 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from sqlglot import exp
 
+from labels.models import AddressLabel
 from pii.registry import Strategy, dataset_columns
 from pii.sql_masking import masked_select
+from platform_site.tenancy import visible_to
 from versioning.datasets import may_read_dataset, readable_namespaces
 from versioning.duckdb_sandbox import SqlRejected
 from versioning.models import PartitionVersion
@@ -201,9 +203,6 @@ def personal_columns_read(statement: exp.Expression, binding: Binding) -> dict[s
 
 def labels_table(user) -> pa.Table:
     """The address labels ``user`` may see (their org's by visibility, and every public one)."""
-    from labels.models import AddressLabel
-    from platform_site.tenancy import visible_to
-
     rows = list(
         visible_to(user, AddressLabel).order_by().values_list("address", "label", "visibility", "org__slug")
     )

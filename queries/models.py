@@ -8,8 +8,10 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from orchestration.models import Job
 from orgs.models import Org, User, Visibility
 from platform_site.db import choices_check, uuid7
+from versioning.duckdb_sandbox import SqlRejected, parse_read_only
 
 
 class SavedQuery(models.Model):
@@ -38,15 +40,11 @@ class SavedQuery(models.Model):
         """The SQL passes the sandbox's guard on save (one read-only statement, bounded size)."""
         from django.core.exceptions import ValidationError
 
-        from versioning.duckdb_sandbox import SqlRejected, parse_read_only
-
         try:
             parse_read_only(self.query or "")
         except SqlRejected as exc:
             raise ValidationError({"query": ValidationError(exc.message, code=exc.code)}) from None
         if self.pk and self.org_id:
-            from orchestration.models import Job
-
             from .operators import scheduled_read_error
 
             scheduled = Job.objects.filter(org_id=self.org_id, operator="saved_query", active=True)

@@ -22,6 +22,7 @@ from django.conf import settings
 
 from orchestration.operators import register
 from orchestration.operators.base import Operator, OperatorError, PermanentOperatorError, TaskContext
+from orchestration.operators.lineage import sql_column_lineage
 from versioning import duckdb_sandbox as sandbox
 from versioning.storage import result_store
 
@@ -79,8 +80,6 @@ class SavedQueryOperator(Operator):
         return errors
 
     def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
-        from orchestration.operators.lineage import sql_column_lineage
-
         saved = _saved_query(job)
         if saved is None:
             return []

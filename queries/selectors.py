@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from orgs.roles import can_create_content, is_org_admin
 from orgs.selectors import visibility_editable, visibility_visible
+from pii.models import PiiAccessLog
 from platform_site.tenancy import register_scope
 
 from .models import QueryResult, SavedQuery
@@ -19,8 +20,6 @@ def _result_visible(user, queryset):
     raw personal data read by its runner alone, under their right and their logged request, so
     nobody else reads them, not even an admin of the org (who may run the query unmasked for
     themselves, if they hold the right, and be logged for it)."""
-    from pii.models import PiiAccessLog
-
     queryset = queryset.filter(org_id=user.org_id)
     if not is_org_admin(user):
         return queryset.filter(Q(user_id=user.pk))

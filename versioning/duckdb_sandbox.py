@@ -38,6 +38,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
+from orgs.settings_schema import org_settings
+
 # Large enough for any hand-written analytics query, small enough to parse in milliseconds.
 MAX_SQL_CHARS = 20_000
 MAX_SQL_TOKENS = 8_000
@@ -318,8 +320,6 @@ class SandboxLimits:
 
     @classmethod
     def for_org(cls, org) -> SandboxLimits:
-        from orgs.settings_schema import org_settings
-
         values = org_settings(getattr(org, "settings", None))
         return cls(
             memory_limit_mb=int(values["query_memory_limit_mb"]),

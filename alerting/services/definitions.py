@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestration.models import Job
+from orchestration.services import job_create, job_set_active
 from orgs.models import Org, User
+from platform_site.db import uuid7
 from versioning import datasets
 from versioning import duckdb_sandbox as sandbox
 from versioning.models import PartitionVersion
@@ -82,8 +84,6 @@ def evaluator_names(org: Org, dataset: str) -> tuple[str, str]:
 def evaluator_job_ensure(*, org: Org, dataset: str) -> Job | None:
     """One reactive, incremental ``alert_evaluator`` job per (org, dataset) while an enabled
     definition watches it; paused when none does."""
-    from orchestration.services import job_create, job_set_active
-
     name, output = evaluator_names(org, dataset)
     wanted = AlertDefinition.objects.filter(org=org, enabled=True, condition__dataset=dataset).exists()
     job = Job.objects.filter(org=org, name=name).first()
@@ -233,8 +233,6 @@ def alert_definition_test_fire(*, definition: AlertDefinition, user: User) -> Al
 
     The row is read as ``user`` (who fires) and as the definition's owner (whose channels receive
     it): unless both may read the dataset, the sample carries no row."""
-    from platform_site.db import uuid7
-
     dataset = definition.condition.get("dataset")
     fields: dict[str, Any] = {"source_dataset": dataset, "payload": {}}
     readers = [user, definition.user]

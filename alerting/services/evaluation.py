@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from orgs.settings_schema import org_settings
 from pii.sql_masking import masked_select, personal_columns
+from platform_site.db import uuid7
 from versioning import duckdb_sandbox as sandbox
 from versioning.datasets import may_read_dataset
 from versioning.models import DataInvalidation, PartitionVersion
@@ -309,8 +310,6 @@ def events_insert(
     *, rows: list[tuple[AlertDefinition, dict]], dataset: str, job_id=None, task_id=None
 ) -> list[AlertEvent]:
     """Insert events; an existing ``(org, dedupe_key)`` is skipped. Returns the new events."""
-    from platform_site.db import uuid7
-
     if not rows:
         return []
     ids = [uuid7() for _ in rows]
@@ -388,8 +387,6 @@ RETURNING id, (xmax = 0) AS inserted
 
 
 def _digest(definition: AlertDefinition, condition: Condition, events: list[AlertEvent], window) -> None:
-    from platform_site.db import uuid7
-
     first = events[0]
     payload = {
         "kind": "digest",

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from platform_site.db import uuid7
 from versioning.models import DataInvalidation
 
 from ..models import AlertDefinition, AlertDelivery, AlertEvent
@@ -67,8 +68,6 @@ def event_retract(
     *, event: AlertEvent, invalidation: DataInvalidation | None = None, reason: str = "reorg"
 ) -> AlertEvent | None:
     """Retract ``event`` (idempotent: a second call returns None and changes nothing)."""
-    from platform_site.db import uuid7
-
     with transaction.atomic():
         locked = AlertEvent.objects.select_for_update().filter(pk=event.pk).first()
         if locked is None or "retracted_by" in (locked.payload or {}):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 
+from platform_site import tenancy
 from versioning.models import DataInvalidation, DatasetCursor
 
 from ..models import Job, Task
@@ -339,7 +340,6 @@ def upstream_jobs(*, datasets: list[str]):
 def job_neighbours(*, job: Job, viewer) -> dict[str, list[Job]]:
     """The jobs feeding this one and those it feeds, through dataset names, among the jobs
     ``viewer`` may read (another org reading this job's output is none of its business)."""
-    from platform_site import tenancy
 
     def visible(queryset):
         queryset = tenancy.visible_to(viewer, queryset.exclude(pk=job.pk)).select_related("org")

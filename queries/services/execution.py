@@ -36,7 +36,9 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from sqlglot import exp
 
+from orgs.models import Org
 from orgs.settings_schema import org_settings
+from pii.masking import UnmaskDenied, unmask_allowed
 from pii.registry import dataset_columns
 from pii.services import access_log_write
 from versioning import duckdb_sandbox as sandbox
@@ -100,8 +102,6 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
     """Guard, resolve and hash ``sql`` for ``user``, or :class:`QueryRefused` (nothing recorded).
 
     ``unmask`` without the right to unmask personal data is ``permission_denied``."""
-    from pii.masking import UnmaskDenied, unmask_allowed
-
     try:
         unmask = unmask_allowed(user, requested=unmask)
     except UnmaskDenied:
@@ -584,8 +584,6 @@ def query_result_cancel(*, result: QueryResult) -> bool:
 
 def query_results_reap() -> int:
     """Fail results whose run was lost (a killed worker, a lost message) as ``timeout``."""
-    from orgs.models import Org
-
     reaped = 0
     for org in Org.objects.filter(query_results__status__in=LIVE).distinct():
         limits = sandbox.SandboxLimits.for_org(org)
