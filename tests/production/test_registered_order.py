@@ -4,7 +4,7 @@ the apps load in, so dashboards, alerts on the exposition and log readers see th
 import pytest
 
 from platform_site.retention import retention_prune
-from tests.factories import UserFactory
+from testkit.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
