@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import importlib.util
+import importlib
 import json
 import logging
 import multiprocessing
@@ -36,7 +36,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bench.bench_database import use_bench_database
+from testkit.workers import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,11 +55,8 @@ REDIS_URL = os.environ.get("CHAINLAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/
 
 
 def bench_module(name: str):
-    """Another benchmark's module (``bench/orchestration.py`` would shadow the app of that name)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Another benchmark's module, imported once Django is set up (its imports need the apps)."""
+    return importlib.import_module(f"bench.{name}")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -68,29 +65,14 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 # -- a real qcluster ----------------------------------------------------------------------------
-class Cluster:
+def qcluster(*, workers: int, env: dict, log_path: Path) -> ManagedProcess:
     """``manage.py qcluster`` on the bench database, in a process group of its own."""
-
-    def __init__(self, *, workers: int, env: dict, log_path: Path):
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env={**os.environ, "CHAINLAKE_WORKERS": str(workers), "LOG_LEVEL": "WARNING", **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+    return ManagedProcess(
+        ["qcluster"],
+        env={**os.environ, "CHAINLAKE_WORKERS": str(workers), "LOG_LEVEL": "WARNING", **env},
+        log_path=log_path,
+        stop_timeout=30,
+    )
 
 
 def use_broker(name: str, queue: str) -> dict:
@@ -205,7 +187,7 @@ def latency(org, samples: int) -> list[float]:
 
 def bench_broker(name: str, org, args, log_dir: Path) -> dict:
     env = use_broker(name, f"chainlake-bench-{uuid.uuid4().hex[:8]}")
-    cluster = Cluster(workers=args.workers, env=env, log_path=log_dir / f"qcluster-{name}.log")
+    cluster = qcluster(workers=args.workers, env=env, log_path=log_dir / f"qcluster-{name}.log")
     try:
         # Warm up: the cluster's processes started, connections opened, statements prepared.
         end_to_end(org, 200)

@@ -1,4 +1,4 @@
-"""Real ``manage.py qcluster`` processes for tests, against the test database."""
+"""Real ``manage.py`` processes (qcluster, run_workers, alert_deliveries...) for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -16,8 +16,46 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]  # the checkout, where manage.py is
 
 
-class QCluster:
-    """A qcluster subprocess in its own process group; always stopped, never left behind."""
+class ManagedProcess:
+    """``manage.py <args>`` in a process group of its own, its output in ``log_path``; always
+    stopped (SIGTERM, then SIGKILL), never left behind."""
+
+    def __init__(self, args: list[str], *, env: dict, log_path: Path, stop_timeout: float = 15):
+        self.log_path = log_path
+        self.stop_timeout = stop_timeout
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill9(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+class QCluster(ManagedProcess):
+    """A qcluster (or ``command``) on the test database and the given lake, with fast retries."""
 
     def __init__(
         self,
@@ -28,7 +66,6 @@ class QCluster:
         env: dict | None = None,
         command: str = "qcluster",
     ):
-        self.log_path = log_path
         environment = {
             **os.environ,
             "CHAINLAKE_DATABASE_NAME": connection.settings_dict["NAME"],
@@ -41,31 +78,7 @@ class QCluster:
             "CHAINLAKE_PYTHON_CALLABLE_MODULES": "tests.orchestration.",
             **(env or {}),
         }
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", command],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
+        super().__init__([command], env=environment, log_path=log_path)
 
 
 def wait_for(

@@ -4,10 +4,7 @@ loopback; faults at the receiver and a delivery worker killed with kill -9 lose 
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -22,7 +19,7 @@ from chains.operators.synthetic_chain import generate
 from orchestration import services as engine
 from orchestration.models import Job
 from testkit.factories import OrgFactory, UserFactory, platform_org_for_tests, synthetic_source_job
-from testkit.workers import ROOT, QCluster, wait_for
+from testkit.workers import ManagedProcess, QCluster, wait_for
 from tests.alerting.conftest import SECRET
 from tests.alerting.receiver import Answer, Receiver
 
@@ -80,39 +77,10 @@ def worker_env(lake_url, smtp_port=None) -> dict:
     return env
 
 
-class DeliveryWorker:
-    def __init__(self, env: dict, log_path, *, threads: int = 4, batch: int = 20):
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "alert_deliveries",
-                "--threads",
-                str(threads),
-                "--batch",
-                str(batch),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill9(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+def delivery_worker(env: dict, log_path, *, threads: int = 4, batch: int = 20) -> ManagedProcess:
+    return ManagedProcess(
+        ["alert_deliveries", "--threads", str(threads), "--batch", str(batch)], env=env, log_path=log_path
+    )
 
 
 @pytest.fixture
@@ -170,7 +138,7 @@ def test_chain_to_evaluator_to_webhook_and_email_on_real_processes(lake_url, tmp
                 {"type": "email", "to": ["oncall@example.com"]},
             ],
         )
-        processes.append(DeliveryWorker(worker_env(lake_url, smtp.port), tmp_path / "deliveries.log"))
+        processes.append(delivery_worker(worker_env(lake_url, smtp.port), tmp_path / "deliveries.log"))
         # The chain grows: every partition is (re)published after the definition exists.
         engine.job_update(job=source, config={**source.config, "end_block": BLOCKS - 1})
         engine.job_run_now(job=source)
@@ -234,7 +202,7 @@ def test_faults_and_a_worker_killed_mid_send_lose_nothing(lake_url, tmp_path, pr
             ],
         )
         events = [alert_definition_test_fire(definition=definition, user=definition.user) for _ in range(6)]
-        first = DeliveryWorker(worker_env(lake_url), tmp_path / "worker-a.log", threads=1, batch=1)
+        first = delivery_worker(worker_env(lake_url), tmp_path / "worker-a.log", threads=1, batch=1)
         processes.append(first)
         wait_for(lambda: receiver.started >= 1, timeout=60, what="a send in flight")
         first.kill9()  # mid-send: its delivery stays leased until the lease expires
@@ -247,7 +215,7 @@ def test_faults_and_a_worker_killed_mid_send_lose_nothing(lake_url, tmp_path, pr
             Answer(hang_seconds=4),
         )
         receiver.script("/gone", *[Answer(status=410)] * 12)
-        processes.append(DeliveryWorker(worker_env(lake_url), tmp_path / "worker-b.log"))
+        processes.append(delivery_worker(worker_env(lake_url), tmp_path / "worker-b.log"))
 
         def settled() -> bool:
             deliveries = AlertDelivery.objects.filter(alert_event__in=events)
