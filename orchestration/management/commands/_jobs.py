@@ -7,6 +7,7 @@ import uuid
 from django.core.management.base import CommandError
 
 from orchestration.models import Job, Task
+from orchestration.operators import get_operator
 from versioning.models import PartitionVersion
 
 
@@ -30,8 +31,6 @@ def find_job(reference: str) -> Job:
 
 def why_nothing_planned(job: Job) -> str:
     """One line on why planning ``job`` created no task."""
-    from orchestration.operators import get_operator
-
     if not job.active:
         return "it is paused"
     operator = get_operator(job.operator)
