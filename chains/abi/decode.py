@@ -140,7 +140,9 @@ class _Spec:
     def output_schema(self, source: pa.Schema) -> pa.Schema:
         keys = [source.field(name) for name in self.key_columns]
         values = [
-            pa.field(column, pa.string() if param.indexed and param.type.is_dynamic else param.type.arrow_type())
+            pa.field(
+                column, pa.string() if param.indexed and param.type.is_dynamic else param.type.arrow_type()
+            )
             for param, column in zip(self.params, self.columns, strict=True)
         ]
         return pa.schema([*keys, pa.field(CONTRACT_COLUMN, pa.string()), *values])
@@ -248,7 +250,9 @@ class _Batch:
         prefixed[prefixed] = (text[starts[prefixed]] == ord("0")) & (
             (text[starts[prefixed] + 1] | 0x20) == ord("x")
         )
-        self.fail(~(prefixed & valid) | (lengths % 2 == 1), f"{spec.data_column} is not 0x-prefixed hex bytes")
+        self.fail(
+            ~(prefixed & valid) | (lengths % 2 == 1), f"{spec.data_column} is not 0x-prefixed hex bytes"
+        )
         if spec.selector is not None:
             self._check_selector(column)
         lengths = (offsets[self.rows + 1] - offsets[self.rows] - spec.skip) // 2
@@ -400,9 +404,16 @@ class _Batch:
     def run(self) -> tuple[pa.Table, pa.Table]:
         self.check_topics()
         self.check_data()
-        values = self.decode() if len(self.rows) else [
-            pa.array([], type=field.type) for field in list(self.spec.output_schema(self.source.schema))[len(self.spec.key_columns) + 1 :]
-        ]
+        values = (
+            self.decode()
+            if len(self.rows)
+            else [
+                pa.array([], type=field.type)
+                for field in list(self.spec.output_schema(self.source.schema))[
+                    len(self.spec.key_columns) + 1 :
+                ]
+            ]
+        )
         return self._table(values), self._errors()
 
     def _carried(self, rows: np.ndarray) -> list[pa.Array]:

@@ -26,7 +26,9 @@ class Row:
 
     def word(self, position: int) -> bytes:
         if position < 0 or position + 32 > len(self.data):
-            raise Undecodable(f"a word at byte {position} runs past the end of the data ({len(self.data)} bytes)")
+            raise Undecodable(
+                f"a word at byte {position} runs past the end of the data ({len(self.data)} bytes)"
+            )
         return self.data[position : position + 32]
 
     def uint(self, position: int) -> int:

@@ -25,7 +25,10 @@ def layout(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         array = array.combine_chunks()
     width = 8 if pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type) else 4
     offsets = np.frombuffer(
-        array.buffers()[1], dtype=np.int64 if width == 8 else np.int32, count=len(array) + 1, offset=array.offset * width
+        array.buffers()[1],
+        dtype=np.int64 if width == 8 else np.int32,
+        count=len(array) + 1,
+        offset=array.offset * width,
     ).astype(np.int64)
     return offsets, np.frombuffer(array.buffers()[2] or b"", dtype=np.uint8)
 

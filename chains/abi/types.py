@@ -189,7 +189,9 @@ def _tuple(components: object) -> TupleType:
     if not isinstance(components, list) or not components:
         raise AbiError("a tuple needs a non-empty list of components")
     parsed = []
-    columns = unique_columns([_member_name(component, position) for position, component in enumerate(components)])
+    columns = unique_columns(
+        [_member_name(component, position) for position, component in enumerate(components)]
+    )
     for position, (component, column) in enumerate(zip(components, columns, strict=True)):
         try:
             type_ = parse_type(component.get("type"), component.get("components"))

@@ -16,6 +16,7 @@ from chains.abi.decimals import decimal_strings, padded_with, sign_fill
 from chains.abi.hexdata import Words, fixed_strings, lower
 from chains.abi.types import SMALL_INT_BITS, AbiType, ArrayType, Elementary, TupleType
 
+
 def _zero(matrix: np.ndarray) -> np.ndarray:
     return padded_with(matrix, np.zeros(matrix.shape[0], dtype=np.uint8))
 
