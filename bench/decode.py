@@ -21,7 +21,6 @@ Usage: .venv/bin/python -m bench.decode [--logs 1000000] [--rounds 3] [--baselin
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -74,13 +73,17 @@ class LogMaker:
         """Token amounts in base units: log-normal in whole tokens, times 10**decimals."""
         decimals = self.rng.choice([18, 6, 8], size=count, p=[0.6, 0.3, 0.1])
         whole = 10 ** self.rng.normal(1.5, 2.0, size=count)
-        units = [int(w * 10**6) * 10 ** (int(d) - 6) if d >= 6 else int(w) for w, d in zip(whole, decimals)]
+        units = [
+            int(w * 10**6) * 10 ** (int(d) - 6) if d >= 6 else int(w)
+            for w, d in zip(whole, decimals, strict=True)
+        ]
         zero = self.rng.random(count) < zero_share
-        return [0 if z else u for u, z in zip(units, zero)]
+        return [0 if z else u for u, z in zip(units, zero, strict=True)]
 
     @staticmethod
     def _words(*columns: list[int], signed: bool = False) -> list[str]:
-        return ["0x" + "".join(f"{value % (1 << 256):064x}" for value in values) for values in zip(*columns)]
+        rows = zip(*columns, strict=True)
+        return ["0x" + "".join(f"{value % (1 << 256):064x}" for value in values) for values in rows]
 
     def logs(self, event: Event, count: int) -> dict[str, list]:
         name = event.signature
@@ -90,23 +93,23 @@ class LogMaker:
             amounts = self.amounts(count)
             if name.startswith("Approval"):
                 unlimited = self.rng.random(count) < 0.3
-                amounts = [(1 << 256) - 1 if u else a for a, u in zip(amounts, unlimited)]
+                amounts = [(1 << 256) - 1 if u else a for a, u in zip(amounts, unlimited, strict=True)]
             data = self._words(amounts)
         elif name.startswith("Swap(address,uint256"):  # Uniswap v2
             topics = [self._topics(self.contracts, count), self._topics(self.holders, count)]
             token0_in = self.rng.random(count) < 0.5
             amount_in, amount_out = self.amounts(count), self.amounts(count)
             data = self._words(
-                [a if t else 0 for a, t in zip(amount_in, token0_in)],
-                [0 if t else a for a, t in zip(amount_in, token0_in)],
-                [0 if t else a for a, t in zip(amount_out, token0_in)],
-                [a if t else 0 for a, t in zip(amount_out, token0_in)],
+                [a if t else 0 for a, t in zip(amount_in, token0_in, strict=True)],
+                [0 if t else a for a, t in zip(amount_in, token0_in, strict=True)],
+                [0 if t else a for a, t in zip(amount_out, token0_in, strict=True)],
+                [a if t else 0 for a, t in zip(amount_out, token0_in, strict=True)],
             )
         elif name.startswith("Swap(address,address,int256"):  # Uniswap v3
             topics = [self._topics(self.contracts, count), self._topics(self.holders, count)]
             sign = np.where(self.rng.random(count) < 0.5, 1, -1)
-            amount0 = [int(s) * a for s, a in zip(sign, self.amounts(count))]
-            amount1 = [-int(s) * a for s, a in zip(sign, self.amounts(count))]
+            amount0 = [int(s) * a for s, a in zip(sign, self.amounts(count), strict=True)]
+            amount1 = [-int(s) * a for s, a in zip(sign, self.amounts(count), strict=True)]
             ticks = self.rng.integers(-887_272, 887_272, size=count)
             sqrt_prices = [int(1.0001 ** (int(t) / 2) * 2**96) for t in ticks]
             liquidity = [int(x) for x in 10 ** self.rng.uniform(15, 24, size=count)]
@@ -185,7 +188,7 @@ def baseline(table: pa.Table, event: Event) -> list[dict]:
         values = list(eth_abi.decode(data_types, bytes.fromhex(data[2:])))
         topics = [
             eth_abi.decode([param.type.canonical], bytes.fromhex(column[position][2:]))[0]
-            for param, column in zip(indexed, topic_columns)
+            for param, column in zip(indexed, topic_columns, strict=True)
         ]
         row, data_iter, topic_iter = {}, iter(values), iter(topics)
         for param in event.params:
@@ -266,7 +269,7 @@ def main() -> int:
             f"mixed {mixed_logs / (static_seconds + dynamic_seconds):,.0f} logs/s"
         )
     for event, table in static + dynamic:
-        seconds = min(_time(lambda: decode_logs(table, event)) for _ in range(2))
+        seconds = min(_time(decode_logs, table, event) for _ in range(2))
         print(f"  {event.signature:62s} {table.num_rows:>8} logs {table.num_rows / seconds:>12,.0f} logs/s")
 
     static_rate = static_logs / best_static
@@ -294,9 +297,9 @@ def main() -> int:
     return 0 if passed else 1
 
 
-def _time(run) -> float:
+def _time(function, *args) -> float:
     started = time.perf_counter()
-    run()
+    function(*args)
     return time.perf_counter() - started
 
 

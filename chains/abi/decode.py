@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from chains.abi.dynamic import Row, Undecodable, read_at
-from chains.abi.hexdata import Words, fixed_strings, layout, lower, read_fixed, read_ragged
+from chains.abi.hexdata import fixed_strings, layout, lower, read_fixed, read_ragged
 from chains.abi.spec import Event, Function, Param
 from chains.abi.types import unique_columns
 from chains.abi.words import decode_static
@@ -235,7 +235,7 @@ class _Batch:
             ],
         )
         for _, name in spec.topics:
-            offsets, text = layout(_column(self.source, name))
+            offsets, _text = layout(_column(self.source, name))
             lengths = (offsets[1:] - offsets[:-1])[self.rows]
             self.fail(lengths != 66, f"{name} is not 32 bytes of 0x-hex")
 
@@ -291,7 +291,7 @@ class _Batch:
         """Topic words and data of the standing rows; rows with a non-hex digit are set aside
         first (then everything is read again for the rows left, which is rare)."""
         spec = self.spec
-        for attempt in range(2):
+        for _attempt in range(2):
             bad_any = False
             topic_words = []
             for _, name in spec.topics:
