@@ -10,6 +10,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -17,23 +18,27 @@ from orchestration.models import Job
 from platform_site import tenancy
 from versioning.datasets import readable_namespaces
 
-from .abi import standard_names
-from .contracts import OPERATOR, ContractSpec, contract_register
+from .contracts import OPERATOR, ContractSpec, contract_register, standard_names
 
 
 class ContractForm(forms.Form):
-    name = forms.CharField(max_length=40, help_text="Lower-case, e.g. usdc or uni_v2_pair: names its datasets.")
+    name = forms.CharField(
+        max_length=40, help_text="Lower-case, e.g. usdc or uni_v2_pair: names its datasets."
+    )
     chain = forms.ChoiceField(help_text="The chain namespace whose logs are decoded.")
     address = forms.CharField(
-        required=False, help_text="0x… (any case; mixed case must be checksummed). Empty: any address "
-        "emitting these events (contracts a factory makes)."
+        required=False,
+        help_text="0x… (any case; mixed case must be checksummed). Empty: any address "
+        "emitting these events (contracts a factory makes).",
     )
     standard = forms.ChoiceField(required=False, help_text="A built-in ABI, or leave empty and paste one.")
     abi = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 8}), help_text='ABI JSON: [{"type": "event", …}]'
     )
     events = forms.CharField(required=False, help_text="Comma-separated event names; empty: every event.")
-    functions = forms.CharField(required=False, help_text="Comma-separated function names whose calls to decode.")
+    functions = forms.CharField(
+        required=False, help_text="Comma-separated function names whose calls to decode."
+    )
 
     def __init__(self, *args, chains: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,11 +101,13 @@ def contracts_view(request):
                 functions=data["functions"],
             )
         except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
+            for field, problems in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
         else:
-            messages.success(request, f"Contract {data['name']} registered: {len(job.output_datasets)} datasets.")
-            return TemplateResponse(request, "admin/chains/contracts.html", _context(request, form=None))
+            messages.success(
+                request, f"Contract {data['name']} registered: {len(job.output_datasets)} datasets."
+            )
+            return redirect(reverse("admin:chains_contracts"))
     return TemplateResponse(request, "admin/chains/contracts.html", _context(request, form=form))
 
 
@@ -111,8 +118,6 @@ def _chains_of(user) -> set[str]:
 
 def _context(request, *, form) -> dict:
     may_register = tenancy.can_create(request.user, Job)
-    if form is None and may_register:
-        form = ContractForm(chains=sorted(_chains_of(request.user)))
     contracts = registered_contracts(request.user)
     return {
         **admin.site.each_context(request),

@@ -26,9 +26,17 @@ from orchestration.models import Job
 from orchestration.services import job_create
 from orgs.models import User
 
-from .abi import AbiError, Contract, parse_abi, standard_abi, standard_names
+from .abi.spec import Abi, parse_abi
+from .abi.standards import STANDARD_ABIS
+from .abi.types import AbiError
 
 OPERATOR = "evm_decode"
+
+
+def standard_names() -> list[str]:
+    return sorted(STANDARD_ABIS)
+
+
 CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -50,8 +58,8 @@ class ContractSpec:
     events: list[str] | None  # None: every event of the ABI
     functions: list[str]
 
-    def contract(self) -> Contract:
-        return parse_abi(self.abi if self.abi is not None else standard_abi(self.standard))
+    def contract(self) -> Abi:
+        return parse_abi(self.abi if self.abi is not None else STANDARD_ABIS[self.standard])
 
     def as_config(self) -> dict[str, Any]:
         return {
@@ -112,12 +120,12 @@ def spec_errors(spec: ContractSpec) -> dict[str, str]:
     return errors
 
 
-def chosen_events(spec: ContractSpec, contract: Contract):
+def chosen_events(spec: ContractSpec, contract: Abi):
     wanted = None if spec.events is None else set(spec.events)
     return [event for event in contract.events if wanted is None or event.name in wanted]
 
 
-def chosen_functions(spec: ContractSpec, contract: Contract):
+def chosen_functions(spec: ContractSpec, contract: Abi):
     wanted = set(spec.functions)
     return [function for function in contract.functions if function.name in wanted]
 

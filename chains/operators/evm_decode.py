@@ -22,7 +22,9 @@ import pyarrow.compute as pc
 from orchestration.operators import register
 from orchestration.operators.base import Operator, OperatorError, TaskContext
 
-from ..abi import decode_calls, decode_logs, error_schema
+from ..abi.decode import CALL_KEY_COLUMNS, CONTRACT_COLUMN, LOG_KEY_COLUMNS, decode_calls, decode_logs
+from ..abi.spec import Param
+from ..abi.types import unique_columns
 from ..contracts import (
     ContractSpec,
     call_dataset,
@@ -37,8 +39,49 @@ from ..contracts import (
 
 log = logging.getLogger(__name__)
 
-# Columns of a log that locate it; every decoded row starts with them.
-LOG_KEYS = ("block_number", "block_hash", "block_timestamp", "transaction_index", "transaction_hash")
+# One error dataset per contract, for logs and calls alike: where the row is, what it was taken
+# for and why it could not be decoded.
+ERROR_SCHEMA = pa.schema(
+    [
+        pa.field("chain_id", pa.int64()),
+        pa.field("block_number", pa.int64()),
+        pa.field("block_hash", pa.string()),
+        pa.field("block_timestamp", pa.timestamp("s", tz="UTC")),
+        pa.field("transaction_index", pa.int32()),
+        pa.field("transaction_hash", pa.string()),
+        pa.field("log_index", pa.int32()),  # null for a call
+        pa.field(CONTRACT_COLUMN, pa.string()),
+        pa.field("kind", pa.string()),  # event or call
+        pa.field("signature", pa.string()),
+        pa.field("reason", pa.string()),
+    ]
+)
+
+
+def parameter_columns(params: tuple[Param, ...], keys: tuple[str, ...]) -> list[tuple[str, Param]]:
+    """The decoded column of each parameter, named as the decoder names it."""
+    names = unique_columns(
+        [param.base_column(position) for position, param in enumerate(params)],
+        frozenset((*keys, CONTRACT_COLUMN)),
+    )
+    return list(zip(names, params, strict=True))
+
+
+def as_errors(errors: pa.Table, kind: str) -> pa.Table:
+    """The decoder's error rows (``event`` or ``function`` column) in the contract's error schema."""
+    label = "event" if kind == "event" else "function"
+    rows = errors.num_rows
+    columns = {}
+    for field in ERROR_SCHEMA:
+        if field.name in errors.column_names:
+            columns[field.name] = errors[field.name].cast(field.type)
+        elif field.name == "kind":
+            columns[field.name] = pa.array([kind] * rows, pa.string())
+        elif field.name == "signature":
+            columns[field.name] = errors[label].cast(pa.string())
+        else:
+            columns[field.name] = pa.nulls(rows, field.type)
+    return pa.table(columns, schema=ERROR_SCHEMA)
 
 
 def _of_address(table: pa.Table, column: str, address: str | None) -> pa.Table:
@@ -84,11 +127,11 @@ class EvmDecodeOperator(Operator):
         edges = []
         for event in chosen_events(spec, contract):
             output = event_dataset(namespace, spec, event.name)
-            edges += [(output, key, logs, key) for key in LOG_KEYS]
-            edges.append((output, "contract_address", logs, "address"))
-            topic = 1
-            for column, indexed in event.columns():
-                if indexed:
+            edges += [(output, key, logs, key) for key in LOG_KEY_COLUMNS]
+            edges.append((output, CONTRACT_COLUMN, logs, "address"))
+            topic = 0 if event.anonymous else 1
+            for column, param in parameter_columns(event.params, LOG_KEY_COLUMNS):
+                if param.indexed:
                     edges.append((output, column, logs, f"topic{topic}"))
                     topic += 1
                 else:
@@ -96,8 +139,12 @@ class EvmDecodeOperator(Operator):
         transactions = f"{spec.chain}.transactions"
         for function in chosen_functions(spec, contract):
             output = call_dataset(namespace, spec, function.name)
-            edges += [(output, key, transactions, key) for key in LOG_KEYS]
-            edges += [(output, column, transactions, "input") for column, _ in function.columns()]
+            edges += [(output, key, transactions, key) for key in CALL_KEY_COLUMNS]
+            edges.append((output, CONTRACT_COLUMN, transactions, "to_address"))
+            edges += [
+                (output, column, transactions, "input")
+                for column, _ in parameter_columns(function.inputs, CALL_KEY_COLUMNS)
+            ]
         return edges
 
     def run(self, ctx: TaskContext) -> None:
@@ -111,7 +158,7 @@ class EvmDecodeOperator(Operator):
             for event in chosen_events(spec, contract):
                 decoded = decode_logs(_with_topic0(logs, event.topic0), event)
                 ctx.write(event_dataset(namespace, spec, event.name), key, decoded.table)
-                failures.append(decoded.errors)
+                failures.append(as_errors(decoded.errors, "event"))
             functions = chosen_functions(spec, contract)
             if functions:
                 transactions = _of_address(
@@ -120,10 +167,8 @@ class EvmDecodeOperator(Operator):
                 for function in functions:
                     decoded = decode_calls(_with_selector(transactions, function.selector), function)
                     ctx.write(call_dataset(namespace, spec, function.name), key, decoded.table)
-                    failures.append(decoded.errors)
-            errors = pa.concat_tables([table.cast(error_schema()) for table in failures]) if failures else None
-            if errors is None:
-                errors = error_schema().empty_table()
+                    failures.append(as_errors(decoded.errors, "call"))
+            errors = pa.concat_tables(failures) if failures else ERROR_SCHEMA.empty_table()
             if errors.num_rows:
                 log.warning(
                     "evm_decode %s: %d rows of partition %s could not be decoded (kept in %s)",

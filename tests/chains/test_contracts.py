@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from chains.contracts import contract_register, snake
 from orchestration.models import Job
+from orchestration.services import plan_active_jobs
 from orgs.models import User
 from testkit.factories import OrgFactory, UserFactory, synthetic_source_job
 from tests.orchestration.conftest import drain
@@ -57,7 +58,11 @@ def test_a_standard_registers_one_dataset_per_event(admin_a):
     job = contract_register(user=admin_a, name="usdc", chain="evm", standard="erc20")
     assert job.operator == "evm_decode"
     assert job.input_datasets == ["evm.logs"]
-    assert job.output_datasets == ["org-a.usdc_evt_transfer", "org-a.usdc_evt_approval", "org-a.usdc_decode_errors"]
+    assert job.output_datasets == [
+        "org-a.usdc_evt_transfer",
+        "org-a.usdc_evt_approval",
+        "org-a.usdc_decode_errors",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +100,9 @@ def test_api_registers_lists_and_keeps_orgs_apart(admin_a):
     )
     assert created.status_code == 201, created.content
     assert "org-a.weth_evt_deposit" in created.json()["output_datasets"]
-    bad = api.post("/api/v1/contracts/", {"name": "x", "chain": "evm", "abi": [{"type": "event"}]}, format="json")
+    bad = api.post(
+        "/api/v1/contracts/", {"name": "x", "chain": "evm", "abi": [{"type": "event"}]}, format="json"
+    )
     assert bad.status_code == 400
     assert "abi" in json.dumps(bad.json())
     assert [c["name"] for c in api.get("/api/v1/contracts/").json()] == ["weth"]
@@ -106,20 +113,28 @@ def test_api_registers_lists_and_keeps_orgs_apart(admin_a):
 
     viewer = APIClient()
     viewer.force_authenticate(UserFactory(role=User.Role.VIEWER, org=admin_a.org))
-    refused = viewer.post("/api/v1/contracts/", {"name": "dai", "chain": "evm", "standard": "erc20"}, format="json")
+    refused = viewer.post(
+        "/api/v1/contracts/", {"name": "dai", "chain": "evm", "standard": "erc20"}, format="json"
+    )
     assert refused.status_code == 403
     assert Job.objects.count() == 1
 
 
 def test_command_registers_and_reports_bad_input(admin_a, tmp_path, capsys):
-    call_command("register_contract", "token", "--user", admin_a.external_id, "--chain", "evm", "--standard", "erc20")
+    call_command(
+        "register_contract", "token", "--user", admin_a.external_id, "--chain", "evm", "--standard", "erc20"
+    )
     assert Job.objects.filter(name="decode_token").exists()
     abi = tmp_path / "abi.json"
     abi.write_text("{not json")
     with pytest.raises(CommandError, match="--abi"):
-        call_command("register_contract", "broken", "--user", admin_a.external_id, "--chain", "evm", "--abi", str(abi))
+        call_command(
+            "register_contract", "broken", "--user", admin_a.external_id, "--chain", "evm", "--abi", str(abi)
+        )
     with pytest.raises(CommandError, match="standard"):
-        call_command("register_contract", "t2", "--user", admin_a.external_id, "--chain", "evm", "--standard", "nope")
+        call_command(
+            "register_contract", "t2", "--user", admin_a.external_id, "--chain", "evm", "--standard", "nope"
+        )
     assert Job.objects.count() == 1
 
 
@@ -129,7 +144,7 @@ def test_admin_page_registers_shows_field_errors_and_keeps_orgs_apart(client, ad
     page = client.post(url, {"name": "pair", "chain": "evm", "standard": "", "abi": "[{"})
     assert page.status_code == 200
     assert "not JSON" in page.content.decode()
-    page = client.post(url, {"name": "pair", "chain": "evm", "standard": "uniswap_v2_pair"})
+    page = client.post(url, {"name": "pair", "chain": "evm", "standard": "uniswap_v2_pair"}, follow=True)
     assert page.status_code == 200
     assert "org-a.pair_evt_swap" in page.content.decode()
     client.force_login(UserFactory(role=User.Role.ADMIN, is_staff=True, org=OrgFactory(slug="org-b")))
@@ -137,11 +152,12 @@ def test_admin_page_registers_shows_field_errors_and_keeps_orgs_apart(client, ad
 
 
 def test_decoding_job_matches_eth_abi_and_keeps_undecodable_logs(admin_a):
-    synthetic_source_job(end_block=199, partition_size=100)
+    synthetic_source_job(end_block=199, partition_size=100, config={"layout": "evm"}, activation="reactive")
     # ERC-20 Transfer and ERC-721 Transfer share topic0; ERC-20 logs (3 topics, value in data) do
     # not fit the ERC-721 event (4 topics, no data): every one must land in the error dataset.
     contract_register(user=admin_a, name="tokens", chain="evm", standard="erc20", events=["Transfer"])
     contract_register(user=admin_a, name="nfts", chain="evm", standard="erc721", events=["Transfer"])
+    plan_active_jobs()
     drain()
 
     logs = read_dataset("evm.logs").to_pylist()

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--standard", default=None)
         parser.add_argument("--abi", default=None, type=Path, help="a file holding the ABI JSON")
         parser.add_argument("--events", default="", help="comma-separated event names (default: all)")
-        parser.add_argument("--functions", default="", help="comma-separated function names to decode calls of")
+        parser.add_argument(
+            "--functions", default="", help="comma-separated function names to decode calls of"
+        )
 
     def handle(self, *args, name, user, chain, address, standard, abi, events, functions, **options):
         person = User.objects.filter(external_id=user, is_active=True).select_related("org").first()
