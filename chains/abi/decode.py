@@ -288,35 +288,36 @@ class _Batch:
     # -- reading hex ---------------------------------------------------------------------------
 
     def read(self):
-        """Topic words and data of the standing rows; rows with a non-hex digit are set aside
-        first (then everything is read again for the rows left, which is rare)."""
-        spec = self.spec
+        """Topic words and data of the standing rows. Rows with a non-hex digit anywhere are set
+        aside, and then everything is read again for the rows left (rare: the lake holds hex)."""
         for _attempt in range(2):
-            bad_any = False
-            topic_words = []
-            for _, name in spec.topics:
-                bad, words = read_fixed(_column(self.source, name), self.rows, 2, 64)
+            found_bad = False
+            reads = []
+            for name, skip, digits, reason in self._hex_sources():
+                bad, read = self._read_column(name, skip, digits)
                 if len(bad):
-                    self.fail_rows(bad, f"{name} is not hex")
-                    bad_any = True
-                    break
-                topic_words.append(words)
-            if bad_any:
-                continue
-            column = _column(self.source, spec.data_column)
-            what = "arguments are" if spec.selector is not None else f"{spec.data_column} is"
-            if spec.dynamic:
-                bad, payloads = read_ragged(column, self.rows, spec.skip)
-                if len(bad):
-                    self.fail_rows(bad, f"{what} not hex")
-                    continue
-                return topic_words, payloads.head(spec.head_words), payloads
-            bad, words = read_fixed(column, self.rows, spec.skip, 64 * spec.head_words)
-            if len(bad):
-                self.fail_rows(bad, f"{what} not hex")
-                continue
-            return topic_words, words, None
-        raise AssertionError("rows with bad hex were set aside once; the second read must be clean")
+                    self.fail_rows(bad, reason)
+                    found_bad = True
+                reads.append(read)
+            if not found_bad:
+                *topic_words, data = reads
+                if self.spec.dynamic:
+                    return topic_words, data.head(self.spec.head_words), data
+                return topic_words, data, None
+        raise AssertionError("rows with bad hex were set aside; the second read must be clean")
+
+    def _hex_sources(self):
+        spec = self.spec
+        for _, name in spec.topics:
+            yield name, 2, 64, f"{name} is not hex"
+        what = "arguments are" if spec.selector is not None else f"{spec.data_column} is"
+        yield spec.data_column, spec.skip, None if spec.dynamic else 64 * spec.head_words, f"{what} not hex"
+
+    def _read_column(self, name: str, skip: int, digits: int | None):
+        column = _column(self.source, name)
+        if digits is None:
+            return read_ragged(column, self.rows, skip)
+        return read_fixed(column, self.rows, skip, digits)
 
     # -- decoding ------------------------------------------------------------------------------
 
