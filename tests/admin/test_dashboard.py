@@ -109,7 +109,11 @@ def test_an_empty_platform_renders_without_charts(client):
 
 def test_a_finite_source_that_read_its_last_block_is_caught_up_not_lagging(staff_client, org_a):
     finished = JobFactory(
-        org=org_a, name="finite", runtime="source", output_datasets=["alpha.blocks"], config={"end_block": 4999}
+        org=org_a,
+        name="finite",
+        runtime="source",
+        output_datasets=["alpha.blocks"],
+        config={"end_block": 4999},
     )
     PartitionVersionFactory(
         dataset="alpha.blocks", partition_key="blocks_00004000", version=timezone.now() - dt.timedelta(days=2)
