@@ -254,7 +254,7 @@ def test_datasets_resource_lists_what_the_user_may_read(analyst, other_analyst, 
     ]
     assert {"column": "miner", "dataset": "acme.copy", "to_column": "miner"} in blocks["downstream"]
     copy = client_for(analyst).get("/api/v1/datasets/acme.copy/").json()
-    assert copy["producer"]["name"] == "dag/mine_copy"
+    assert copy["producer"]["name"] == "acme/mine_copy" and copy["producer"]["dag"] == "dag"
     assert {"column": "block_number", "dataset": "evm.blocks", "from_column": "block_number"} in copy[
         "upstream"
     ]
