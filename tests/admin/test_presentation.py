@@ -103,7 +103,8 @@ def test_dag_page_and_job_graph_draw_only_the_viewers_jobs(staff_client, superus
     graph = page[page.index('<div class="cl-dag">') :]
     graph = graph[: graph.index("</svg>")]
     assert "consumer" in graph and "another org&#x27;s job" in graph and "bravo_hidden" not in graph
-    page = superuser_client.get(reverse("admin:orchestration_job_change", args=[producer.pk])).content.decode()
+    producer_page = reverse("admin:orchestration_job_change", args=[producer.pk])
+    page = superuser_client.get(producer_page).content.decode()
     graph = page[page.index('<div class="cl-dag">') :]
     assert "bravo_hidden" in graph[: graph.index("</svg>")]
 
