@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from ..contracts import ContractSpec
+
 
 class ContractSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=40, help_text="Lower-case, e.g. usdc: names the datasets.")
@@ -23,5 +25,19 @@ class ContractSerializer(serializers.Serializer):
     functions = serializers.ListField(
         child=serializers.CharField(max_length=128), required=False, max_length=200
     )
-    job = serializers.UUIDField(read_only=True, help_text="The decoding job.")
+    id = serializers.UUIDField(read_only=True, help_text="The decoding job's id.")
     output_datasets = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    def to_representation(self, job):
+        spec = ContractSpec.from_job(job)
+        return {
+            "id": str(job.pk),
+            "name": spec.name,
+            "chain": spec.chain,
+            "address": spec.address,
+            "standard": spec.standard,
+            "abi": spec.abi,
+            "events": spec.events,
+            "functions": spec.functions,
+            "output_datasets": job.output_datasets,
+        }

@@ -1,50 +1,29 @@
-"""``/api/v1/contracts/``: list an org's registered contracts and register new ones. Removing one
-is deleting (or pausing) its decoding job through ``/api/v1/jobs/``."""
+"""``/api/v1/contracts/``: an org's registered contracts, and registering new ones. A contract is
+its ``evm_decode`` job: listed through the same org scope as jobs, removed by deleting or pausing
+that job through ``/api/v1/jobs/``."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework import mixins, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from orchestration.models import Job
-from platform_site import tenancy
+from platform_site.api.viewsets import OrgScopedViewSet
 
-from ..contracts import OPERATOR, ContractSpec, contract_register
+from ..contracts import OPERATOR, contract_register
 from .serializers import ContractSerializer
 
 
-def _as_data(job: Job) -> dict:
-    spec = ContractSpec.from_job(job)
-    return {
-        "name": spec.name,
-        "chain": spec.chain,
-        "address": spec.address,
-        "standard": spec.standard,
-        "abi": spec.abi,
-        "events": spec.events,
-        "functions": spec.functions,
-        "job": job.pk,
-        "output_datasets": job.output_datasets,
-    }
+class ContractViewSet(OrgScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Contracts decoded by ABI: each is an ``evm_decode`` job writing one dataset per event. Who
+    may register one is who may create jobs."""
 
-
-class ContractViewSet(viewsets.ViewSet):
-    """Contracts decoded by ABI: each is an ``evm_decode`` job writing one dataset per event."""
-
-    permission_classes = [IsAuthenticated]
+    queryset = Job.objects.filter(operator=OPERATOR).order_by("name")
     serializer_class = ContractSerializer
-
-    @extend_schema(responses={200: ContractSerializer(many=True)})
-    def list(self, request):
-        jobs = tenancy.visible_to(request.user, Job).filter(operator=OPERATOR).order_by("name")[:1000]
-        return Response([_as_data(job) for job in jobs])
 
     @extend_schema(request=ContractSerializer, responses={201: ContractSerializer})
     def create(self, request):
-        if not tenancy.can_create(request.user, Job):
-            raise PermissionDenied("You may not register contracts in this org.")
         body = ContractSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -61,4 +40,4 @@ class ContractViewSet(viewsets.ViewSet):
             )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
-        return Response(_as_data(job), status=status.HTTP_201_CREATED)
+        return Response(ContractSerializer(job).data, status=status.HTTP_201_CREATED)

@@ -18,6 +18,7 @@ from drf_spectacular.generators import SchemaGenerator
 from access.services import api_token_create
 from orgs.models import Org
 from platform_site import tenancy
+from testkit.factories import JobFactory
 from tests.tenancy_objects import build, marker
 
 PREFIX = "/api/v1/"
@@ -49,6 +50,7 @@ CREATE_BODIES = {
     "alert-definitions": {"name": "a", "condition": {"dataset": "evm.logs"}, "visibility": "org"},
     "invalidations": {"dataset": "alpha.out", "scope": "dataset", "reason": "fix"},
     "tokens": {"name": "ci"},
+    "contracts": {"name": "usdc", "chain": "evm", "standard": "erc20"},
 }
 
 
@@ -90,6 +92,22 @@ def own_object(model, org_a, owner):
     return build(model, org_a)
 
 
+def objects_of(path: str, model, org_a, org_b, owner):
+    """(theirs, mine) for the endpoint: a contract is a decoding job, listed only as such."""
+    if resource(path) == "contracts":
+        return decoding_job(org_b), decoding_job(org_a)
+    return build(model, org_b), own_object(model, org_a, owner)
+
+
+def decoding_job(org):
+    return JobFactory(
+        org=org,
+        operator="evm_decode",
+        input_datasets=["evm.logs"],
+        config={"contract": "c", "standard": "erc20"},
+    )
+
+
 def resource(path: str) -> str:
     return path[len(PREFIX) :].split("/", 1)[0]
 
@@ -98,8 +116,7 @@ def resource(path: str) -> str:
 @pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
 def test_other_orgs_objects_are_out_of_reach(path, method, api, org_a, org_b, owner_a):
     model = model_of(path)
-    theirs = build(model, org_b)
-    mine = own_object(model, org_a, owner_a)
+    theirs, mine = objects_of(path, model, org_a, org_b, owner_a)
     has_params = bool(PARAM.search(path))
 
     if has_params:

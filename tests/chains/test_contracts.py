@@ -105,11 +105,14 @@ def test_api_registers_lists_and_keeps_orgs_apart(admin_a):
     )
     assert bad.status_code == 400
     assert "abi" in json.dumps(bad.json())
-    assert [c["name"] for c in api.get("/api/v1/contracts/").json()] == ["weth"]
+    listed = api.get("/api/v1/contracts/").json()["results"]
+    assert [c["name"] for c in listed] == ["weth"]
+    assert api.get(f"/api/v1/contracts/{listed[0]['id']}/").json()["standard"] == "weth"
 
     other = APIClient()
     other.force_authenticate(UserFactory(role=User.Role.ADMIN, org=OrgFactory(slug="org-b")))
-    assert other.get("/api/v1/contracts/").json() == []
+    assert other.get("/api/v1/contracts/").json()["results"] == []
+    assert other.get(f"/api/v1/contracts/{listed[0]['id']}/").status_code == 404
 
     viewer = APIClient()
     viewer.force_authenticate(UserFactory(role=User.Role.VIEWER, org=admin_a.org))
