@@ -43,14 +43,14 @@ class Org(models.Model):
         # Every write path (admin, API, services, shell) goes through here: no unchecked settings.
         from .settings_schema import org_settings_errors
 
-        if errors := org_settings_errors(self.settings):
+        if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from .settings_schema import org_settings_errors
 
-        if errors := org_settings_errors(self.settings):
+        if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
 
 

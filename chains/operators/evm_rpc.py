@@ -75,6 +75,12 @@ _INT_FIELDS: dict[str, tuple[int | None, int]] = {
     "rpc_max_attempts": (5, 1),
 }
 _KNOWN = {"url", "end_block", "rpc_timeout_seconds", *_INT_FIELDS}
+# What an unset key of ``source`` means.
+SOURCE_DEFAULTS: dict[str, Any] = {
+    **{name: default for name, (default, _) in _INT_FIELDS.items()},
+    "end_block": None,
+    "rpc_timeout_seconds": 30,
+}
 
 
 @dataclass(frozen=True)
