@@ -79,5 +79,6 @@ class Command(BaseCommand):
         entry = ChainEntry(
             name=options["name"], chain_id=options["chain_id"], rpc_url=options.get("rpc_url"), **given
         )
-        registry_put(entry)  # saving the settings syncs the jobs
+        registry_put(entry)  # saving the settings syncs the jobs; the sync below reports on them
+        self.stdout.write(f"Registered {entry.name} (chain {entry.chain_id}).")
         self._sync(options)
