@@ -264,6 +264,10 @@ def two_chain_figures(lake_dir: str, args) -> dict:
         served = [node.conn.recv() for node in nodes]
         assert all(worker.conn.recv() == "ready" for worker in workers)
         print(f"two chains: {served[0][2] + 1} blocks each, ready in {time.perf_counter() - started:.1f}s")
+        from orchestration.models import Job
+
+        reset_catalog()
+        Job.objects.filter(name__startswith="bench_").delete()  # the single-chain rounds' job
         jobs = [
             chain_job(url, chain_id, head, args.batch_size, namespace=namespace)
             for (url, chain_id, head), namespace in zip(served, ("evm", "base"), strict=True)
