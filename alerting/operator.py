@@ -32,6 +32,7 @@ from .selectors import dataset_columns
 from .services.evaluation import (
     compile_definitions,
     dataset_head,
+    dedupe_key,
     events_record,
     orphaned_hashes,
     readable_definitions,
@@ -73,8 +74,6 @@ class AlertEvaluatorOperator(Operator):
         return errors
 
     def run(self, ctx: TaskContext) -> None:
-        from .services.evaluation import dedupe_key
-
         job = ctx.job
         dataset, output = job.input_datasets[0], job.output_datasets[0]
         state = _state(ctx, dataset)

@@ -9,12 +9,11 @@ from django.dispatch import receiver
 from orgs.models import Org
 
 from .models import AlertDefinition
+from .services.definitions import evaluator_job_ensure
 
 
 @receiver(post_delete, sender=AlertDefinition, dispatch_uid="alerting_definition_deleted")
 def definition_deleted(sender, instance: AlertDefinition, **kwargs) -> None:
-    from .services.definitions import evaluator_job_ensure
-
     dataset = instance.condition.get("dataset") if isinstance(instance.condition, dict) else None
     if isinstance(dataset, str) and dataset:
         org_id = instance.org_id

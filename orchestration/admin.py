@@ -325,8 +325,10 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         if not job.pk:
             return "—"
         # The job's own org: what any viewer of this page may see (other orgs' producers show as
-        # their datasets).
-        return admin_views.job_neighbourhood_svg(with_health(Job.objects.filter(org_id=job.org_id)), job)
+        # their datasets, their readers without names unless the viewer may read them).
+        return admin_views.job_neighbourhood_svg(
+            with_health(Job.objects.filter(org_id=job.org_id)), job, viewer=_viewer_of(job)
+        )
 
     @admin.display(description="Backfill")
     @once_per_object

@@ -5,6 +5,7 @@ job)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -14,8 +15,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from platform_site import tenancy
+
 from .dag_drawing import build_graph, render_svg
-from .selectors.health import job_state
+from .models import Job
+from .selectors.health import job_state, with_health
 
 # Actions offered as buttons on the job page, in this order.
 JOB_PAGE_ACTIONS = ("run_now", "pause", "resume")
@@ -78,8 +82,22 @@ def _job_url(job) -> str:
     return reverse("admin:orchestration_job_change", args=[job.pk])
 
 
-def job_neighbourhood_svg(visible_jobs, job):
-    """The DAG around ``job``: the jobs among ``visible_jobs`` that feed it or that it feeds."""
+@dataclass(frozen=True)
+class _UnnamedJob:
+    """A downstream job the viewer may not read: drawn, so the DAG is whole, but without its name."""
+
+    pk: object
+    input_datasets: list
+    output_datasets: list = field(default_factory=list)
+    name: str = "another org's job"
+    operator: str = "not shown"
+    active: bool = True
+
+
+def job_neighbourhood_svg(visible_jobs, job, *, viewer=None):
+    """The DAG around ``job``: the jobs among ``visible_jobs`` that feed it or that it feeds, and,
+    drawn without their names, the jobs of other orgs that read its outputs (``viewer`` may not
+    read those)."""
     if job is None or not job.pk:
         return ""
     neighbours = list(
@@ -89,11 +107,22 @@ def job_neighbourhood_svg(visible_jobs, job):
             | Q(pk=job.pk)
         )
     )
+    shown = {j.pk for j in neighbours}
+    readers = Job.objects.filter(active=True, input_datasets__overlap=job.output_datasets).exclude(
+        pk__in=shown
+    )
+    readable = set(tenancy.visible_to(viewer, readers).values_list("pk", flat=True)) if viewer else set()
+    for reader in with_health(readers.select_related("org")):
+        if reader.pk in readable:
+            neighbours.append(reader)
+        else:
+            unnamed = [d for d in reader.input_datasets if d in job.output_datasets]
+            neighbours.append(_UnnamedJob(pk=reader.pk, input_datasets=unnamed))
     return render_svg(
         build_graph(
             neighbours,
-            states={j.pk: job_state(j) for j in neighbours},
-            urls={j.pk: _job_url(j) for j in neighbours},
+            states={j.pk: job_state(j) for j in neighbours if isinstance(j, Job)},
+            urls={j.pk: _job_url(j) for j in neighbours if isinstance(j, Job)},
             current=job,
         ),
         title=f"DAG around {job.name}",

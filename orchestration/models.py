@@ -26,9 +26,9 @@ class JobActivation(models.TextChoices):
 
 
 class JobRuntime(models.TextChoices):
-    SQL = "sql"
-    PYTHON = "python"
-    SOURCE = "source"
+    SQL = "sql", "SQL"
+    PYTHON = "python", "Python"
+    SOURCE = "source", "Source"
 
 
 class JobExecutionStrategy(models.TextChoices):

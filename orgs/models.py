@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from platform_site.db import choices_check
 
+from .settings_schema import org_settings_errors
+
 
 class Visibility(models.TextChoices):
     """Who may read a saved query, alert definition or address label (writing needs more)."""
@@ -41,15 +43,11 @@ class Org(models.Model):
 
     def save(self, *args, **kwargs):
         # Every write path (admin, API, services, shell) goes through here: no unchecked settings.
-        from .settings_schema import org_settings_errors
-
         if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from .settings_schema import org_settings_errors
-
         if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
 

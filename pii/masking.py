@@ -23,6 +23,7 @@ from django.utils.crypto import salted_hmac
 from orgs.roles import can_unmask_personal_data
 
 from .registry import STRICTNESS, Strategy, dataset_columns
+from .services import access_log_write
 
 REDACTED = "[redacted]"
 HASH_PREFIX = "hmac:"
@@ -160,8 +161,6 @@ def mask_arrow_table(
     if not personal:
         return table
     if unmask_allowed(user, requested=unmask):
-        from .services import access_log_write
-
         access_log_write(
             user=user,
             action=action,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from django.apps import apps
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.templatetags.static import static
@@ -96,6 +97,12 @@ def sidebar_navigation(request) -> list[dict]:
             system.extend(items)
         else:
             groups.append({"title": app["name"], "collapsible": True, "items": items})
+    # Apps with pages but no model of their own (e.g. chains) get a section of their own too.
+    listed = {app["app_label"] for app in admin.site.get_app_list(request)}
+    for label, entries in pages.items():
+        if entries and label not in listed:
+            title = apps.get_app_config(label).verbose_name
+            groups.append({"title": title, "collapsible": True, "items": entries})
     if system and request.user.is_superuser:
         groups.append({"title": "System", "collapsible": True, "items": system})
     return groups

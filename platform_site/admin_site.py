@@ -114,6 +114,7 @@ class PlatformAdminSite(UnfoldAdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.record_tables: list[RecordTable] = []
+        self.pages: list = []
         from .admin_login import LoginForm  # the theme's forms need the app registry
 
         self.login_form = LoginForm
@@ -165,6 +166,11 @@ class PlatformAdminSite(UnfoldAdminSite):
     def _can_browse_records(self, request) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 
+    def register_page(self, route: str, view, name: str) -> None:
+        """An app's own page with no model behind it, at ``/admin/<route>``, behind the admin's
+        login like every admin view (``admin:<name>``)."""
+        self.pages.append(path(route, self.admin_view(view), name=name))
+
     def get_urls(self):
         if _waiting:
             raise ImproperlyConfigured(
@@ -178,7 +184,7 @@ class PlatformAdminSite(UnfoldAdminSite):
             )
             for table in self.record_tables
         ]
-        return record_urls + super().get_urls()
+        return record_urls + self.pages + super().get_urls()
 
     def _record_view(self, table: RecordTable):
         def view(request):

@@ -115,7 +115,8 @@ def datasets_readable_by(user, *, only: str | None = None) -> list[DatasetInfo]:
         visible = user.is_superuser or job.org_id == user.org_id
         infos[name].producer = {
             "id": str(job.id) if visible else None,
-            "name": f"{job.dag_name}/{job.name}",
+            "name": f"{job.org.slug}/{job.name}",  # how a job is named on every surface
+            "dag": job.dag_name,
             "org": job.org.slug,
         }
     open_counts = (

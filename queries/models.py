@@ -13,6 +13,8 @@ from orgs.models import Org, User, Visibility
 from platform_site.db import choices_check, uuid7
 from versioning.duckdb_sandbox import SqlRejected, parse_read_only
 
+from .scheduled import scheduled_read_error
+
 
 class SavedQuery(models.Model):
     """Named SQL with a visibility."""
@@ -45,8 +47,6 @@ class SavedQuery(models.Model):
         except SqlRejected as exc:
             raise ValidationError({"query": ValidationError(exc.message, code=exc.code)}) from None
         if self.pk and self.org_id:
-            from .operators import scheduled_read_error
-
             scheduled = Job.objects.filter(org_id=self.org_id, operator="saved_query", active=True)
             if scheduled.filter(source__saved_query=str(self.pk)).exists():
                 refused = scheduled_read_error(self.query, self.org)

@@ -8,7 +8,7 @@ the query service as its creator (their datasets and labels), in ``scheduled`` m
 limits; the ``query_results`` row records the task. A failed query fails the task with its code.
 
 Its output is an org dataset every member of the org reads, so the query may read only what every
-member may read (:func:`scheduled_read_error`): the org's own and the system datasets, never
+member may read (:func:`queries.scheduled.scheduled_read_error`): the org's own and the system datasets, never
 ``address_labels`` (whose rows depend on who reads them). Personal columns arrive masked (a
 scheduled run never unmasks) and their registration follows the output through column lineage.
 Checked when the job is saved, when its saved query is edited, and again on every run.
@@ -18,37 +18,18 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
-
 from orchestration.operators import register
 from orchestration.operators.base import Operator, OperatorError, PermanentOperatorError, TaskContext
 from orchestration.operators.lineage import sql_column_lineage
 from versioning import duckdb_sandbox as sandbox
 from versioning.storage import result_store
 
-
-def scheduled_read_error(sql: str, org) -> str | None:
-    """Why ``sql`` may not run as a scheduled query of ``org``, or None."""
-    try:
-        statement = sandbox.parse_read_only(sql)
-    except sandbox.SqlRejected as exc:
-        return f"the saved query is refused: {exc.message}"
-    tables = sandbox.referenced_tables(statement)
-    if "address_labels" in tables:
-        return (
-            "a scheduled query may not read address_labels: labels depend on who reads them, and its "
-            "output is read by every member of the org"
-        )
-    readable = {org.slug, *settings.SYSTEM_NAMESPACES}
-    outside = sorted(t for t in tables if t.partition(".")[0] not in readable)
-    if outside:
-        return "a scheduled query reads only what every member of the org may read, not " + ", ".join(outside)
-    return None
+from .models import QueryResult, SavedQuery
+from .scheduled import scheduled_read_error
+from .services import QueryRefused, query_execute
 
 
 def _saved_query(job):
-    from .models import SavedQuery
-
     ident = (job.source or {}).get("saved_query")
     try:
         uuid.UUID(str(ident))
@@ -86,9 +67,6 @@ class SavedQueryOperator(Operator):
         return sql_column_lineage(saved.query, job.input_datasets, job.output_datasets[0])
 
     def run(self, ctx: TaskContext) -> None:
-        from .models import QueryResult
-        from .services import QueryRefused, query_execute
-
         saved = _saved_query(ctx.job)
         if saved is None:
             raise PermanentOperatorError("the saved query of this job no longer exists")

@@ -24,7 +24,7 @@ from django.db.models import OuterRef, Q, Subquery
 from platform_site import tenancy
 from versioning.models import DataInvalidation, DatasetCursor
 
-from ..models import Job, Task
+from ..models import ColumnLineage, Job, Task
 
 LIVE = ("pending", "queued", "running")
 CATALOG_WATERMARK = "_catalog_version"
@@ -374,7 +374,6 @@ def recent_failures(*, job: Job, limit: int = 20):
 def dataset_column_lineage(*, dataset: str) -> dict[str, list[tuple[str, str, str, str]]]:
     """A dataset's direct column edges: ``upstream`` (what feeds its columns) and ``downstream``
     (what its columns feed), each ``(input_dataset, input_column, output_dataset, output_column)``."""
-    from ..models import ColumnLineage
 
     def edges(queryset):
         return list(queryset.values_list("input_dataset", "input_column", "output_dataset", "output_column"))

@@ -35,6 +35,8 @@ class LeaseLost(Exception):
 
 @dataclass(frozen=True)
 class Lease:
+    """One attempt's hold on a task, as its claim set it: what every later write is fenced by."""
+
     task_id: uuid.UUID
     worker_id: str
     attempt: int

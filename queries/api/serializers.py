@@ -119,8 +119,9 @@ class LineageEdgeSerializer(serializers.Serializer):
 
 class ProducerSerializer(serializers.Serializer):
     id = serializers.UUIDField(allow_null=True)
-    name = serializers.CharField()
+    name = serializers.CharField(help_text="org/job, as jobs are named everywhere")
     org = serializers.CharField()
+    dag = serializers.CharField(help_text="the DAG the job belongs to")
 
 
 class DatasetSerializer(serializers.Serializer):

@@ -46,9 +46,9 @@ from versioning.datasets import may_read_dataset
 from versioning.models import PartitionVersion
 from versioning.storage import result_store
 
-from ..binding import LABELS_VIEW, bind, personal_columns_read
+from ..binding import LABELS_VIEW, bind, personal_columns_read, unknown_dataset
 from ..models import QueryResult, SavedQuery
-from ..parameters import bind_parameters, canonical
+from ..parameters import ParameterError, bind_parameters, canonical
 from ..result_files import ResultTooLarge, ResultWriter, result_location, stored_row_count
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,6 @@ def query_prepare(*, user, sql: str, parameters: dict | None = None, unmask: boo
         unmask = unmask_allowed(user, requested=unmask)
     except UnmaskDenied:
         raise QueryRefused("permission_denied", {"unmask": "you may not unmask personal data"}) from None
-
-    from ..binding import unknown_dataset
-    from ..parameters import ParameterError
 
     try:
         statement = sandbox.parse_read_only(sql)

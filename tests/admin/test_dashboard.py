@@ -105,3 +105,27 @@ def test_an_empty_platform_renders_without_charts(client):
     page = client.get(reverse("admin:index")).content.decode()
     assert "No task was created in the last 24 hours." in page
     assert "The lake is empty." in page
+
+
+def test_a_finite_source_that_read_its_last_block_is_caught_up_not_lagging(staff_client, org_a):
+    finished = JobFactory(
+        org=org_a,
+        name="finite",
+        runtime="source",
+        output_datasets=["alpha.blocks"],
+        config={"end_block": 4999},
+    )
+    PartitionVersionFactory(
+        dataset="alpha.blocks", partition_key="blocks_00004000", version=timezone.now() - dt.timedelta(days=2)
+    )
+    (row,) = compute_figures(org_id=org_a.pk, now=timezone.now())["ingestion"]
+    assert row["done"] and row["end_block"] == 4999
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "caught up" in page and "2\xa0days" not in page
+
+    finished.config = {"end_block": 9999}  # more blocks to come: the time since it moved is a lag again
+    finished.save(update_fields=["config"])
+    cache.clear()
+    (row,) = compute_figures(org_id=org_a.pk, now=timezone.now())["ingestion"]
+    assert not row["done"]
+    assert "caught up" not in staff_client.get(reverse("admin:index")).content.decode()

@@ -98,6 +98,16 @@ def test_dag_page_and_job_graph_draw_only_the_viewers_jobs(staff_client, superus
     assert "producer" in graph and "bravo_hidden" not in graph
     assert reverse("admin:orchestration_job_change", args=[producer.pk]) in graph
 
+    # The producer's page draws every reader of its output, another org's without its name.
+    page = staff_client.get(reverse("admin:orchestration_job_change", args=[producer.pk])).content.decode()
+    graph = page[page.index('<div class="cl-dag">') :]
+    graph = graph[: graph.index("</svg>")]
+    assert "consumer" in graph and "another org&#x27;s job" in graph and "bravo_hidden" not in graph
+    producer_page = reverse("admin:orchestration_job_change", args=[producer.pk])
+    page = superuser_client.get(producer_page).content.decode()
+    graph = page[page.index('<div class="cl-dag">') :]
+    assert "bravo_hidden" in graph[: graph.index("</svg>")]
+
 
 def test_ids_are_short_and_linked_and_times_read_in_the_orgs_zone(staff_client, org_a):
     org_a.settings = {"timezone": "Asia/Tokyo"}

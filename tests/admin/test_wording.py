@@ -119,3 +119,5 @@ def test_choices_named_after_an_enum_member_are_spelled_as_people_do(superuser_c
     job = JobFactory(org=org_a)
     html = superuser_client.get(reverse("admin:orchestration_job_change", args=[job.pk])).content.decode()
     assert ">SQL</option>" in html.replace("\n", "").replace(" ", "") and ">Sql</option>" not in html
+    listing = superuser_client.get(reverse("admin:orchestration_job_changelist")).content.decode()
+    assert "Sql" not in listing

@@ -6,8 +6,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from orchestration.management.commands._jobs import failed_without_output, why_nothing_planned
 from orchestration.models import Task
-from testkit.factories import OrgFactory, UserFactory, sql_job, synthetic_source_job
+from testkit.factories import (
+    OrgFactory,
+    PartitionVersionFactory,
+    TaskFactory,
+    UserFactory,
+    sql_job,
+    synthetic_source_job,
+)
 
 
 def run(*args) -> str:
@@ -102,3 +110,17 @@ def test_backfill_without_a_range_needs_all(jobs):
     assert "3 task(s) over 3 partition(s)" in run(
         "backfill", "--job", f"{source.org.slug}/chain", "--all", "--no-dispatch"
     )
+
+
+def test_why_nothing_was_planned_names_failed_partitions_that_have_no_output(jobs):
+    source, _ = jobs
+    run("plan", "--job", f"{source.org.slug}/chain", "--no-dispatch")
+    tasks = Task.objects.filter(job=source)
+    tasks.update(status=Task.Status.FAILED, error_message="node down")
+    reason = why_nothing_planned(source)
+    assert "3 partition(s) failed and have no output" in reason and "blocks_00000000" in reason
+    assert "up to date" not in reason
+    # A newer task that succeeded for a partition takes it off the list.
+    TaskFactory(job=source, status=Task.Status.SUCCEEDED, partitions=["blocks_00000000"])
+    PartitionVersionFactory(dataset="evm.blocks", partition_key="blocks_00000000")
+    assert failed_without_output(source) == ["blocks_00000100", "blocks_00000200"]

@@ -254,7 +254,7 @@ def test_datasets_resource_lists_what_the_user_may_read(analyst, other_analyst, 
     ]
     assert {"column": "miner", "dataset": "acme.copy", "to_column": "miner"} in blocks["downstream"]
     copy = client_for(analyst).get("/api/v1/datasets/acme.copy/").json()
-    assert copy["producer"]["name"] == "dag/mine_copy"
+    assert copy["producer"]["name"] == "acme/mine_copy" and copy["producer"]["dag"] == "dag"
     assert {"column": "block_number", "dataset": "evm.blocks", "from_column": "block_number"} in copy[
         "upstream"
     ]
@@ -277,3 +277,19 @@ def test_execute_is_documented_with_examples(client, analyst):
         "/api/v1/saved-queries/{id}/execute/",
     ]:
         assert path in schema["paths"], path
+
+
+def test_downloads_are_named_after_the_saved_query_and_when_it_ran(analyst, evm_blocks):
+    client = client_for(analyst)
+    adhoc = client.post(EXECUTE, {"sql": "SELECT 1 AS one"}, format="json").json()
+    header = client.get(adhoc["links"]["download"] + "?as=csv")["Content-Disposition"]
+    ran = QueryResult.objects.get(pk=adhoc["id"]).created_at
+    assert header == f'attachment; filename="query-{ran:%Y%m%d-%H%M%S}.csv"'
+
+    saved = SavedQueryFactory(
+        org=analyst.org, user=analyst, name="Daily blocks / miner", query="SELECT 2 AS two"
+    )
+    result = client.post(f"/api/v1/saved-queries/{saved.pk}/execute/", {}, format="json").json()
+    header = client.get(result["links"]["download"])["Content-Disposition"]
+    ran = QueryResult.objects.get(pk=result["id"]).created_at
+    assert header == f'attachment; filename="daily-blocks-miner-{ran:%Y%m%d-%H%M%S}.parquet"'

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from queries.models import QueryResult
+from testkit.factories import OrgFactory, UserFactory
 
 
 def run(*args):
@@ -75,3 +76,13 @@ def test_schedules_are_registered(db):
     ensure_schedules()
     assert Schedule.objects.get(name="queries.purge_results").func == "queries.tasks.query_results_purge"
     assert Schedule.objects.get(name="queries.reap_results").minutes == 1
+
+
+def test_a_superuser_queries_for_any_org_and_others_stay_in_their_own(analyst, evm_blocks, db):
+    root = UserFactory(org=OrgFactory(slug="platform-root"), is_superuser=True, is_staff=True)
+    out = run("SELECT count(*) AS n FROM evm.blocks", "--org", "acme", "--user", root.external_id)
+    assert "200" in out
+    out = run("SELECT count(*) AS n FROM evm.blocks", "--user", root.external_id)
+    assert "200" in out
+    with pytest.raises(CommandError, match="no active user"):
+        run("SELECT 1", "--org", "platform-root", "--user", analyst.external_id)

@@ -7,6 +7,7 @@ import uuid
 from django.core.management.base import CommandError
 
 from orchestration.models import Job, Task
+from orchestration.operators import get_operator
 from versioning.models import PartitionVersion
 
 
@@ -30,8 +31,6 @@ def find_job(reference: str) -> Job:
 
 def why_nothing_planned(job: Job) -> str:
     """One line on why planning ``job`` created no task."""
-    from orchestration.operators import get_operator
-
     if not job.active:
         return "it is paused"
     operator = get_operator(job.operator)
@@ -52,4 +51,29 @@ def why_nothing_planned(job: Job) -> str:
         return f"its inputs ({', '.join(job.input_datasets)}) have no partitions yet"
     if live:
         return f"every stale partition already has a live task ({live} live)"
+    if failed := failed_without_output(job):
+        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        return (
+            f"{len(failed)} partition(s) failed and have no output ({shown}): see the failed tasks' "
+            "errors, then retry them (the task list's Retry action, or POST /api/v1/tasks/<id>/retry/) "
+            "or rebuild with backfill"
+        )
     return "every partition is up to date"
+
+
+def failed_without_output(job: Job) -> list[str]:
+    """Partitions of ``job`` whose newest task failed and that have no output version: "up to date"
+    would hide them."""
+    newest: dict[str, str] = {}
+    for status, partitions in job.tasks.order_by("created_at").values_list("status", "partitions"):
+        for partition in partitions:
+            newest[partition] = status
+    failed = sorted(key for key, status in newest.items() if status == Task.Status.FAILED)
+    if not failed:
+        return []
+    built = set(
+        PartitionVersion.objects.filter(
+            dataset__in=job.output_datasets, partition_key__in=failed
+        ).values_list("partition_key", flat=True)
+    )
+    return [key for key in failed if key not in built]

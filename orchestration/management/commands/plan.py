@@ -3,11 +3,11 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from orchestration.models import Job
+from orchestration.models import Job, Task
 from orchestration.services import job_plan, plan_active_jobs, tasks_dispatch
 from orchestration.services.scheduler import schedule_is_due
 
-from ._jobs import find_job, why_nothing_planned
+from ._jobs import failed_without_output, find_job, why_nothing_planned
 
 
 class Command(BaseCommand):
@@ -43,7 +43,17 @@ def _why_no_job_planned() -> str:
     scheduled = jobs.filter(active=True, activation=Job.Activation.SCHEDULE)
     not_due = sum(1 for job in scheduled if not schedule_is_due(job=job))
     planned = jobs.filter(active=True).exclude(activation=Job.Activation.MANUAL).count() - not_due
-    return (
+    line = (
         f"nothing stale in the {planned} job(s) planned ({paused} paused, {manual} manual "
         f"(use --job or run_job), {not_due} scheduled and not yet due)"
     )
+    failed = {
+        f"{job.org.slug}/{job.name}": len(keys)
+        for job in jobs.filter(active=True, tasks__status=Task.Status.FAILED).select_related("org").distinct()
+        if (keys := failed_without_output(job))
+    }
+    if failed:
+        line += "; partitions that failed and have no output: " + ", ".join(
+            f"{name} ({count})" for name, count in sorted(failed.items())
+        )
+    return line
