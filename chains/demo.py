@@ -1,19 +1,26 @@
-"""The demo pipeline shipped with the platform: chain source -> evm.transfers -> daily stats, and a
-demo-org enrichment with address labels.
+"""The demo pipeline shipped with the platform: two chains side by side, each chain's source ->
+its transfers, daily stats of one chain and transfers per chain per day across both, and a demo-org
+enrichment with address labels.
 
-- ``evm_source`` (platform org) writes evm.blocks / evm.transactions / evm.logs: the deterministic
-  ``synthetic_chain`` source (``layout: evm``, so the data has the real schemas and real ERC-20
-  Transfer logs) on a machine without a node, or ``evm_rpc`` following a real node when
-  ``CHAINLAKE_EVM_RPC_URL`` is set (``CHAINLAKE_EVM_CHAIN_ID``, ``CHAINLAKE_EVM_START_BLOCK`` and
-  ``CHAINLAKE_EVM_CONFIRMATIONS`` tune it).
-- ``evm_transfers`` (platform org, python): ERC-20 Transfer logs decoded with
-  :func:`~chains.convert.decode_transfers`, in Python because values are uint256 and
+- The chains come from the chain registry (the platform org's ``chains`` setting): ``evm`` (chain
+  id 1) and ``base`` (chain id 8453), each ingested by ``ingest_<name>`` (platform org, made by
+  :func:`~chains.services.chains_sync`) into its own namespace. Both are the deterministic
+  ``synthetic_chain`` (``layout: evm``: the real schemas and real ERC-20 Transfer logs) on a machine
+  without a node; with ``CHAINLAKE_EVM_RPC_URL`` set, ``evm`` follows that node with ``evm_rpc``
+  (``CHAINLAKE_EVM_CHAIN_ID``, ``CHAINLAKE_EVM_START_BLOCK`` and ``CHAINLAKE_EVM_CONFIRMATIONS``
+  tune it).
+- ``evm_transfers`` and ``base_transfers`` (platform org, python): each chain's ERC-20 Transfer logs
+  decoded with :func:`~chains.convert.decode_transfers`, in Python because values are uint256 and
   DuckDB has no 256-bit integers.
-- ``evm_daily_transfer_stats`` (platform org, duckdb_sql): transfers per day and token.
+- ``evm_daily_transfer_stats`` (platform org, duckdb_sql): transfers per day and token on ``evm``.
+- ``chain_daily_transfers`` (platform org, duckdb_sql): transfers per chain per day, both chains
+  read at once with UNION ALL (every row carries its chain_id), into
+  ``evm.daily_transfers_by_chain`` where every org reads it.
 - ``labelled_transfers`` (demo org, address_labels): evm.transfers with the labels of the sender,
   recipient and token that the demo org may see.
 
-:func:`demo_pipeline_seed` creates the missing ones and leaves existing ones as staff left them.
+:func:`demo_pipeline_seed` registers the missing chains and creates the missing jobs, and leaves
+existing ones as staff left them.
 """
 
 from __future__ import annotations
@@ -22,19 +29,22 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chains.convert import decode_transfers
 from chains.operators.synthetic_chain import _address
+from chains.registry import ChainEntry, chain_registry, registry_save
 from chains.schema import TRANSFERS_SCHEMA
+from chains.services import SYNTHETIC_SEED, chain_job, chains_sync
 from labels.models import AddressLabel
 from orchestration.models import Job
-from orchestration.services import job_create, job_update
+from orchestration.services import job_create
 from orgs.models import Org, User
 
 DAG_NAME = "evm_demo"
-SYNTHETIC_END_BLOCK = 4999
-SYNTHETIC_SEED = "demo"
+BASE_CHAIN_ID = 8453
+CROSS_CHAIN_DATASET = "evm.daily_transfers_by_chain"
 
 DAILY_STATS_SQL = """
 SELECT CAST(block_timestamp AS DATE) AS day,
@@ -51,6 +61,24 @@ ORDER BY day, token_address
 # No sum of value: values are uint256 decimal strings, and DuckDB's widest integer (HUGEINT, 128
 # bits) would overflow on legitimate token amounts. Exact sums belong in a python step.
 
+# Each chain's datasets live in its own namespace; every row carries chain_id, so reading several
+# chains is a UNION ALL of the same columns.
+CHAIN_DAILY_TRANSFERS_SQL = """
+SELECT chain_id,
+       CAST(block_timestamp AS DATE) AS day,
+       count(*) AS transfers,
+       count(DISTINCT token_address) AS tokens,
+       min(block_number) AS first_block,
+       max(block_number) AS last_block
+FROM (
+    SELECT chain_id, block_timestamp, token_address, block_number FROM evm.transfers
+    UNION ALL
+    SELECT chain_id, block_timestamp, token_address, block_number FROM base.transfers
+)
+GROUP BY ALL
+ORDER BY day, chain_id
+""".strip()
+
 
 def transfers_from_logs(logs: pa.Table) -> pa.Table:
     """The python step behind evm.transfers: one evm.logs partition in, its ERC-20 Transfers out."""
@@ -66,47 +94,39 @@ class JobSpec:
     fields: dict
 
 
-def source_spec(platform: Org, *, rpc_url: str | None) -> JobSpec:
-    """The chain source: evm_rpc on ``rpc_url``, else the synthetic chain."""
-    outputs = ["evm.blocks", "evm.transactions", "evm.logs"]
+def demo_chains(*, rpc_url: str | None) -> list[ChainEntry]:
+    """The demo's chains: ``evm`` (a node when ``rpc_url`` is given) and a synthetic ``base``."""
+    evm = ChainEntry(name="evm", chain_id=1)
     if rpc_url:
-        return JobSpec(
-            platform,
-            "evm_source",
-            {
-                "operator": "evm_rpc",
-                "runtime": "source",
-                "output_datasets": outputs,
-                "execution_strategy": "incremental",
-                "activation": "schedule",
-                "config": {"schedule": "* * * * *"},
-                "source": {
-                    "url": rpc_url,
-                    "chain_id": settings.DEMO_EVM_CHAIN_ID,
-                    "start_block": settings.DEMO_EVM_START_BLOCK,
-                    "confirmations": settings.DEMO_EVM_CONFIRMATIONS,
-                    "max_blocks_per_task": 2000,
-                },
-            },
+        evm = ChainEntry(
+            name="evm",
+            chain_id=settings.DEMO_EVM_CHAIN_ID,
+            rpc_url=rpc_url,
+            start_block=settings.DEMO_EVM_START_BLOCK,
+            confirmations=settings.DEMO_EVM_CONFIRMATIONS,
         )
-    return JobSpec(
-        platform,
-        "evm_source",
-        {
-            "operator": "synthetic_chain",
-            "runtime": "source",
-            "output_datasets": outputs,
-            "execution_strategy": "partitioned",
-            "activation": "reactive",
-            "config": {"end_block": SYNTHETIC_END_BLOCK, "seed": SYNTHETIC_SEED, "layout": "evm"},
-            "source": {},
-        },
-    )
+    return [evm, ChainEntry(name="base", chain_id=BASE_CHAIN_ID)]
 
 
-def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[JobSpec]:
+def register_demo_chains(platform: Org, *, rpc_url: str | None) -> None:
+    """Add the demo chains missing from the registry; registered ones stay as staff left them, except
+    for the explicit switch to a node: with ``rpc_url`` set, ``evm`` is pointed at it."""
+    registered = chain_registry(platform)
+    names = {entry.name for entry in registered}
+    wanted = demo_chains(rpc_url=rpc_url)
+    entries = [*registered, *(entry for entry in wanted if entry.name not in names)]
+    if rpc_url:
+        entries = [
+            wanted[0] if entry.name == "evm" and entry.rpc_url != rpc_url else entry for entry in entries
+        ]
+    if entries != registered:
+        registry_save(entries, platform)
+
+
+def _transfers_job(platform: Org, namespace: str) -> JobSpec:
+    logs = f"{namespace}.logs"
     lineage = [
-        {"output_column": column, "input_dataset": "evm.logs", "input_column": source}
+        {"output_column": column, "input_dataset": logs, "input_column": source}
         for column, source in (
             ("token_address", "address"),
             ("from_address", "topic1"),
@@ -116,21 +136,26 @@ def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[Job
             ("transaction_hash", "transaction_hash"),
         )
     ]
+    return JobSpec(
+        platform,
+        f"{namespace}_transfers",
+        {
+            "operator": "python",
+            "runtime": "python",
+            "input_datasets": [logs],
+            "output_datasets": [f"{namespace}.transfers"],
+            "activation": "reactive",
+            "source": {"callable": "chains.demo:transfers_from_logs"},
+            "config": {"column_lineage": lineage},
+        },
+    )
+
+
+def pipeline_specs(platform: Org, demo: Org) -> list[JobSpec]:
+    """The jobs downstream of the chains' sources."""
     return [
-        source_spec(platform, rpc_url=rpc_url),
-        JobSpec(
-            platform,
-            "evm_transfers",
-            {
-                "operator": "python",
-                "runtime": "python",
-                "input_datasets": ["evm.logs"],
-                "output_datasets": ["evm.transfers"],
-                "activation": "reactive",
-                "source": {"callable": "chains.demo:transfers_from_logs"},
-                "config": {"column_lineage": lineage},
-            },
-        ),
+        _transfers_job(platform, "evm"),
+        _transfers_job(platform, "base"),
         JobSpec(
             platform,
             "evm_daily_transfer_stats",
@@ -141,6 +166,19 @@ def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[Job
                 "output_datasets": ["evm.daily_transfer_stats"],
                 "activation": "reactive",
                 "source": {"sql": DAILY_STATS_SQL},
+                "config": {"partition_mapping": "all"},
+            },
+        ),
+        JobSpec(
+            platform,
+            "chain_daily_transfers",
+            {
+                "operator": "duckdb_sql",
+                "runtime": "sql",
+                "input_datasets": ["evm.transfers", "base.transfers"],
+                "output_datasets": [CROSS_CHAIN_DATASET],
+                "activation": "reactive",
+                "source": {"sql": CHAIN_DAILY_TRANSFERS_SQL},
                 "config": {"partition_mapping": "all"},
             },
         ),
@@ -159,32 +197,29 @@ def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[Job
     ]
 
 
-def _follows(job: Job, rpc_url: str) -> bool:
-    return job.operator == "evm_rpc" and (job.source or {}).get("url") == rpc_url
-
-
 def demo_labels() -> dict[str, str]:
     """Public labels on the synthetic chain's token contracts, so the enrichment shows something."""
     return {_address(SYNTHETIC_SEED, "token", n): f"Demo token {n}" for n in range(3)}
 
 
 def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: str | None) -> list[Job]:
-    """Create the demo jobs that are missing; add the demo labels when ``user`` is given.
-    Idempotent. Returns the jobs.
+    """Register the demo chains and create the demo jobs that are missing; add the demo labels when
+    ``user`` is given. Idempotent. Returns the jobs, the chains' sources first.
 
-    A job that exists is left as it is: staff may have changed it in the admin, and every
+    A chain or job that exists is left as it is: staff may have changed it in the admin, and every
     ``make run`` seeds again. The one exception is the explicit switch to a node: with ``rpc_url``
-    set, a source not yet following that URL is pointed at it.
+    set, the ``evm`` chain is pointed at it.
     """
-    jobs = []
     with transaction.atomic():
-        for spec in pipeline_specs(platform, demo, rpc_url=rpc_url):
-            fields = {"dag_name": DAG_NAME, **spec.fields}
+        register_demo_chains(platform, rpc_url=rpc_url)
+        report = chains_sync(platform)
+        if report.errors:
+            raise ValidationError({f"chain {name}": problem for name, problem in report.errors.items()})
+        jobs = [chain_job(platform, entry) for entry in chain_registry(platform)]
+        for spec in pipeline_specs(platform, demo):
             job = Job.objects.filter(org=spec.org, name=spec.name).first()
             if job is None:
-                job = job_create(org=spec.org, name=spec.name, **fields)
-            elif rpc_url and spec.name == "evm_source" and not _follows(job, rpc_url):
-                job = job_update(job=job, **fields)
+                job = job_create(org=spec.org, name=spec.name, **{"dag_name": DAG_NAME, **spec.fields})
             jobs.append(job)
         if user is not None:
             for address, label in demo_labels().items():

@@ -36,12 +36,15 @@ from chains.convert import (
 from chains.errors import ChainMovedError, MalformedResponseError
 from chains.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
 from chains.schema import (
-    BLOCKS,
+    BLOCKS_KIND,
+    DEFAULT_NAMESPACE,
     DEFAULT_PARTITION_WIDTH,
-    LOGS,
+    LOGS_KIND,
     SCHEMAS,
     SORT_KEYS,
-    TRANSACTIONS,
+    TRANSACTIONS_KIND,
+    dataset_name,
+    kind_of,
     partition_bounds,
     partition_keys,
 )
@@ -107,10 +110,12 @@ def ingest_range(
     partition_width: int = DEFAULT_PARTITION_WIDTH,
     max_reorg_depth: int = DEFAULT_MAX_REORG_DEPTH,
     max_blocks: int | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
 ) -> IngestResult:
     """Read blocks `start`..`end` (None: up to the safe head; at most `max_blocks` of them) with
     their transactions and logs, detect and resolve a reorg below `start`, and return the
-    partition writes. `stored_hashes` must know at least the `max_reorg_depth` + 1 blocks below
+    partition writes, to the datasets of the chain's `namespace` (`<namespace>.blocks`, ...).
+    `stored_hashes` must know at least the `max_reorg_depth` + 1 blocks below
     `start` that were ingested; a block it does not know counts as never ingested."""
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
@@ -161,7 +166,11 @@ def ingest_range(
         )
     )
     log_rows = _read_logs(client, chain_id, first, last, hashes, timestamps)
-    tables = {BLOCKS: block_rows, TRANSACTIONS: transaction_rows, LOGS: log_rows}
+    tables = {
+        dataset_name(namespace, BLOCKS_KIND): block_rows,
+        dataset_name(namespace, TRANSACTIONS_KIND): transaction_rows,
+        dataset_name(namespace, LOGS_KIND): log_rows,
+    }
     return IngestResult(
         chain_id=chain_id,
         first_block=first,
@@ -178,14 +187,14 @@ def ingest_range(
 
 
 def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> tuple[pa.Table, pa.Table]:
-    """evm.blocks and evm.transactions rows of blocks first..last (none when last < first). Each
+    """blocks and transactions rows of blocks first..last (none when last < first). Each
     batch is parsed into Arrow in its fetch thread and converted here while the next batches are on
     the wire."""
     block_parts, transaction_parts = [], []
     for raw in client.stream_blocks(range(first, last + 1), read_blocks_json):
         block_parts.append(blocks_from_raw(chain_id, raw))
         transaction_parts.append(transactions_from_raw(chain_id, raw))
-    blocks = _concatenated(block_parts, BLOCKS)
+    blocks = _concatenated(block_parts, BLOCKS_KIND)
     asked = pa.array(range(first, first + blocks.num_rows), pa.int64())
     answered = pc.equal(blocks["block_number"].combine_chunks(), asked)
     if not pc.all(answered, min_count=0).as_py():
@@ -193,11 +202,11 @@ def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> 
         raise MalformedResponseError(
             f"node {client.node} answered block {blocks['block_number'][index]} for {asked[index]}"
         )
-    return blocks, _concatenated(transaction_parts, TRANSACTIONS)
+    return blocks, _concatenated(transaction_parts, TRANSACTIONS_KIND)
 
 
-def _concatenated(tables: list[pa.Table], dataset: str) -> pa.Table:
-    return pa.concat_tables(tables) if tables else SCHEMAS[dataset].empty_table()
+def _concatenated(tables: list[pa.Table], kind: str) -> pa.Table:
+    return pa.concat_tables(tables) if tables else SCHEMAS[kind].empty_table()
 
 
 @dataclass(frozen=True)
@@ -224,7 +233,7 @@ def _read_logs(
     hashes: Mapping[int, str],
     timestamps: Mapping[int, int],
 ) -> pa.Table:
-    """The logs of blocks first..last as an evm.logs table, converted batch by batch as they come:
+    """The logs of blocks first..last as a logs table, converted batch by batch as they come:
     a range of mainnet blocks has hundreds of thousands of logs. Each log must name the hash of the
     block read."""
     numbers = pa.array(list(timestamps), pa.int64())
@@ -249,7 +258,7 @@ def _read_logs(
                 chain_id, table["block_number"][index].as_py(), table["block_hash"][index], read[index]
             )
         parts.append(table)
-    return _concatenated(parts, LOGS)
+    return _concatenated(parts, LOGS_KIND)
 
 
 def _check_logs_one_by_one(chain_id: int, logs: Sequence[Any], hashes: Mapping[int, str]) -> None:
@@ -295,7 +304,7 @@ def _rows_between(table: pa.Table, low: int, high: int) -> pa.Table:
 def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Table:
     """The partition's content after `write`: its rows below `replace_from_block`, then the new rows,
     in the dataset's row order."""
-    schema = SCHEMAS[write.dataset]
+    schema = SCHEMAS[kind_of(write.dataset)]
     kept = (
         None
         if existing is None
@@ -309,11 +318,10 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
 def _sorted(table: pa.Table, dataset: str) -> pa.Table:
     """`table` in the dataset's row order. A node answers in that order already, and reordering
     copies every column (tens of megabytes a partition), so the copy is made only when needed."""
-    if _in_order(table, SORT_KEYS[dataset]):
+    keys = SORT_KEYS[kind_of(dataset)]
+    if _in_order(table, keys):
         return table
-    return table.take(
-        pc.sort_indices(table, sort_keys=[(column, "ascending") for column in SORT_KEYS[dataset]])
-    )
+    return table.take(pc.sort_indices(table, sort_keys=[(column, "ascending") for column in keys]))
 
 
 def _in_order(table: pa.Table, keys: list[str]) -> bool:

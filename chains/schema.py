@@ -13,16 +13,45 @@ Type choices, for precision first:
 
 Partitions are block ranges of a fixed width: the key `blocks_00012000` holds blocks 12000-12999 at
 width 1000. Every chain dataset uses the same keys, so a downstream job maps partitions one to one.
+
+Each chain writes the same dataset kinds (blocks, transactions, logs, transfers) in a namespace of
+its own (`evm.logs`, `base.logs`): partitions, cursors and reorg invalidations stay per chain, and
+every row carries `chain_id`, so a query reads several chains with UNION ALL. Schemas and row orders
+are therefore keyed by kind; `BLOCKS`, `LOGS`, ... name the datasets of the default namespace.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-BLOCKS = "evm.blocks"
-TRANSACTIONS = "evm.transactions"
-LOGS = "evm.logs"
-TRANSFERS = "evm.transfers"
+BLOCKS_KIND = "blocks"
+TRANSACTIONS_KIND = "transactions"
+LOGS_KIND = "logs"
+TRANSFERS_KIND = "transfers"
+SOURCE_KINDS = (BLOCKS_KIND, TRANSACTIONS_KIND, LOGS_KIND)  # what a source job writes
+
+DEFAULT_NAMESPACE = "evm"
+
+
+def dataset_name(namespace: str, kind: str) -> str:
+    """The dataset of `kind` in a chain's namespace: ("base", "logs") -> "base.logs"."""
+    return f"{namespace}.{kind}"
+
+
+def kind_of(dataset: str) -> str:
+    """The kind of a chain dataset: "base.logs" -> "logs"."""
+    return dataset.rpartition(".")[2]
+
+
+def namespace_of(dataset: str) -> str:
+    """The chain namespace of a dataset: "base.logs" -> "base"."""
+    return dataset.partition(".")[0]
+
+
+BLOCKS = dataset_name(DEFAULT_NAMESPACE, BLOCKS_KIND)
+TRANSACTIONS = dataset_name(DEFAULT_NAMESPACE, TRANSACTIONS_KIND)
+LOGS = dataset_name(DEFAULT_NAMESPACE, LOGS_KIND)
+TRANSFERS = dataset_name(DEFAULT_NAMESPACE, TRANSFERS_KIND)
 
 DEFAULT_PARTITION_WIDTH = 1000
 PARTITION_PREFIX = "blocks_"
@@ -104,22 +133,29 @@ TRANSFERS_SCHEMA = pa.schema(
     ]
 )
 
+# Keyed by kind: the same in every chain's namespace (`SCHEMAS[kind_of("base.logs")]`).
 SCHEMAS: dict[str, pa.Schema] = {
-    BLOCKS: BLOCKS_SCHEMA,
-    TRANSACTIONS: TRANSACTIONS_SCHEMA,
-    LOGS: LOGS_SCHEMA,
-    TRANSFERS: TRANSFERS_SCHEMA,
+    BLOCKS_KIND: BLOCKS_SCHEMA,
+    TRANSACTIONS_KIND: TRANSACTIONS_SCHEMA,
+    LOGS_KIND: LOGS_SCHEMA,
+    TRANSFERS_KIND: TRANSFERS_SCHEMA,
 }
 
-# The row order of each dataset inside a partition: files of the same content are identical.
+# The row order of each kind inside a partition: files of the same content are identical.
 SORT_KEYS: dict[str, list[str]] = {
-    BLOCKS: ["block_number"],
-    TRANSACTIONS: ["block_number", "transaction_index"],
-    LOGS: ["block_number", "log_index"],
-    TRANSFERS: ["block_number", "log_index"],
+    BLOCKS_KIND: ["block_number"],
+    TRANSACTIONS_KIND: ["block_number", "transaction_index"],
+    LOGS_KIND: ["block_number", "log_index"],
+    TRANSFERS_KIND: ["block_number", "log_index"],
 }
 
-SOURCE_DATASETS = (BLOCKS, TRANSACTIONS, LOGS)
+
+def source_datasets(namespace: str = DEFAULT_NAMESPACE) -> tuple[str, ...]:
+    """The datasets a source job writes in `namespace`: blocks, transactions, logs."""
+    return tuple(dataset_name(namespace, kind) for kind in SOURCE_KINDS)
+
+
+SOURCE_DATASETS = source_datasets()
 
 
 def partition_key(block_number: int, width: int = DEFAULT_PARTITION_WIDTH) -> str:

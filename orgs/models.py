@@ -43,12 +43,12 @@ class Org(models.Model):
 
     def save(self, *args, **kwargs):
         # Every write path (admin, API, services, shell) goes through here: no unchecked settings.
-        if errors := org_settings_errors(self.settings):
+        if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        if errors := org_settings_errors(self.settings):
+        if errors := org_settings_errors(self.settings, org_slug=self.slug):
             raise ValidationError({"settings": errors})
 
 

@@ -17,6 +17,14 @@ a typo ("query_timout_seconds") is an error instead of a silently ignored limit.
 | ``retention_days``            | integer | 90      | days kept: finished tasks, alert records (1-3650)    |
 | ``alert_rate_limit_per_minute`` | integer | 600 | most alert deliveries per minute (1-1e6) |
 | ``timezone``                  | string  | "UTC"   | IANA name used to show times and evaluate schedules  |
+| ``chains``                    | array   | []      | platform org only: the chains ingested side by side  |
+
+``chains`` is the chain registry: one object per chain, ``{"name": "base", "chain_id": 8453,
+"rpc_url": "https://...", "confirmations": 12, "reorg_window": 64, "partition_width": 1000,
+"start_block": 0, "end_block": null}``; only ``name`` (the chain's dataset namespace, one of the
+system namespaces) and ``chain_id`` are required, and without ``rpc_url`` the chain is the synthetic
+demo chain. Apps above this one add checks of their own keys with :func:`register_settings_check`
+(the chain registry's checks live with chain ingestion), run on every write like the schema.
 
 The query limits (memory, threads, temp space, timeout, sync rows, result sizes) also have a platform
 ceiling each (``settings.ORG_SETTING_CEILINGS``, from ``CHAINLAKE_MAX_*``): a value above it is
@@ -28,6 +36,7 @@ hands it out (Arrow bytes) and the file written.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -45,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "retention_days": 90,
     "alert_rate_limit_per_minute": 600,
     "timezone": "UTC",
+    "chains": [],
 }
 
 
@@ -74,14 +84,50 @@ ORG_SETTINGS_SCHEMA: dict[str, Any] = {
         ),
         "alert_rate_limit_per_minute": _integer(1, 1_000_000, "Most alert deliveries per minute."),
         "timezone": {"type": "string", "minLength": 1, "description": "IANA time zone name."},
+        "chains": {
+            "type": "array",
+            "description": "Platform org only: the chains ingested, each into its own dataset namespace.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "chain_id"],
+                "properties": {
+                    "name": {"type": "string", "description": "The chain's dataset namespace (evm, base)."},
+                    "chain_id": _integer(1, 2**63 - 1, "The chain id the node must serve."),
+                    "rpc_url": {"type": "string", "description": "JSON-RPC node; absent: a synthetic chain."},
+                    "confirmations": _integer(0, 100_000, "Blocks a block must be buried under."),
+                    "reorg_window": _integer(1, 100_000, "Deepest reorg handled without a person."),
+                    "partition_width": _integer(1, 10_000_000, "Blocks per partition."),
+                    "start_block": _integer(0, 2**63 - 1, "First block ingested."),
+                    "end_block": {
+                        "type": ["integer", "null"],
+                        "minimum": 0,
+                        "description": "Last block ingested (null: follow the head).",
+                    },
+                },
+            },
+        },
     },
 }
 
 _VALIDATOR = jsonschema.Draft202012Validator(ORG_SETTINGS_SCHEMA)
 
 
-def org_settings_errors(value: Any) -> list[str]:
-    """Every problem with ``value`` as one line each (``key: reason``); empty when it is valid."""
+# Checks that apps above this one register for keys whose meaning they own: each gets the settings
+# (already valid against the schema) and the org's slug, and returns ``key: reason`` lines.
+SettingsCheck = Callable[[dict, str | None], list[str]]
+_checks: list[SettingsCheck] = []
+
+
+def register_settings_check(check: SettingsCheck) -> None:
+    """Run ``check`` on every settings write, after the schema (idempotent)."""
+    if check not in _checks:
+        _checks.append(check)
+
+
+def org_settings_errors(value: Any, *, org_slug: str | None = None) -> list[str]:
+    """Every problem with ``value`` as one line each (``key: reason``); empty when it is valid.
+    ``org_slug`` is the org whose settings these are, for checks that depend on it."""
     errors = []
     for error in sorted(_VALIDATOR.iter_errors(value), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(part) for part in error.absolute_path) or "settings"
@@ -96,6 +142,9 @@ def org_settings_errors(value: Any) -> list[str]:
             zoneinfo.ZoneInfo(value["timezone"])
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             errors.append(f"timezone: {value['timezone']!r} is not an IANA time zone name")
+    if not errors and isinstance(value, dict):
+        for check in _checks:
+            errors.extend(check(value, org_slug))
     return errors
 
 

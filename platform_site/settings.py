@@ -112,7 +112,7 @@ STATIC_ROOT = DATA_DIR / "static"
 # The org that owns the platform's own jobs (chain ingestion, shared derived datasets) and the
 # system namespaces every org may read.
 PLATFORM_ORG_SLUG = os.environ.get("CHAINLAKE_PLATFORM_ORG", "platform")
-SYSTEM_NAMESPACES = env_list("CHAINLAKE_SYSTEM_NAMESPACES", ["evm"])
+SYSTEM_NAMESPACES = env_list("CHAINLAKE_SYSTEM_NAMESPACES", ["evm", "base"])
 
 STORAGE_URL = storage_url(DATA_DIR)
 RESULT_STORAGE_URL = os.environ.get("RESULT_STORAGE_URL") or f"{STORAGE_URL}/_results"

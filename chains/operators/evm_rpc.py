@@ -1,7 +1,10 @@
 """``evm_rpc``: ingest blocks, transactions and logs from an Ethereum JSON-RPC node, through reorgs.
 
-A cursor-driven source (``execution_strategy: incremental``, usually ``activation: schedule``):
-each task reads from the block after its cursor (``dataset_cursors`` on ``evm.blocks``) up to the
+A cursor-driven source (``execution_strategy: incremental``, usually ``activation: schedule``) of
+one chain, writing ``<ns>.blocks`` and optionally ``<ns>.transactions`` and ``<ns>.logs`` in one
+namespace ``ns`` of the job's (``evm`` for mainnet, ``base`` for another chain): each chain keeps
+its partitions, cursor, reorg invalidations and outages to itself.
+Each task reads from the block after its cursor (``dataset_cursors`` on ``<ns>.blocks``) up to the
 node's head minus ``confirmations`` (at most ``max_blocks_per_task`` blocks), and writes the
 block-range partitions it touched, merged with their current content. When the first new block
 does not build on the stored one below it, :func:`~chains.ingest.ingest_range` walks back
@@ -43,12 +46,14 @@ from chains.client import EvmRpcClient, RetryPolicy
 from chains.errors import EvmSourceError
 from chains.ingest import DEFAULT_MAX_REORG_DEPTH, PartitionWrite, ingest_range, merge_partition
 from chains.schema import (
-    BLOCKS,
+    BLOCKS_KIND,
+    DEFAULT_NAMESPACE,
     DEFAULT_PARTITION_WIDTH,
-    LOGS,
     PARTITION_PREFIX,
-    SOURCE_DATASETS,
-    TRANSACTIONS,
+    SOURCE_KINDS,
+    dataset_name,
+    kind_of,
+    namespace_of,
     partition_keys,
 )
 from orchestration.operators import register
@@ -70,6 +75,12 @@ _INT_FIELDS: dict[str, tuple[int | None, int]] = {
     "rpc_max_attempts": (5, 1),
 }
 _KNOWN = {"url", "end_block", "rpc_timeout_seconds", *_INT_FIELDS}
+# What an unset key of ``source`` means.
+SOURCE_DEFAULTS: dict[str, Any] = {
+    **{name: default for name, (default, _) in _INT_FIELDS.items()},
+    "end_block": None,
+    "rpc_timeout_seconds": 30,
+}
 
 
 @dataclass(frozen=True)
@@ -148,15 +159,40 @@ def _current_partition(ctx: TaskContext, dataset: str, key: str) -> pa.Table | N
     return None if current is None else ctx.storage.read_table(current.location)
 
 
-def stored_block_hashes(ctx: TaskContext, *, below: int, depth: int, width: int) -> dict[int, str]:
+def output_namespace_error(outputs: list[str], operator: str, kinds: tuple[str, ...]) -> str | None:
+    """Why ``outputs`` are not the datasets of one chain namespace (``<ns>.blocks`` and some of
+    the other ``kinds``), or None. Every chain writes a namespace of its own."""
+    namespaces = sorted({namespace_of(dataset) for dataset in outputs})
+    expected = ", ".join(f"<ns>.{kind}" for kind in kinds)
+    if len(namespaces) > 1:
+        return (
+            f"{operator} writes one chain's namespace, not {', '.join(namespaces)}: "
+            f"use one job per chain ({expected})"
+        )
+    unknown = sorted(dataset for dataset in outputs if "." not in dataset or kind_of(dataset) not in kinds)
+    if unknown or not outputs:
+        return f"{operator} writes some of {expected} in one namespace; not {', '.join(unknown) or 'nothing'}"
+    return None
+
+
+def chain_namespace(job) -> str:
+    """The namespace of a source job's chain: the one namespace of its outputs."""
+    outputs = job.output_datasets or [DEFAULT_NAMESPACE]
+    return namespace_of(outputs[0])
+
+
+def stored_block_hashes(
+    ctx: TaskContext, *, below: int, depth: int, width: int, blocks_dataset: str
+) -> dict[int, str]:
     """block_number -> block_hash of the ``depth`` + 1 stored blocks under ``below`` (from the
-    current evm.blocks partitions), what the reorg walk compares the node's chain against."""
+    current partitions of the chain's blocks dataset), what the reorg walk compares the node's
+    chain against."""
     low = max(0, below - depth - 1)
     if below <= 0:
         return {}
     hashes: dict[int, str] = {}
     for key in partition_keys(low, below - 1, width):
-        table = _current_partition(ctx, BLOCKS, key)
+        table = _current_partition(ctx, blocks_dataset, key)
         if table is None:
             continue
         for number, block_hash in zip(
@@ -201,11 +237,13 @@ class EvmRpcOperator(Operator):
         problems = source_errors(job.source)
         if problems:
             errors["source"] = "evm_rpc " + "; ".join(problems)
-        outputs = set(job.output_datasets)
-        if not outputs <= set(SOURCE_DATASETS) or BLOCKS not in outputs:
+        outputs = list(job.output_datasets or [])
+        if problem := output_namespace_error(outputs, "evm_rpc", SOURCE_KINDS):
+            errors["output_datasets"] = problem
+        elif dataset_name(chain_namespace(job), BLOCKS_KIND) not in outputs:
             errors["output_datasets"] = (
-                f"evm_rpc writes {BLOCKS} (it keeps the block hashes reorgs are checked against) and "
-                f"optionally {TRANSACTIONS}, {LOGS}"
+                f"evm_rpc writes {dataset_name(chain_namespace(job), BLOCKS_KIND)} (it keeps the block "
+                "hashes reorgs are checked against) and optionally the transactions and logs beside it"
             )
         if job.input_datasets:
             errors["input_datasets"] = "a source job has no input datasets"
@@ -217,19 +255,26 @@ class EvmRpcOperator(Operator):
 
     def column_lineage(self, job) -> list[tuple[str, str, str, str]]:
         # Transactions and logs carry their block's time and hash, read from the block.
+        blocks = dataset_name(chain_namespace(job), BLOCKS_KIND)
         return [
-            (dataset, column, BLOCKS, column)
+            (dataset, column, blocks, column)
             for dataset in job.output_datasets
-            if dataset != BLOCKS
+            if dataset != blocks
             for column in ("block_hash", "block_timestamp")
         ]
 
     def run(self, ctx: TaskContext) -> None:
         source = parse_source(ctx.job.source)
-        cursor = ctx.cursor(BLOCKS)
+        namespace = chain_namespace(ctx.job)
+        blocks = dataset_name(namespace, BLOCKS_KIND)
+        cursor = ctx.cursor(blocks)
         start = source.start_block if cursor in (None, "") else int(cursor) + 1
         hashes = stored_block_hashes(
-            ctx, below=start, depth=source.max_reorg_depth, width=source.partition_width
+            ctx,
+            below=start,
+            depth=source.max_reorg_depth,
+            width=source.partition_width,
+            blocks_dataset=blocks,
         )
         try:
             with source.client() as client:
@@ -241,6 +286,7 @@ class EvmRpcOperator(Operator):
                     partition_width=source.partition_width,
                     max_reorg_depth=source.max_reorg_depth,
                     max_blocks=source.max_blocks_per_task,
+                    namespace=namespace,
                 )
         except EvmSourceError as exc:
             error = OperatorError if exc.transient else PermanentOperatorError
@@ -251,8 +297,9 @@ class EvmRpcOperator(Operator):
                 ctx, written={(w.dataset, w.partition_key) for w in result.writes}, up_to=result.last_block
             )
         if result.cursor_value is not None:
-            ctx.advance_cursor(BLOCKS, CURSOR_COLUMN, result.cursor_value)
+            ctx.advance_cursor(blocks, CURSOR_COLUMN, result.cursor_value)
         if result.reorg is not None:
+            # The job's own datasets only: another chain's namespace never hears of this reorg.
             for dataset in ctx.job.output_datasets:
                 ctx.invalidate(
                     dataset,

@@ -1,8 +1,9 @@
 """``synthetic_chain``: deterministic demo blocks, transactions and logs, so the platform runs with
 no chain node. Same config, same bytes: a rebuild reproduces the partition exactly.
 
-Writes ``evm.blocks``, ``evm.transactions`` and ``evm.logs`` (whichever are in
-``output_datasets``) in block-range partitions named ``blocks_<first block, 8 digits>``.
+Writes ``<ns>.blocks``, ``<ns>.transactions`` and ``<ns>.logs`` (whichever are in
+``output_datasets``, all in one namespace ``ns``: ``evm``, ``base``, ...) in block-range partitions
+named ``blocks_<first block, 8 digits>``.
 
 ``config``: ``chain_id`` (1), ``start_block`` (0), ``end_block`` (inclusive, required),
 ``partition_size`` (1000), ``txs_per_block`` (3), ``logs_per_tx`` (1), ``seed`` (0), ``layout``
@@ -18,10 +19,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from chains.operators.evm_rpc import output_namespace_error
+from chains.schema import SOURCE_KINDS, kind_of
 from orchestration.operators import register
 from orchestration.operators.base import Operator, TaskContext
 
-OUTPUTS = ("evm.blocks", "evm.transactions", "evm.logs")
 LAYOUTS = ("compact", "evm")
 GENESIS_TIME = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 
@@ -57,7 +59,8 @@ def _settings(config: dict) -> dict:
 
 
 def generate(config: dict, key: str) -> dict[str, pa.Table]:
-    """The three tables of one block-range partition."""
+    """The three tables of one block-range partition, keyed by the default namespace's dataset
+    names (the tables of ``<ns>.logs`` are those of ``evm.logs``: the chain is in ``chain_id``)."""
     s = _settings(config)
     if s["layout"] == "evm":
         return generate_evm_layout(s, key)
@@ -260,9 +263,9 @@ class SyntheticChainOperator(Operator):
                 "synthetic_chain needs integer end_block >= start_block >= 0, partition_size >= 1 and "
                 f"layout one of {', '.join(LAYOUTS)}"
             )
-        extra = set(job.output_datasets) - set(OUTPUTS)
-        if extra or not job.output_datasets:
-            errors["output_datasets"] = "synthetic_chain writes some of " + ", ".join(OUTPUTS)
+        outputs = list(job.output_datasets or [])
+        if problem := output_namespace_error(outputs, "synthetic_chain", SOURCE_KINDS):
+            errors["output_datasets"] = problem
         if job.input_datasets:
             errors["input_datasets"] = "a source job has no input datasets"
         return errors
@@ -275,6 +278,6 @@ class SyntheticChainOperator(Operator):
 
     def run(self, ctx: TaskContext) -> None:
         for key in ctx.partitions:
-            tables = generate(ctx.job.config, key)
+            tables = {kind_of(dataset): table for dataset, table in generate(ctx.job.config, key).items()}
             for dataset in ctx.job.output_datasets:
-                ctx.write(dataset, key, tables[dataset])
+                ctx.write(dataset, key, tables[kind_of(dataset)])

@@ -1,10 +1,12 @@
-"""The demo pipeline `make run` seeds: idempotent, and it runs to completion on the synthetic chain."""
+"""The demo pipeline `make run` seeds: idempotent, and it runs to completion on two synthetic chains
+side by side, each in its own namespace, with a job reading both at once."""
 
 import pyarrow as pa
 import pytest
 from django.core.management import call_command
 
-from chains.demo import demo_labels
+from chains.demo import CROSS_CHAIN_DATASET, demo_labels
+from chains.registry import chain_registry
 from orchestration.models import Job
 from orchestration.services import plan_active_jobs
 from orgs.models import Org, platform_org
@@ -32,7 +34,11 @@ def test_the_demo_pipeline_seeds_once_and_runs_to_completion(run_tasks):
     first = {job.id: job.config_hash for job in Job.objects.all()}
     call_command("seed_demo_pipeline", quiet=True)
     assert {job.id: job.config_hash for job in Job.objects.all()} == first
-    assert len(first) == 4
+    assert len(first) == 7
+    assert [(c.name, c.chain_id, c.synthetic) for c in chain_registry()] == [
+        ("evm", 1, True),
+        ("base", 8453, True),
+    ]
 
     plan_active_jobs()
     run_tasks()
@@ -48,15 +54,31 @@ def test_the_demo_pipeline_seeds_once_and_runs_to_completion(run_tasks):
     assert {a: labels[a] for a in demo_labels()} == demo_labels()
     assert None in labels.values()  # unlabelled tokens stay null
 
+    # The second chain: its own namespace, its own chain id on every row.
+    base_blocks, base_transfers = dataset("base.blocks"), dataset("base.transfers")
+    assert base_blocks.num_rows == 5000
+    assert set(blocks["chain_id"].to_pylist()) == {1} and set(base_blocks["chain_id"].to_pylist()) == {8453}
+    assert set(base_transfers["chain_id"].to_pylist()) == {8453}
+    assert set(base_blocks["block_hash"].to_pylist()).isdisjoint(blocks["block_hash"].to_pylist())
+    # ... and the job reading both chains at once.
+    by_chain = dataset(CROSS_CHAIN_DATASET)
+    totals: dict[int, int] = {}
+    for chain_id, count in zip(
+        by_chain["chain_id"].to_pylist(), by_chain["transfers"].to_pylist(), strict=True
+    ):
+        totals[chain_id] = totals.get(chain_id, 0) + count
+    assert totals == {1: transfers.num_rows, 8453: base_transfers.num_rows}
+
 
 def test_a_node_url_switches_the_source_to_evm_rpc(monkeypatch):
     call_command("seed_demo_pipeline", quiet=True)
     monkeypatch.setenv("CHAINLAKE_EVM_RPC_URL", "http://127.0.0.1:8545")
     call_command("seed_demo_pipeline", quiet=True)
-    source = Job.objects.get(name="evm_source")
+    source = Job.objects.get(name="ingest_evm")
     assert (source.operator, source.source["url"], source.execution_strategy) == (
         "evm_rpc",
         "http://127.0.0.1:8545",
         "incremental",
     )
-    assert Job.objects.count() == 4
+    assert Job.objects.get(name="ingest_base").operator == "synthetic_chain"  # the other chain stays
+    assert Job.objects.count() == 7

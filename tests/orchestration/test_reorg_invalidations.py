@@ -176,7 +176,7 @@ def test_seeding_the_demo_again_keeps_admin_edits():
     call_command("seed_demo_pipeline", quiet=True)
     daily = Job.objects.get(name="evm_daily_transfer_stats")
     job_update(job=daily, scaling={"max_concurrency": 1}, activation="manual")
-    source = Job.objects.get(name="evm_source")
+    source = Job.objects.get(name="ingest_evm")
     job_update(job=source, config={**source.config, "end_block": 999})
 
     call_command("seed_demo_pipeline", quiet=True)
@@ -185,4 +185,4 @@ def test_seeding_the_demo_again_keeps_admin_edits():
     source.refresh_from_db()
     assert (daily.scaling, daily.activation) == ({"max_concurrency": 1}, "manual")
     assert source.config["end_block"] == 999
-    assert Job.objects.count() == 4
+    assert Job.objects.count() == 7

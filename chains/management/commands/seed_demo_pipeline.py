@@ -1,8 +1,10 @@
-"""Create the demo pipeline (chain source -> evm.transfers -> daily stats, labels for the demo org).
+"""Create the demo pipeline: the chains ``evm`` and ``base`` in the chain registry with their
+ingestion jobs, each chain's transfers, daily stats, transfers per chain per day, and labels for the
+demo org.
 
 Idempotent: run by ``seed_demo`` on every ``make run``; creates what is missing and never undoes an
-edit made in the admin. With ``CHAINLAKE_EVM_RPC_URL`` set the source follows that node (``evm_rpc``);
-without it the synthetic chain feeds the same pipeline.
+edit made in the admin. With ``CHAINLAKE_EVM_RPC_URL`` set the ``evm`` chain follows that node
+(``evm_rpc``); without it synthetic chains feed the same pipeline.
 """
 
 import os
@@ -33,5 +35,5 @@ class Command(BaseCommand):
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
             raise CommandError(f"the demo pipeline is invalid: {problems}") from None
         if not quiet:
-            source = f"evm_rpc on {RPC_URL_ENV}" if rpc_url else "the synthetic chain"
-            self.stdout.write(f"Demo pipeline: {len(jobs)} jobs, source {source}")
+            source = f"evm_rpc on {RPC_URL_ENV}" if rpc_url else "a synthetic chain"
+            self.stdout.write(f"Demo pipeline: {len(jobs)} jobs, chains evm ({source}) and base (synthetic)")
