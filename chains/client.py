@@ -57,6 +57,10 @@ from platform_site import outbound
 # of EIP-1474 used by geth, Infura and Alchemy for rate limits and oversized requests.
 TRANSIENT_RPC_CODES = frozenset({-32005})
 _RATE_LIMIT_WORDS = ("rate limit", "too many requests", "limit exceeded")
+# How a node says it does not serve a method: -32601 (method not found) by the JSON-RPC spec, or
+# another code with one of these words (providers differ).
+METHOD_NOT_FOUND = -32601
+_UNSUPPORTED_WORDS = ("method not found", "not supported", "unsupported", "does not exist", "not available")
 
 Parsed = TypeVar("Parsed")
 
@@ -148,6 +152,8 @@ class EvmRpcClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
+        # Whether the node serves eth_getBlockReceipts: unknown until the first receipts read.
+        self.block_receipts_supported: bool | None = None
         self._http, self._path, self._headers = _pinned_pool(
             url, address, size=concurrency, timeout=timeout_seconds
         )
@@ -231,6 +237,66 @@ class EvmRpcClient:
             split,
             spread=True,
         )
+
+    def stream_receipts(
+        self,
+        blocks: Sequence[tuple[int, Sequence[str]]],
+        parse: Callable[[list[msgspec.Raw]], Parsed],
+    ) -> Iterator[Parsed]:
+        """The receipts of the transactions of `blocks` (block number, its transaction hashes in
+        order), as `parse` of each batch's raw receipt objects in that order, run in the fetch
+        threads. One `eth_getBlockReceipts` per block with transactions where the node has it, else
+        one `eth_getTransactionReceipt` per transaction; which one is found out on the first read
+        and kept for the client's life, so a node without the method is asked once. A block or
+        transaction the node no longer knows is a transient ChainMovedError. The receipts are not
+        checked against the blocks here (`convert.with_receipts` does)."""
+        blocks = [(number, hashes) for number, hashes in blocks if hashes]
+        calls = [("eth_getBlockReceipts", [hex(number)]) for number, _ in blocks]
+
+        def split(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
+            return parse(self._split_block_receipts(calls, results))
+
+        if self.block_receipts_supported is None and calls:
+            # The first batch goes alone: a node without the method is asked one request's worth.
+            try:
+                first = list(self._stream(calls[: self.batch_size], split))
+            except RpcError as exc:
+                if not _unsupported(exc):
+                    raise
+                self.block_receipts_supported = False
+            else:
+                self.block_receipts_supported = True
+                yield from first
+                calls = calls[self.batch_size :]
+        if self.block_receipts_supported is not False:
+            yield from self._stream(calls, split)
+            return
+
+        def checked(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
+            for (_, (tx_hash,)), receipt in zip(calls, results, strict=True):
+                if bytes(receipt) == _NULL:
+                    raise ChainMovedError(f"node {self.node} has no receipt of transaction {tx_hash}")
+            return parse(results)
+
+        receipt_calls = [
+            ("eth_getTransactionReceipt", [tx_hash]) for _, hashes in blocks for tx_hash in hashes
+        ]
+        yield from self._stream(receipt_calls, checked)
+
+    def _split_block_receipts(
+        self, calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]
+    ) -> list[msgspec.Raw]:
+        receipts: list[msgspec.Raw] = []
+        for (_, (number,)), answer in zip(calls, results, strict=True):
+            if bytes(answer) == _NULL:
+                raise ChainMovedError(f"node {self.node} has no receipts of block {int(number, 16)}")
+            try:
+                receipts.extend(_RAW_LIST.decode(answer))
+            except msgspec.DecodeError:
+                raise MalformedResponseError(
+                    f"node {self.node} sent no receipt list for block {int(number, 16)}"
+                ) from None
+        return receipts
 
     def get_blocks(self, numbers: Sequence[int], *, full_transactions: bool = True) -> list[dict[str, Any]]:
         """Blocks by number as decoded JSON, in the order asked (see `stream_blocks`)."""
@@ -473,6 +539,12 @@ def _pinned_pool(
         pool = urllib3.HTTPConnectionPool(str(address), parts.port or 80, **options)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return pool, path, headers
+
+
+def _unsupported(error: RpcError) -> bool:
+    """Whether a node's error says it does not serve the method (rather than refusing its params)."""
+    message = str(error).lower()
+    return error.code == METHOD_NOT_FOUND or any(word in message for word in _UNSUPPORTED_WORDS)
 
 
 def _decoded(result: msgspec.Raw) -> Any:

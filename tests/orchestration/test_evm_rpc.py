@@ -252,6 +252,37 @@ def test_a_misbehaving_node_fails_the_attempt_then_the_retry_ingests_it_whole(ch
     ]
 
 
+def test_receipts_that_disagree_with_their_block_retry_the_task_and_write_nothing(chain, run_tasks):
+    chain.mine_random_blocks(4)
+    job = source_job(chain)
+
+    def swapped(request, reply):
+        receipts = reply.get("result")
+        if request["method"] == "eth_getBlockReceipts" and receipts and len(receipts) > 1:
+            return {**reply, "result": [receipts[1], receipts[0], *receipts[2:]]}
+        return reply
+
+    chain.mine(chain.random_transfers(3))
+    chain.answer_hook = swapped
+    job_run_now(job=job)
+    tasks_dispatch(enqueue=False)
+    task_execute(task_id=Task.objects.get(job=job).id)
+    task = Task.objects.get(job=job)
+    assert task.status == "pending" and task.next_retry_at is not None
+    assert "MalformedResponseError" in task.error_message and "receipt" in task.error_message
+    assert not PartitionVersion.objects.exists()
+
+    chain.answer_hook = None
+    Task.objects.filter(job=job).update(next_retry_at=None)
+    run_tasks()
+    assert Task.objects.get(job=job).status == "succeeded"
+    transactions = dataset("evm.transactions")
+    assert transactions["status"].to_pylist() == [
+        int(chain.rpc("eth_getTransactionReceipt", [tx_hash])["status"], 16)
+        for tx_hash in transactions["transaction_hash"].to_pylist()
+    ]
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
