@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -154,6 +154,7 @@ class EvmRpcClient:
         self._verified_chain_id: int | None = None
         # Whether the node serves eth_getBlockReceipts: unknown until the first receipts read.
         self.block_receipts_supported: bool | None = None
+        self._receipts_probe = threading.Lock()
         self._http, self._path, self._headers = _pinned_pool(
             url, address, size=concurrency, timeout=timeout_seconds
         )
@@ -256,21 +257,23 @@ class EvmRpcClient:
         def split(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
             return parse(self._split_block_receipts(calls, results))
 
+        first: list[Parsed] = []
         if self.block_receipts_supported is None and calls:
-            # The first batch goes alone: a node without the method is asked one request's worth.
-            try:
-                first = list(self._stream(calls[: self.batch_size], split))
-            except RpcError as exc:
-                if not _unsupported(exc):
-                    raise
-                self.block_receipts_supported = False
-            else:
-                self.block_receipts_supported = True
-                yield from first
-                calls = calls[self.batch_size :]
+            # One probe at a time (fetch threads read receipts concurrently), a batch on its own: a
+            # node without the method is asked one request's worth, once.
+            with self._receipts_probe:
+                if self.block_receipts_supported is None:
+                    try:
+                        first = list(self._stream(calls[: self.batch_size], split))
+                    except RpcError as exc:
+                        if not _unsupported(exc):
+                            raise
+                        self.block_receipts_supported = False
+                    else:
+                        self.block_receipts_supported = True
+                        calls = calls[self.batch_size :]
         if self.block_receipts_supported is not False:
-            yield from self._stream(calls, split)
-            return
+            return chain(first, self._stream(calls, split))
 
         def checked(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
             for (_, (tx_hash,)), receipt in zip(calls, results, strict=True):
@@ -281,7 +284,7 @@ class EvmRpcClient:
         receipt_calls = [
             ("eth_getTransactionReceipt", [tx_hash]) for _, hashes in blocks for tx_hash in hashes
         ]
-        yield from self._stream(receipt_calls, checked)
+        return self._stream(receipt_calls, checked)
 
     def _split_block_receipts(
         self, calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]

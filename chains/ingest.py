@@ -182,12 +182,18 @@ def ingest_range(
 
 def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> tuple[pa.Table, pa.Table]:
     """evm.blocks and evm.transactions rows of blocks first..last (none when last < first). Each
-    batch is parsed into Arrow in its fetch thread and converted here while the next batches are on
-    the wire."""
+    batch of blocks is parsed and converted in its fetch thread, which then reads the receipts of
+    its transactions, while the next batches are on the wire."""
+
+    def converted(raw_blocks: list[msgspec.Raw]) -> tuple[pa.Table, pa.Table]:
+        raw = read_blocks_json(raw_blocks)
+        blocks = blocks_from_raw(chain_id, raw)
+        return blocks, _with_receipts(client, transactions_from_raw(chain_id, raw))
+
     block_parts, transaction_parts = [], []
-    for raw in client.stream_blocks(range(first, last + 1), read_blocks_json):
-        block_parts.append(blocks_from_raw(chain_id, raw))
-        transaction_parts.append(transactions_from_raw(chain_id, raw))
+    for blocks, transactions in client.stream_blocks(range(first, last + 1), converted):
+        block_parts.append(blocks)
+        transaction_parts.append(transactions)
     blocks = _concatenated(block_parts, BLOCKS)
     asked = pa.array(range(first, first + blocks.num_rows), pa.int64())
     answered = pc.equal(blocks["block_number"].combine_chunks(), asked)
@@ -196,7 +202,7 @@ def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> 
         raise MalformedResponseError(
             f"node {client.node} answered block {blocks['block_number'][index]} for {asked[index]}"
         )
-    return blocks, _with_receipts(client, _concatenated(transaction_parts, TRANSACTIONS))
+    return blocks, _concatenated(transaction_parts, TRANSACTIONS)
 
 
 def _with_receipts(client: EvmRpcClient, transactions: pa.Table) -> pa.Table:
@@ -204,13 +210,13 @@ def _with_receipts(client: EvmRpcClient, transactions: pa.Table) -> pa.Table:
     transaction from a node without eth_getBlockReceipts) and checked to be their receipts."""
     if not transactions.num_rows:
         return transactions
-    numbers = transactions["block_number"].to_pylist()
-    hashes = transactions["transaction_hash"].to_pylist()
     per_block: dict[int, list[str]] = {}
-    for number, tx_hash in zip(numbers, hashes, strict=True):
+    for number, tx_hash in zip(
+        transactions["block_number"].to_pylist(), transactions["transaction_hash"].to_pylist(), strict=True
+    ):
         per_block.setdefault(number, []).append(tx_hash)
     parts = list(client.stream_receipts(list(per_block.items()), read_receipts_json))
-    return with_receipts(transactions.combine_chunks(), pa.concat_tables(parts).combine_chunks())
+    return with_receipts(transactions, pa.concat_tables(parts).combine_chunks())
 
 
 def _concatenated(tables: list[pa.Table], dataset: str) -> pa.Table:
