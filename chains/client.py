@@ -98,6 +98,15 @@ class RetryPolicy:
         return min(delay, self.max_delay_seconds)
 
 
+@dataclass(frozen=True)
+class CallOutcome:
+    """One call of a batch where calls may fail on their own: its decoded result, or the node's
+    error message for it (and then `result` is None)."""
+
+    result: Any = None
+    error: str | None = None
+
+
 @dataclass
 class RpcStats:
     """Counters a caller can report (requests sent, retries done)."""
@@ -301,6 +310,26 @@ class EvmRpcClient:
                 ) from None
         return receipts
 
+    def batch_outcomes(self, calls: Sequence[tuple[str, list[Any]]]) -> list[CallOutcome]:
+        """Many calls as JSON-RPC batches (see `stream`), where a call the node refuses for good
+        (a contract call that reverts) is that call's outcome instead of the whole read's failure.
+        Outcomes in the order of calls."""
+        return [
+            outcome
+            for answer in self._stream(calls, lambda _, outcomes: outcomes, send=self._send_batch_outcomes)
+            for outcome in answer
+        ]
+
+    def eth_calls(
+        self, calls: Sequence[tuple[str, str]], *, block: str | int = "latest"
+    ) -> list[CallOutcome]:
+        """`eth_call` of each (contract address, 0x-hex call data) at `block` (a tag such as
+        "latest", or a number), batched; each outcome's `result` is the returned bytes, or its
+        `error` says why there are none (a revert, an answer that is not hex data)."""
+        tag = hex(block) if isinstance(block, int) else block
+        outcomes = self.batch_outcomes([("eth_call", [{"to": to, "data": data}, tag]) for to, data in calls])
+        return [_as_bytes(outcome) for outcome in outcomes]
+
     def get_blocks(self, numbers: Sequence[int], *, full_transactions: bool = True) -> list[dict[str, Any]]:
         """Blocks by number as decoded JSON, in the order asked (see `stream_blocks`)."""
         numbers = list(numbers)
@@ -352,16 +381,19 @@ class EvmRpcClient:
     def _stream(
         self,
         calls: Sequence[tuple[str, list[Any]]],
-        handle: Callable[[list[tuple[str, list[Any]]], list[msgspec.Raw]], Parsed],
+        handle: Callable[[list[tuple[str, list[Any]]], list[Any]], Parsed],
         *,
         spread: bool = False,
+        send: Callable[[list[tuple[str, list[Any]]]], list[Any]] | None = None,
     ) -> Iterator[Parsed]:
-        """`stream`, with `handle` given each batch's calls beside their results."""
+        """`stream`, with `handle` given each batch's calls beside their results (as `send` gives
+        them: raw results by default)."""
+        send = send or self._send_batch
         size = self._chunk_size(len(calls), spread=spread)
         chunks = [list(calls[offset : offset + size]) for offset in range(0, len(calls), size)]
 
         def fetch(chunk: list[tuple[str, list[Any]]]) -> Parsed:
-            return handle(chunk, self._with_retries(lambda: self._send_batch(chunk)))
+            return handle(chunk, self._with_retries(lambda: send(chunk)))
 
         if len(chunks) <= 1 or self.concurrency == 1:
             yield from map(fetch, chunks)
@@ -424,6 +456,24 @@ class EvmRpcClient:
 
     def _send_batch(self, calls: list[tuple[str, list[Any]]]) -> list[msgspec.Raw]:
         """The raw results of one batch, in the order of `calls`."""
+        answers = self._send_batch_answers(calls)
+        return [self._result_of(answer, method) for answer, (method, _) in zip(answers, calls, strict=True)]
+
+    def _send_batch_outcomes(self, calls: list[tuple[str, list[Any]]]) -> list[CallOutcome]:
+        """One batch's answers in the order of `calls`, a call's own error (a revert) kept as its
+        outcome; an error retrying may fix (a rate limit) still fails the batch, to be retried."""
+        outcomes = []
+        for answer, (method, _) in zip(self._send_batch_answers(calls), calls, strict=True):
+            try:
+                outcomes.append(CallOutcome(result=_decoded(self._result_of(answer, method))))
+            except RpcError as exc:
+                outcomes.append(CallOutcome(error=str(exc).split(": ", 1)[-1]))
+            except msgspec.DecodeError:
+                outcomes.append(CallOutcome(error="malformed result"))
+        return outcomes
+
+    def _send_batch_answers(self, calls: list[tuple[str, list[Any]]]) -> list[_Envelope]:
+        """The answers of one batch, checked for shape and put in the order of `calls`."""
         self._count(calls=len(calls))
         answers = self._post(
             [
@@ -439,8 +489,7 @@ class EvmRpcClient:
             raise MalformedResponseError(
                 f"node {self.node} answered {len(answers)} results to a batch of {len(calls)}"
             )
-        answers = self._in_call_order(answers)
-        return [self._result_of(answer, method) for answer, (method, _) in zip(answers, calls, strict=True)]
+        return self._in_call_order(answers)
 
     def _in_call_order(self, answers: list[_Envelope]) -> list[_Envelope]:
         """A node may answer a batch in any order (JSON-RPC 2.0); our ids are the call positions,
@@ -542,6 +591,19 @@ def _pinned_pool(
         pool = urllib3.HTTPConnectionPool(str(address), parts.port or 80, **options)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return pool, path, headers
+
+
+def _as_bytes(outcome: CallOutcome) -> CallOutcome:
+    """An eth_call outcome with its hex result as bytes."""
+    if outcome.error is not None:
+        return outcome
+    value = outcome.result
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) % 2 == 0:
+        try:
+            return CallOutcome(result=bytes.fromhex(value[2:]))
+        except ValueError:
+            pass
+    return CallOutcome(error="the answer is not hex data")
 
 
 def _unsupported(error: RpcError) -> bool:

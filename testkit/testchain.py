@@ -66,6 +66,7 @@ class TokenTransfer:
     sender: str
     recipient: str
     amount: int
+    token: str | None = None  # the test token unless another contract is named
 
 
 def _to_rpc_json(value: Any, key: str | None = None) -> Any:
@@ -305,6 +306,18 @@ class LocalTestChain:
             self.mine([TokenTransfer(self.accounts[0], holder, token_contract.INITIAL_SUPPLY // 10 + 7)])
         return self.token_address
 
+    def deploy_contract(self, init_code: bytes) -> str:
+        """Deploy a contract from the first account in a block of its own; its lower-case address."""
+        with self.lock:
+            tx_hash = self._send(
+                {"from": self.tester.get_accounts()[0], "data": "0x" + init_code.hex(), "gas": 1_000_000}
+            )
+            self._mine_one()
+            receipt = self.tester.get_transaction_receipt(tx_hash)
+        if receipt["status"] != 1 or not receipt["contract_address"]:
+            raise RuntimeError(f"contract deployment failed: {receipt}")
+        return receipt["contract_address"].lower()
+
     def mine(self, transfers: Iterable[TokenTransfer] = (), *, eth_value_transfer: bool = False) -> int:
         """Mine one block holding the given token transfers (and, if asked, a plain ETH transfer,
         a transaction with no logs); returns the new block's number."""
@@ -366,7 +379,7 @@ class LocalTestChain:
         self._send(
             {
                 "from": Web3.to_checksum_address(transfer.sender),
-                "to": Web3.to_checksum_address(self.token_address),
+                "to": Web3.to_checksum_address(transfer.token or self.token_address),
                 "data": token_contract.transfer_calldata(transfer.recipient, transfer.amount),
                 "gas": 100_000,
             }
