@@ -17,7 +17,14 @@ from testkit.testchain import Fault, LocalTestChain, TokenTransfer
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 from versioning.storage import lake
 
-DATASETS = ["evm.blocks", "evm.transactions", "evm.logs", "evm.transfers", "evm.daily_transfer_stats"]
+DATASETS = [
+    "evm.blocks",
+    "evm.transactions",
+    "evm.logs",
+    "evm.transfers",
+    "evm.tokens",
+    "evm.daily_transfer_stats",
+]
 pytestmark = pytest.mark.django_db
 
 
@@ -58,7 +65,21 @@ def source_job(chain, **source):
     )
 
 
-def downstream_jobs():
+def tokens_job(chain):
+    return job_create(
+        org=platform_org(),
+        name="tokens",
+        operator="erc20_metadata",
+        runtime="python",
+        activation="reactive",
+        source={"url": chain.url, "chain_id": chain.chain_id, "batch_size": 5, "rpc_max_attempts": 2},
+        config={"partition_mapping": "all"},
+        input_datasets=["evm.transfers"],
+        output_datasets=["evm.tokens"],
+    )
+
+
+def downstream_jobs(chain):
     org = platform_org()
     job_create(
         org=org,
@@ -70,6 +91,7 @@ def downstream_jobs():
         input_datasets=["evm.logs"],
         output_datasets=["evm.transfers"],
     )
+    tokens_job(chain)
     job_create(
         org=org,
         name="daily",
@@ -78,7 +100,7 @@ def downstream_jobs():
         activation="reactive",
         source={"sql": DAILY_STATS_SQL},
         config={"partition_mapping": "all"},
-        input_datasets=["evm.transfers"],
+        input_datasets=["evm.transfers", "evm.tokens"],
         output_datasets=["evm.daily_transfer_stats"],
     )
 
@@ -120,7 +142,7 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
         block = chain.mine(transfers, eth_value_transfer=number % 2 == 0)
         mined += [(block, t.sender, t.recipient, t.amount) for t in transfers]
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
 
     blocks = dataset("evm.blocks")
@@ -161,7 +183,7 @@ def test_random_reorgs_leave_every_dataset_equal_to_a_fresh_ingestion(chain, run
     rng = random.Random(5)
     chain.mine_random_blocks(8)
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
     reorgs = []
     for _ in range(4):
