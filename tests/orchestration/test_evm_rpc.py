@@ -12,6 +12,14 @@ from chains.demo import DAILY_STATS_SQL
 from orchestration.models import Task
 from orchestration.services import job_create, job_run_now, task_execute, tasks_dispatch
 from orgs.models import platform_org
+from testkit.fixed_contracts import (
+    abi_bytes32,
+    abi_string,
+    abi_uint,
+    deployment_code,
+    fixed_answers_runtime,
+    token_answers,
+)
 from testkit.lake import table_checksum
 from testkit.testchain import Fault, LocalTestChain, TokenTransfer
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
@@ -166,6 +174,15 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
     assert set(mined) <= set(rows)  # the transfers we sent, with exact uint256 amounts
     assert set(transfers["token_address"].to_pylist()) == {chain.token_address}
     assert sum(dataset("evm.daily_transfer_stats")["transfers"].to_pylist()) == len(rows)
+    # The test token implements none of the metadata getters: a row that says so, no amount.
+    (token,) = dataset("evm.tokens").to_pylist()
+    assert (token["token_address"], token["decimals"], token["first_seen_block"]) == (
+        chain.token_address,
+        None,
+        1,
+    )
+    assert token["error"].count("revert") == 3
+    assert set(dataset("evm.daily_transfer_stats")["amount"].to_pylist()) == {None}
     cursor = DatasetCursor.objects.get(job=job, dataset="evm.blocks")
     assert (cursor.cursor_column, cursor.cursor_value) == ("block_number", str(chain.head))
     assert {p.partition_key for p in PartitionVersion.objects.filter(dataset="evm.blocks")} == {
@@ -177,6 +194,56 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
     ingest(job, run_tasks)
     assert dataset("evm.blocks")["block_number"].to_pylist() == list(range(chain.head + 1))
     assert dataset("evm.transfers")["value"].to_pylist()[-1] == str(10**21 + 3)
+
+
+def _metadata_token(chain, *, symbol, name, decimals):
+    answers = token_answers(symbol=symbol, name=name, decimals=decimals)
+    return chain.deploy_contract(deployment_code(fixed_answers_runtime(answers)))
+
+
+def test_token_metadata_is_read_once_per_token_and_scales_the_daily_amounts(chain, run_tasks):
+    usdc = _metadata_token(
+        chain, symbol=abi_string("USDC"), name=abi_string("USD Coin"), decimals=abi_uint(6)
+    )
+    mkr = _metadata_token(chain, symbol=abi_bytes32("MKR"), name=abi_bytes32("Maker"), decimals=abi_uint(18))
+    sender, recipient = chain.accounts[1], chain.accounts[2]
+    first = chain.mine([TokenTransfer(sender, recipient, 1_500_000, token=usdc)])
+    chain.mine([TokenTransfer(sender, recipient, 2 * 10**18 + 5 * 10**17, token=mkr)])
+    job = source_job(chain)
+    downstream_jobs(chain)
+    calls = []
+    chain.request_hook = lambda message: calls.extend(
+        request["params"][0]["to"]
+        for request in (message if isinstance(message, list) else [message])
+        if request.get("method") == "eth_call"
+    )
+    ingest(job, run_tasks)
+
+    tokens = {row["token_address"]: row for row in dataset("evm.tokens").to_pylist()}
+    assert set(tokens) == {chain.token_address, usdc, mkr}
+    assert (tokens[usdc]["symbol"], tokens[usdc]["name"], tokens[usdc]["decimals"]) == ("USDC", "USD Coin", 6)
+    assert (tokens[mkr]["symbol"], tokens[mkr]["name"], tokens[mkr]["decimals"]) == ("MKR", "Maker", 18)
+    assert tokens[usdc]["error"] is None and tokens[usdc]["first_seen_block"] == first
+    assert {row["chain_id"] for row in tokens.values()} == {chain.chain_id}
+    amounts = {row["token_address"]: row["amount"] for row in dataset("evm.daily_transfer_stats").to_pylist()}
+    assert amounts[usdc] == pytest.approx(1.5) and amounts[mkr] == pytest.approx(2.5)
+    assert sorted(calls) == sorted([chain.token_address, usdc, mkr] * 3)  # three getters each
+
+    # A new token: only it is asked for; the known rows stay as they were.
+    dai = _metadata_token(chain, symbol=abi_string("DAI"), name=abi_string("Dai"), decimals=abi_uint(18))
+    chain.mine([TokenTransfer(sender, recipient, 10**18, token=dai)])
+    chain.mine([TokenTransfer(sender, recipient, 10**6, token=usdc)])
+    calls.clear()
+    ingest(job, run_tasks)
+    assert calls == [dai] * 3
+    tokens_after = {row["token_address"]: row for row in dataset("evm.tokens").to_pylist()}
+    assert tokens_after[dai]["symbol"] == "DAI" and tokens_after[usdc] == tokens[usdc]
+
+    # Nothing new: the tokens job reads nothing from the node.
+    chain.mine([TokenTransfer(sender, recipient, 10**6, token=usdc)])
+    calls.clear()
+    ingest(job, run_tasks)
+    assert calls == []
 
 
 def test_random_reorgs_leave_every_dataset_equal_to_a_fresh_ingestion(chain, run_tasks):
