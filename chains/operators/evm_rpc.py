@@ -1,5 +1,8 @@
 """``evm_rpc``: ingest blocks, transactions and logs from an Ethereum JSON-RPC node, through reorgs.
 
+Transactions carry their receipt (status, gas used, effective gas price, created contract), read
+with ``eth_getBlockReceipts`` where the node has it, else per transaction.
+
 A cursor-driven source (``execution_strategy: incremental``, usually ``activation: schedule``):
 each task reads from the block after its cursor (``dataset_cursors`` on ``evm.blocks``) up to the
 node's head minus ``confirmations`` (at most ``max_blocks_per_task`` blocks), and writes the
