@@ -18,7 +18,10 @@ What it adds over plain HTTP:
   (`-32005`), malformed answers — and typed errors (`chains.errors`) once attempts run
   out; redirects are never followed (the outbound policy checked the node's address, not theirs);
 - the chain id checked against the one the job expects;
-- a confirmation depth: `safe_head()` is the newest block at least `confirmations` deep.
+- a confirmation depth: `safe_head()` is the newest block at least `confirmations` deep;
+- receipts with `eth_getBlockReceipts`, or per transaction from a node without it (found out once);
+- batches whose calls may fail on their own (`batch_outcomes`, `eth_calls`): a contract call that
+  reverts is that call's outcome, not the failure of the whole batch.
 
 The provider URL often carries an API key in its path or query, so errors name only scheme, host
 and port.
