@@ -201,8 +201,7 @@ def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[Job
                 "config": {"column_lineage": lineage},
             },
         ),
-        # Before the daily stats, which read its output: downstream jobs are planned in the order
-        # they were created, so on one worker the tokens are there when the stats run.
+        # The daily stats read evm.tokens too: they wait for its first publish.
         tokens_spec(platform, rpc_url=rpc_url),
         JobSpec(
             platform,

@@ -394,12 +394,8 @@ def plan_active_jobs(*, progress=None) -> list[PlanResult]:
 
 
 def plan_downstream(*, datasets: list[str]) -> list[PlanResult]:
-    """Plan the reactive jobs reading ``datasets`` (called the moment a task publishes), oldest
-    first: when two read the same dataset and one also reads the other's output, creating the
-    producer first gets its task queued first."""
-    jobs = (
-        selectors.downstream_jobs(datasets=datasets)
-        .filter(activation__in=[Job.Activation.REACTIVE, Job.Activation.CONTINUOUS])
-        .order_by("created_at")
+    """Plan the reactive jobs reading ``datasets`` (called the moment a task publishes)."""
+    jobs = selectors.downstream_jobs(datasets=datasets).filter(
+        activation__in=[Job.Activation.REACTIVE, Job.Activation.CONTINUOUS]
     )
     return [job_plan_isolated(job=job) for job in jobs]
