@@ -285,17 +285,24 @@ class Erc20MetadataOperator(Operator):
             known = None if ctx.rebuild else self._current(ctx, output, key)
             have = set() if known is None else set(known["token_address"].to_pylist())
             missing = sorted(set(first_seen) - have)
-            try:
-                with _client(ctx.job.source) as client:
-                    chain_id = client.verify_chain()
-                    fetched = []
-                    for offset in range(0, len(missing), client.batch_size):
-                        ctx.check_interrupted()
-                        fetched += read_token_metadata(client, missing[offset : offset + client.batch_size])
-            except EvmSourceError as exc:
-                error = OperatorError if exc.transient else PermanentOperatorError
-                raise error(f"{type(exc).__name__}: {exc}") from exc
-            ctx.write(output, key, tokens_table(chain_id, first_seen, known, fetched))
+            fetched = self._fetch(ctx, missing) if missing else []  # no new token: no node asked
+            ctx.write(output, key, tokens_table(ctx.job.source["chain_id"], first_seen, known, fetched))
+
+    @staticmethod
+    def _fetch(ctx: TaskContext, addresses: list[str]) -> list[TokenMetadata]:
+        """The metadata of `addresses` from the job's node (checked to serve its chain), a
+        batch-size share of tokens at a time so a stop request is heard between them."""
+        fetched: list[TokenMetadata] = []
+        try:
+            with _client(ctx.job.source) as client:
+                client.verify_chain()
+                for offset in range(0, len(addresses), client.batch_size):
+                    ctx.check_interrupted()
+                    fetched += read_token_metadata(client, addresses[offset : offset + client.batch_size])
+        except EvmSourceError as exc:
+            error = OperatorError if exc.transient else PermanentOperatorError
+            raise error(f"{type(exc).__name__}: {exc}") from exc
+        return fetched
 
     @staticmethod
     def _current(ctx: TaskContext, dataset: str, key: str) -> pa.Table | None:

@@ -239,11 +239,18 @@ def test_token_metadata_is_read_once_per_token_and_scales_the_daily_amounts(chai
     tokens_after = {row["token_address"]: row for row in dataset("evm.tokens").to_pylist()}
     assert tokens_after[dai]["symbol"] == "DAI" and tokens_after[usdc] == tokens[usdc]
 
-    # Nothing new: the tokens job reads nothing from the node.
+    # Nothing new: the tokens job runs again (new transfers) but asks the node nothing.
     chain.mine([TokenTransfer(sender, recipient, 10**6, token=usdc)])
-    calls.clear()
+    asked = []
+    chain.request_hook = asked.append
+    tokens_job_runs = Task.objects.filter(job__name="tokens", status="succeeded").count()
     ingest(job, run_tasks)
-    assert calls == []
+    assert Task.objects.filter(job__name="tokens", status="succeeded").count() == tokens_job_runs + 1
+    assert dataset("evm.tokens").to_pylist() == list(tokens_after.values())
+    methods = {
+        r.get("method") for message in asked for r in (message if isinstance(message, list) else [message])
+    }
+    assert not methods & {"eth_call", "eth_getCode"}
 
 
 def test_random_reorgs_leave_every_dataset_equal_to_a_fresh_ingestion(chain, run_tasks):
