@@ -89,3 +89,39 @@ def test_decimals_is_one_small_word():
         decode_decimals(abi_uint(256))
     with pytest.raises(ValueError, match="empty answer"):
         decode_decimals(b"")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"source": {"url": "ftp://node", "chain_id": 1}}, "source", "url: an http(s)"),
+        ({"source": {"url": "http://127.0.0.1:8545"}}, "source", "chain_id is required"),
+        (
+            {"source": {"url": "http://127.0.0.1:8545", "chain_id": 1, "typo": 1}},
+            "source",
+            "unknown keys typo",
+        ),
+        ({"output_datasets": ["evm.token_list"]}, "output_datasets", "writes evm.tokens"),
+        ({"config": {}}, "config", 'partition_mapping to "all"'),
+        ({"update_strategy": "append"}, "update_strategy", "use replace"),
+    ],
+)
+def test_a_bad_erc20_metadata_job_is_refused_on_save_with_the_field_named(fields, field, message):
+    from django.core.exceptions import ValidationError
+
+    from orchestration.services import job_create
+    from orgs.models import platform_org
+
+    options = {
+        "operator": "erc20_metadata",
+        "runtime": "python",
+        "input_datasets": ["evm.transfers"],
+        "output_datasets": ["evm.tokens"],
+        "config": {"partition_mapping": "all"},
+        "source": {"url": "http://127.0.0.1:8545", "chain_id": 1},
+        **fields,
+    }
+    with pytest.raises(ValidationError) as error:
+        job_create(org=platform_org(), name="tokens", **options)
+    assert message in " ".join(error.value.message_dict[field])
