@@ -8,8 +8,8 @@ with blocks carrying ERC-20 transfers. Then, in the same run and alternating rou
   consistency checks, conversion to Arrow, block-range partitions merged and written as Parquet to
   the lake, then the publish transaction with the cursor), from an empty catalog each round.
 - baseline: the same JSON-RPC work with nothing on top — plain httpx POSTs of the same batches
-  (`eth_getBlockByNumber` with full transactions, `eth_getLogs` over the same sub-ranges) and
-  `json.loads`.
+  (`eth_getBlockByNumber` with full transactions, `eth_getBlockReceipts` of the blocks with
+  transactions, `eth_getLogs` over the same sub-ranges) and `json.loads`.
 
 The engine runs on a bench database created afresh in the embedded PostgreSQL (or the server of
 DATABASE_URL) and a temporary lake folder.
@@ -88,6 +88,18 @@ def bare_fetch(url: str, last_block: int, batch_size: int) -> tuple[int, int]:
             ]
             answer = json.loads(http.post(url, content=json.dumps(batch)).content)
             blocks += sum(1 for item in answer if item.get("result"))
+            receipt_calls = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_getBlockReceipts",
+                    "params": [item["result"]["number"]],
+                }
+                for i, item in enumerate(answer)
+                if item["result"]["transactions"]
+            ]
+            if receipt_calls:
+                json.loads(http.post(url, content=json.dumps(receipt_calls)).content)
         # The same eth_getLogs sub-ranges the client asks for, in batches of the same size.
         log_calls = [
             {

@@ -3,8 +3,8 @@ from django.apps import AppConfig
 
 class ChainsConfig(AppConfig):
     """Chain ingestion: the EVM JSON-RPC client, conversion to Arrow, the reorg walk, the
-    ``evm_rpc`` and ``synthetic_chain`` source operators, the chain registry and the demo
-    pipeline."""
+    ``evm_rpc`` and ``synthetic_chain`` source operators, the ``erc20_metadata`` and ``evm_decode``
+    operators, contracts, the chain registry and the demo pipeline."""
 
     name = "chains"
     verbose_name = "Chains"
@@ -21,7 +21,7 @@ class ChainsConfig(AppConfig):
 
         from . import dashboard as chain_dashboard
         from .navigation import chain_pages
-        from .operators import evm_decode, evm_rpc, synthetic_chain  # noqa: F401
+        from .operators import evm_decode, evm_rpc, synthetic_chain, token_metadata  # noqa: F401
         from .registry import registry_errors
         from .signals import sync_on_platform_save
 

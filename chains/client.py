@@ -18,7 +18,10 @@ What it adds over plain HTTP:
   (`-32005`), malformed answers — and typed errors (`chains.errors`) once attempts run
   out; redirects are never followed (the outbound policy checked the node's address, not theirs);
 - the chain id checked against the one the job expects;
-- a confirmation depth: `safe_head()` is the newest block at least `confirmations` deep.
+- a confirmation depth: `safe_head()` is the newest block at least `confirmations` deep;
+- receipts with `eth_getBlockReceipts`, or per transaction from a node without it (found out once);
+- batches whose calls may fail on their own (`batch_outcomes`, `eth_calls`): a contract call that
+  reverts is that call's outcome, not the failure of the whole batch.
 
 The provider URL often carries an API key in its path or query, so errors name only scheme, host
 and port.
@@ -33,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -57,6 +60,10 @@ from platform_site import outbound
 # of EIP-1474 used by geth, Infura and Alchemy for rate limits and oversized requests.
 TRANSIENT_RPC_CODES = frozenset({-32005})
 _RATE_LIMIT_WORDS = ("rate limit", "too many requests", "limit exceeded")
+# How a node says it does not serve a method: -32601 (method not found) by the JSON-RPC spec, or
+# another code with one of these words (providers differ).
+METHOD_NOT_FOUND = -32601
+_UNSUPPORTED_WORDS = ("method not found", "not supported", "unsupported", "does not exist", "not available")
 
 Parsed = TypeVar("Parsed")
 
@@ -92,6 +99,15 @@ class RetryPolicy:
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, self.max_delay_seconds)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One call of a batch where calls may fail on their own: its decoded result, or the node's
+    error message for it (and then `result` is None)."""
+
+    result: Any = None
+    error: str | None = None
 
 
 @dataclass
@@ -148,6 +164,9 @@ class EvmRpcClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._verified_chain_id: int | None = None
+        # Whether the node serves eth_getBlockReceipts: unknown until the first receipts read.
+        self.block_receipts_supported: bool | None = None
+        self._receipts_probe = threading.Lock()
         self._http, self._path, self._headers = _pinned_pool(
             url, address, size=concurrency, timeout=timeout_seconds
         )
@@ -232,6 +251,88 @@ class EvmRpcClient:
             spread=True,
         )
 
+    def stream_receipts(
+        self,
+        blocks: Sequence[tuple[int, Sequence[str]]],
+        parse: Callable[[list[msgspec.Raw]], Parsed],
+    ) -> Iterator[Parsed]:
+        """The receipts of the transactions of `blocks` (block number, its transaction hashes in
+        order), as `parse` of each batch's raw receipt objects in that order, run in the fetch
+        threads. One `eth_getBlockReceipts` per block with transactions where the node has it, else
+        one `eth_getTransactionReceipt` per transaction; which one is found out on the first read
+        and kept for the client's life, so a node without the method is asked once. A block or
+        transaction the node no longer knows is a transient ChainMovedError. The receipts are not
+        checked against the blocks here (`convert.with_receipts` does)."""
+        blocks = [(number, hashes) for number, hashes in blocks if hashes]
+        calls = [("eth_getBlockReceipts", [hex(number)]) for number, _ in blocks]
+
+        def split(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
+            return parse(self._split_block_receipts(calls, results))
+
+        first: list[Parsed] = []
+        if self.block_receipts_supported is None and calls:
+            # One probe at a time (fetch threads read receipts concurrently), a batch on its own: a
+            # node without the method is asked one request's worth, once.
+            with self._receipts_probe:
+                if self.block_receipts_supported is None:
+                    try:
+                        first = list(self._stream(calls[: self.batch_size], split))
+                    except RpcError as exc:
+                        if not _unsupported(exc):
+                            raise
+                        self.block_receipts_supported = False
+                    else:
+                        self.block_receipts_supported = True
+                        calls = calls[self.batch_size :]
+        if self.block_receipts_supported is not False:
+            return chain(first, self._stream(calls, split))
+
+        def checked(calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]) -> Parsed:
+            for (_, (tx_hash,)), receipt in zip(calls, results, strict=True):
+                if bytes(receipt) == _NULL:
+                    raise ChainMovedError(f"node {self.node} has no receipt of transaction {tx_hash}")
+            return parse(results)
+
+        receipt_calls = [
+            ("eth_getTransactionReceipt", [tx_hash]) for _, hashes in blocks for tx_hash in hashes
+        ]
+        return self._stream(receipt_calls, checked)
+
+    def _split_block_receipts(
+        self, calls: list[tuple[str, list[Any]]], results: list[msgspec.Raw]
+    ) -> list[msgspec.Raw]:
+        receipts: list[msgspec.Raw] = []
+        for (_, (number,)), answer in zip(calls, results, strict=True):
+            if bytes(answer) == _NULL:
+                raise ChainMovedError(f"node {self.node} has no receipts of block {int(number, 16)}")
+            try:
+                receipts.extend(_RAW_LIST.decode(answer))
+            except msgspec.DecodeError:
+                raise MalformedResponseError(
+                    f"node {self.node} sent no receipt list for block {int(number, 16)}"
+                ) from None
+        return receipts
+
+    def batch_outcomes(self, calls: Sequence[tuple[str, list[Any]]]) -> list[CallOutcome]:
+        """Many calls as JSON-RPC batches (see `stream`), where a call the node refuses for good
+        (a contract call that reverts) is that call's outcome instead of the whole read's failure.
+        Outcomes in the order of calls."""
+        return [
+            outcome
+            for answer in self._stream(calls, lambda _, outcomes: outcomes, send=self._send_batch_outcomes)
+            for outcome in answer
+        ]
+
+    def eth_calls(
+        self, calls: Sequence[tuple[str, str]], *, block: str | int = "latest"
+    ) -> list[CallOutcome]:
+        """`eth_call` of each (contract address, 0x-hex call data) at `block` (a tag such as
+        "latest", or a number), batched; each outcome's `result` is the returned bytes, or its
+        `error` says why there are none (a revert, an answer that is not hex data)."""
+        tag = hex(block) if isinstance(block, int) else block
+        outcomes = self.batch_outcomes([("eth_call", [{"to": to, "data": data}, tag]) for to, data in calls])
+        return [_as_bytes(outcome) for outcome in outcomes]
+
     def get_blocks(self, numbers: Sequence[int], *, full_transactions: bool = True) -> list[dict[str, Any]]:
         """Blocks by number as decoded JSON, in the order asked (see `stream_blocks`)."""
         numbers = list(numbers)
@@ -283,16 +384,19 @@ class EvmRpcClient:
     def _stream(
         self,
         calls: Sequence[tuple[str, list[Any]]],
-        handle: Callable[[list[tuple[str, list[Any]]], list[msgspec.Raw]], Parsed],
+        handle: Callable[[list[tuple[str, list[Any]]], list[Any]], Parsed],
         *,
         spread: bool = False,
+        send: Callable[[list[tuple[str, list[Any]]]], list[Any]] | None = None,
     ) -> Iterator[Parsed]:
-        """`stream`, with `handle` given each batch's calls beside their results."""
+        """`stream`, with `handle` given each batch's calls beside their results (as `send` gives
+        them: raw results by default)."""
+        send = send or self._send_batch
         size = self._chunk_size(len(calls), spread=spread)
         chunks = [list(calls[offset : offset + size]) for offset in range(0, len(calls), size)]
 
         def fetch(chunk: list[tuple[str, list[Any]]]) -> Parsed:
-            return handle(chunk, self._with_retries(lambda: self._send_batch(chunk)))
+            return handle(chunk, self._with_retries(lambda: send(chunk)))
 
         if len(chunks) <= 1 or self.concurrency == 1:
             yield from map(fetch, chunks)
@@ -355,6 +459,24 @@ class EvmRpcClient:
 
     def _send_batch(self, calls: list[tuple[str, list[Any]]]) -> list[msgspec.Raw]:
         """The raw results of one batch, in the order of `calls`."""
+        answers = self._send_batch_answers(calls)
+        return [self._result_of(answer, method) for answer, (method, _) in zip(answers, calls, strict=True)]
+
+    def _send_batch_outcomes(self, calls: list[tuple[str, list[Any]]]) -> list[CallOutcome]:
+        """One batch's answers in the order of `calls`, a call's own error (a revert) kept as its
+        outcome; an error retrying may fix (a rate limit) still fails the batch, to be retried."""
+        outcomes = []
+        for answer, (method, _) in zip(self._send_batch_answers(calls), calls, strict=True):
+            try:
+                outcomes.append(CallOutcome(result=_decoded(self._result_of(answer, method))))
+            except RpcError as exc:
+                outcomes.append(CallOutcome(error=str(exc).split(": ", 1)[-1]))
+            except msgspec.DecodeError:
+                outcomes.append(CallOutcome(error="malformed result"))
+        return outcomes
+
+    def _send_batch_answers(self, calls: list[tuple[str, list[Any]]]) -> list[_Envelope]:
+        """The answers of one batch, checked for shape and put in the order of `calls`."""
         self._count(calls=len(calls))
         answers = self._post(
             [
@@ -370,8 +492,7 @@ class EvmRpcClient:
             raise MalformedResponseError(
                 f"node {self.node} answered {len(answers)} results to a batch of {len(calls)}"
             )
-        answers = self._in_call_order(answers)
-        return [self._result_of(answer, method) for answer, (method, _) in zip(answers, calls, strict=True)]
+        return self._in_call_order(answers)
 
     def _in_call_order(self, answers: list[_Envelope]) -> list[_Envelope]:
         """A node may answer a batch in any order (JSON-RPC 2.0); our ids are the call positions,
@@ -473,6 +594,25 @@ def _pinned_pool(
         pool = urllib3.HTTPConnectionPool(str(address), parts.port or 80, **options)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return pool, path, headers
+
+
+def _as_bytes(outcome: CallOutcome) -> CallOutcome:
+    """An eth_call outcome with its hex result as bytes."""
+    if outcome.error is not None:
+        return outcome
+    value = outcome.result
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) % 2 == 0:
+        try:
+            return CallOutcome(result=bytes.fromhex(value[2:]))
+        except ValueError:
+            pass
+    return CallOutcome(error="the answer is not hex data")
+
+
+def _unsupported(error: RpcError) -> bool:
+    """Whether a node's error says it does not serve the method (rather than refusing its params)."""
+    message = str(error).lower()
+    return error.code == METHOD_NOT_FOUND or any(word in message for word in _UNSUPPORTED_WORDS)
 
 
 def _decoded(result: msgspec.Raw) -> Any:

@@ -15,9 +15,12 @@ fixed-width digits in numpy. Only uint256 values wider than 64 bits go through P
 `int(…, 16)`, one per such value. A block of mainnet size has some 30,000 fields; per-value Python
 was most of ingestion's time.
 
+Receipts (`read_receipts_json`, `with_receipts`) fill the receipt columns of the transactions read
+from blocks, after checking that they are the receipts of exactly those transactions.
+
 `blocks_table`, `transactions_table` and `logs_table` take decoded JSON (dicts) and go through the
-same path; ingestion hands over the node's bytes with `read_blocks_json` / `read_logs_json` and the
-`*_from_raw` functions.
+same path; ingestion hands over the node's bytes with `read_blocks_json` / `read_logs_json` /
+`read_receipts_json` and the `*_from_raw` functions.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from chains.errors import MalformedResponseError
+from chains.errors import ChainMovedError, MalformedResponseError
 from chains.schema import (
     BLOCKS_SCHEMA,
     LOGS_SCHEMA,
+    RECEIPT_COLUMNS,
     TRANSACTIONS_SCHEMA,
     TRANSFERS_SCHEMA,
 )
@@ -96,6 +100,16 @@ _BLOCK_FIELDS = (
     "receiptsRoot",
     "extraData",
 )
+_RECEIPT_FIELDS = (
+    "blockNumber",
+    "blockHash",
+    "transactionHash",
+    "status",
+    "gasUsed",
+    "cumulativeGasUsed",
+    "effectiveGasPrice",
+    "contractAddress",
+)
 _LOG_FIELDS = (
     "blockNumber",
     "blockHash",
@@ -113,6 +127,7 @@ def _strings_schema(names: Sequence[str], *extra: pa.Field) -> pa.Schema:
 
 RAW_TRANSACTION_TYPE = pa.struct(list(_strings_schema(_TRANSACTION_FIELDS)))
 RAW_BLOCK_SCHEMA = _strings_schema(_BLOCK_FIELDS, pa.field("transactions", pa.list_(RAW_TRANSACTION_TYPE)))
+RAW_RECEIPT_SCHEMA = _strings_schema(_RECEIPT_FIELDS)
 RAW_LOG_SCHEMA = _strings_schema(
     _LOG_FIELDS, pa.field("topics", pa.list_(pa.string())), pa.field("removed", pa.bool_())
 )
@@ -160,6 +175,12 @@ def read_blocks_json(blocks: Sequence[bytes]) -> pa.Table:
 def read_logs_json(logs: Sequence[bytes]) -> pa.Table:
     """Log objects of `eth_getLogs` results as a table of RAW_LOG_SCHEMA."""
     return _read_json_lines(logs, RAW_LOG_SCHEMA, "log")
+
+
+def read_receipts_json(receipts: Sequence[bytes]) -> pa.Table:
+    """Receipt objects (of `eth_getBlockReceipts` or `eth_getTransactionReceipt`) as a table of
+    RAW_RECEIPT_SCHEMA; their logs are skipped by the reader (eth_getLogs reads those)."""
+    return _read_json_lines(receipts, RAW_RECEIPT_SCHEMA, "receipt")
 
 
 def _encoded(objects: Sequence[Mapping[str, Any]]) -> list[bytes]:
@@ -401,9 +422,61 @@ def transactions_from_raw(chain_id: int, raw: pa.Table) -> pa.Table:
                 _quantities(txs, "nonce", pa.uint64()),
                 _hex(txs, "input", _DATA),
                 _quantities(txs, "type", pa.int32(), nullable=True),
+                *(pa.nulls(len(txs), TRANSACTIONS_SCHEMA.field(name).type) for name in RECEIPT_COLUMNS),
             ],
             TRANSACTIONS_SCHEMA,
         )
+
+
+def with_receipts(transactions: pa.Table, raw: pa.Table) -> pa.Table:
+    """evm.transactions rows with their receipt columns filled from a table of `read_receipts_json`
+    holding one receipt per transaction, in the same order (block by block, by index).
+
+    The receipts must be those of the transactions read: a receipt naming a block hash that was not
+    read means the chain moved between the two reads (ChainMovedError); another count of receipts,
+    or receipts of other transactions, is a node's bad answer (MalformedResponseError). Both are
+    transient: reading again gives a consistent view."""
+    with _refusing("receipt"):
+        block_hashes = _hex(raw, "blockHash", _HASH)
+        tx_hashes = _hex(raw, "transactionHash", _HASH)
+        status = _quantities(raw, "status", pa.int32(), nullable=True)  # absent before Byzantium
+        if pc.any(pc.greater(status, 1), min_count=0).as_py():
+            raise ValueError("status is neither 0x0 nor 0x1")
+        receipt_columns = [
+            status,
+            _quantities(raw, "gasUsed", pa.uint64()),
+            _quantities(raw, "cumulativeGasUsed", pa.uint64()),
+            _decimals(raw, "effectiveGasPrice", nullable=True),
+            _hex(raw, "contractAddress", _ADDRESS, nullable=True),
+        ]
+    read_hashes = pc.unique(_column(transactions, "block_hash"))
+    known = pc.is_in(block_hashes, value_set=read_hashes)
+    if not pc.all(known, min_count=0).as_py():
+        index = pc.index(known, False).as_py()
+        raise ChainMovedError(
+            f"the receipt of transaction {tx_hashes[index]} names block {block_hashes[index]}, "
+            "which is not among the blocks read; the chain moved during the read"
+        )
+    if raw.num_rows != transactions.num_rows:
+        raise MalformedResponseError(
+            f"the node sent {raw.num_rows} receipts for {transactions.num_rows} transactions"
+        )
+    same = pc.and_(
+        pc.equal(tx_hashes, _column(transactions, "transaction_hash")),
+        pc.equal(block_hashes, _column(transactions, "block_hash")),
+    )
+    if not pc.all(same, min_count=0).as_py():
+        index = pc.index(same, False).as_py()
+        raise MalformedResponseError(
+            f"the node sent the receipt of transaction {tx_hashes[index]} in the place of "
+            f"{transactions['transaction_hash'][index]}"
+        )
+    for name, column in zip(RECEIPT_COLUMNS, receipt_columns, strict=True):
+        field = TRANSACTIONS_SCHEMA.field(name)
+        transactions = transactions.set_column(
+            transactions.schema.get_field_index(name), field, column.cast(field.type)
+        )
+    return transactions
 
 
 def _belong_to_blocks(
@@ -481,9 +554,17 @@ def blocks_table(chain_id: int, blocks: Sequence[Mapping[str, Any]]) -> pa.Table
     return blocks_from_raw(chain_id, read_blocks_json(_encoded(blocks)))
 
 
-def transactions_table(chain_id: int, blocks: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """evm.transactions rows from decoded blocks fetched with full transactions."""
-    return transactions_from_raw(chain_id, read_blocks_json(_encoded(blocks)))
+def transactions_table(
+    chain_id: int,
+    blocks: Sequence[Mapping[str, Any]],
+    receipts: Sequence[Mapping[str, Any]] | None = None,
+) -> pa.Table:
+    """evm.transactions rows from decoded blocks fetched with full transactions, and with their
+    receipt columns when `receipts` (one per transaction, in order) are given, else nulls there."""
+    transactions = transactions_from_raw(chain_id, read_blocks_json(_encoded(blocks)))
+    if receipts is None:
+        return transactions
+    return with_receipts(transactions, read_receipts_json(_encoded(receipts)))
 
 
 def logs_table(

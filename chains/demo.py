@@ -12,7 +12,11 @@ enrichment with address labels.
 - ``evm_transfers`` and ``base_transfers`` (platform org, python): each chain's ERC-20 Transfer logs
   decoded with :func:`~chains.convert.decode_transfers`, in Python because values are uint256 and
   DuckDB has no 256-bit integers.
-- ``evm_daily_transfer_stats`` (platform org, duckdb_sql): transfers per day and token on ``evm``.
+- ``evm_tokens`` (platform org): evm.tokens, the symbol, name and decimals of each token of
+  evm.transfers: the synthetic chain's own (:func:`synthetic_token_metadata`, a python step), or
+  read from the node by ``erc20_metadata`` when following one.
+- ``evm_daily_transfer_stats`` (platform org, duckdb_sql): transfers per day and token on ``evm``,
+  with the token's symbol and the day's amount scaled by its decimals.
 - ``chain_daily_transfers`` (platform org, duckdb_sql): transfers per chain per day, both chains
   read at once with UNION ALL (every row carries its chain_id), into
   ``evm.daily_transfers_by_chain`` where every org reads it.
@@ -34,12 +38,13 @@ from django.db import transaction
 
 from chains.convert import decode_transfers
 from chains.operators.synthetic_chain import _address
+from chains.operators.token_metadata import TOKENS_SCHEMA, first_seen_blocks
 from chains.registry import ChainEntry, chain_registry, registry_save
 from chains.schema import TRANSFERS_SCHEMA
 from chains.services import SYNTHETIC_SEED, chain_job, chains_sync
 from labels.models import AddressLabel
 from orchestration.models import Job
-from orchestration.services import job_create
+from orchestration.services import job_create, job_update
 from orgs.models import Org, User
 
 DAG_NAME = "evm_demo"
@@ -47,19 +52,26 @@ BASE_CHAIN_ID = 8453
 CROSS_CHAIN_DATASET = "evm.daily_transfers_by_chain"
 
 DAILY_STATS_SQL = """
-SELECT CAST(block_timestamp AS DATE) AS day,
-       token_address,
+SELECT CAST(t.block_timestamp AS DATE) AS day,
+       t.token_address,
+       any_value(k.symbol) AS symbol,
        count(*) AS transfers,
-       count(DISTINCT from_address) AS senders,
-       count(DISTINCT to_address) AS recipients,
-       min(block_number) AS first_block,
-       max(block_number) AS last_block
-FROM evm.transfers
+       count(DISTINCT t.from_address) AS senders,
+       count(DISTINCT t.to_address) AS recipients,
+       min(t.block_number) AS first_block,
+       max(t.block_number) AS last_block,
+       sum(CAST(t.value AS DOUBLE) / power(10, k.decimals)) AS amount
+FROM evm.transfers t
+LEFT JOIN evm.tokens k ON k.token_address = t.token_address
 GROUP BY ALL
-ORDER BY day, token_address
+ORDER BY day, t.token_address
 """.strip()
-# No sum of value: values are uint256 decimal strings, and DuckDB's widest integer (HUGEINT, 128
-# bits) would overflow on legitimate token amounts. Exact sums belong in a python step.
+# No exact sum of value: values are uint256 decimal strings, and DuckDB's widest integer (HUGEINT,
+# 128 bits) would overflow on legitimate token amounts; exact sums belong in a python step. `amount`
+# is for people: the token's units (value / 10^decimals) as a DOUBLE, null when decimals are unknown.
+
+# The synthetic chain's ten tokens: their decimals differ, as real tokens' do (USDC has 6).
+_SYNTHETIC_DECIMALS = (18, 18, 6, 18, 8, 18, 18, 12, 18, 18)
 
 # Each chain's datasets live in its own namespace; every row carries chain_id, so reading several
 # chains is a UNION ALL of the same columns.
@@ -85,6 +97,32 @@ def transfers_from_logs(logs: pa.Table) -> pa.Table:
     if not logs.num_columns:
         return TRANSFERS_SCHEMA.empty_table()
     return decode_transfers(logs)
+
+
+def synthetic_token_metadata(transfers: pa.Table) -> pa.Table:
+    """The python step behind evm.tokens on the synthetic chain: its tokens' metadata (the
+    synthetic source defines them, as a contract would answer name(), symbol() and decimals()), one
+    row per token seen in evm.transfers, in the layout of the erc20_metadata operator."""
+    if not transfers.num_columns or not transfers.num_rows:
+        return TOKENS_SCHEMA.empty_table()
+    first_seen = first_seen_blocks(transfers)
+    chain_id = transfers["chain_id"][0].as_py()
+    known = {_address(SYNTHETIC_SEED, "token", n): n for n in range(len(_SYNTHETIC_DECIMALS))}
+    rows = []
+    for address in sorted(first_seen):
+        n = known.get(address)
+        rows.append(
+            {
+                "chain_id": chain_id,
+                "token_address": address,
+                "symbol": None if n is None else f"DEMO{n}",
+                "name": None if n is None else f"Demo token {n}",
+                "decimals": None if n is None else _SYNTHETIC_DECIMALS[n],
+                "first_seen_block": first_seen[address],
+                "error": "not a token of the synthetic chain" if n is None else None,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -123,6 +161,38 @@ def register_demo_chains(platform: Org, *, rpc_url: str | None) -> None:
         registry_save(entries, platform)
 
 
+def tokens_spec(platform: Org, *, rpc_url: str | None) -> JobSpec:
+    """evm.tokens: erc20_metadata asking ``rpc_url``, else the synthetic chain's own tokens."""
+    common = {
+        "input_datasets": ["evm.transfers"],
+        "output_datasets": ["evm.tokens"],
+        "activation": "reactive",
+    }
+    if rpc_url:
+        return JobSpec(
+            platform,
+            "evm_tokens",
+            {
+                **common,
+                "operator": "erc20_metadata",
+                "runtime": "python",
+                "config": {"partition_mapping": "all"},
+                "source": {"url": rpc_url, "chain_id": settings.DEMO_EVM_CHAIN_ID},
+            },
+        )
+    return JobSpec(
+        platform,
+        "evm_tokens",
+        {
+            **common,
+            "operator": "python",
+            "runtime": "python",
+            "config": {"partition_mapping": "all"},
+            "source": {"callable": "chains.demo:synthetic_token_metadata"},
+        },
+    )
+
+
 def _transfers_job(platform: Org, namespace: str) -> JobSpec:
     logs = f"{namespace}.logs"
     lineage = [
@@ -151,18 +221,20 @@ def _transfers_job(platform: Org, namespace: str) -> JobSpec:
     )
 
 
-def pipeline_specs(platform: Org, demo: Org) -> list[JobSpec]:
+def pipeline_specs(platform: Org, demo: Org, *, rpc_url: str | None) -> list[JobSpec]:
     """The jobs downstream of the chains' sources."""
     return [
         _transfers_job(platform, "evm"),
         _transfers_job(platform, "base"),
+        # The daily stats read evm.tokens too: they wait for its first publish.
+        tokens_spec(platform, rpc_url=rpc_url),
         JobSpec(
             platform,
             "evm_daily_transfer_stats",
             {
                 "operator": "duckdb_sql",
                 "runtime": "sql",
-                "input_datasets": ["evm.transfers"],
+                "input_datasets": ["evm.transfers", "evm.tokens"],
                 "output_datasets": ["evm.daily_transfer_stats"],
                 "activation": "reactive",
                 "source": {"sql": DAILY_STATS_SQL},
@@ -197,6 +269,13 @@ def pipeline_specs(platform: Org, demo: Org) -> list[JobSpec]:
     ]
 
 
+_FOLLOWING_A_NODE = {"evm_tokens": "erc20_metadata"}
+
+
+def _follows(job: Job, rpc_url: str) -> bool:
+    return job.operator == _FOLLOWING_A_NODE[job.name] and (job.source or {}).get("url") == rpc_url
+
+
 def demo_labels() -> dict[str, str]:
     """Public labels on the synthetic chain's token contracts, so the enrichment shows something."""
     return {_address(SYNTHETIC_SEED, "token", n): f"Demo token {n}" for n in range(3)}
@@ -208,7 +287,7 @@ def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: 
 
     A chain or job that exists is left as it is: staff may have changed it in the admin, and every
     ``make run`` seeds again. The one exception is the explicit switch to a node: with ``rpc_url``
-    set, the ``evm`` chain is pointed at it.
+    set, the ``evm`` chain and the token metadata job, when not yet asking that URL, are pointed at it.
     """
     with transaction.atomic():
         register_demo_chains(platform, rpc_url=rpc_url)
@@ -216,10 +295,13 @@ def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: 
         if report.errors:
             raise ValidationError({f"chain {name}": problem for name, problem in report.errors.items()})
         jobs = [chain_job(platform, entry) for entry in chain_registry(platform)]
-        for spec in pipeline_specs(platform, demo):
+        for spec in pipeline_specs(platform, demo, rpc_url=rpc_url):
+            fields = {"dag_name": DAG_NAME, **spec.fields}
             job = Job.objects.filter(org=spec.org, name=spec.name).first()
             if job is None:
-                job = job_create(org=spec.org, name=spec.name, **{"dag_name": DAG_NAME, **spec.fields})
+                job = job_create(org=spec.org, name=spec.name, **fields)
+            elif rpc_url and spec.name in _FOLLOWING_A_NODE and not _follows(job, rpc_url):
+                job = job_update(job=job, **fields)
             jobs.append(job)
         if user is not None:
             for address, label in demo_labels().items():

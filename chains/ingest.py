@@ -9,8 +9,9 @@ cursor, and on a `Reorg` records the invalidation whose `source_event` the Reorg
 A run covers `start`..`end` (capped at the node's head minus the confirmation depth). If the block at
 `start` does not build on the stored block below it, the step walks back to the common ancestor and
 re-reads from there, so the writes then begin at `reorg.from_block`. Every read is checked for
-consistency (blocks link by parent hash, logs name the hashes of the blocks read); an inconsistent
-view is a transient ChainMovedError, never a half-updated partition.
+consistency (blocks link by parent hash, logs name the hashes of the blocks read, receipts are those
+of the transactions read); an inconsistent view is a transient ChainMovedError (or
+MalformedResponseError), never a half-updated partition.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from chains.convert import (
     logs_from_raw,
     read_blocks_json,
     read_logs_json,
+    read_receipts_json,
     transactions_from_raw,
+    with_receipts,
 )
 from chains.errors import ChainMovedError, MalformedResponseError
 from chains.reorg import Reorg, StoredHashes, find_common_ancestor, stored_hash
@@ -188,12 +191,18 @@ def ingest_range(
 
 def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> tuple[pa.Table, pa.Table]:
     """blocks and transactions rows of blocks first..last (none when last < first). Each
-    batch is parsed into Arrow in its fetch thread and converted here while the next batches are on
-    the wire."""
+    batch of blocks is parsed and converted in its fetch thread, which then reads the receipts of
+    its transactions, while the next batches are on the wire."""
+
+    def converted(raw_blocks: list[msgspec.Raw]) -> tuple[pa.Table, pa.Table]:
+        raw = read_blocks_json(raw_blocks)
+        blocks = blocks_from_raw(chain_id, raw)
+        return blocks, _with_receipts(client, transactions_from_raw(chain_id, raw))
+
     block_parts, transaction_parts = [], []
-    for raw in client.stream_blocks(range(first, last + 1), read_blocks_json):
-        block_parts.append(blocks_from_raw(chain_id, raw))
-        transaction_parts.append(transactions_from_raw(chain_id, raw))
+    for blocks, transactions in client.stream_blocks(range(first, last + 1), converted):
+        block_parts.append(blocks)
+        transaction_parts.append(transactions)
     blocks = _concatenated(block_parts, BLOCKS_KIND)
     asked = pa.array(range(first, first + blocks.num_rows), pa.int64())
     answered = pc.equal(blocks["block_number"].combine_chunks(), asked)
@@ -203,6 +212,20 @@ def _read_blocks(client: EvmRpcClient, chain_id: int, first: int, last: int) -> 
             f"node {client.node} answered block {blocks['block_number'][index]} for {asked[index]}"
         )
     return blocks, _concatenated(transaction_parts, TRANSACTIONS_KIND)
+
+
+def _with_receipts(client: EvmRpcClient, transactions: pa.Table) -> pa.Table:
+    """The transactions with their receipt columns, read block by block (or transaction by
+    transaction from a node without eth_getBlockReceipts) and checked to be their receipts."""
+    if not transactions.num_rows:
+        return transactions
+    per_block: dict[int, list[str]] = {}
+    for number, tx_hash in zip(
+        transactions["block_number"].to_pylist(), transactions["transaction_hash"].to_pylist(), strict=True
+    ):
+        per_block.setdefault(number, []).append(tx_hash)
+    parts = list(client.stream_receipts(list(per_block.items()), read_receipts_json))
+    return with_receipts(transactions, pa.concat_tables(parts).combine_chunks())
 
 
 def _concatenated(tables: list[pa.Table], kind: str) -> pa.Table:
@@ -311,8 +334,19 @@ def merge_partition(existing: pa.Table | None, write: PartitionWrite) -> pa.Tabl
         else existing.filter(pc.less(existing["block_number"], write.replace_from_block))
     )
     if not kept:  # nothing kept: the write's rows, already in order (split_into_partitions)
-        return write.table.cast(schema)
-    return _sorted(pa.concat_tables([kept.cast(schema), write.table.cast(schema)]), write.dataset)
+        return _conformed(write.table, schema)
+    return _sorted(
+        pa.concat_tables([_conformed(kept, schema), _conformed(write.table, schema)]), write.dataset
+    )
+
+
+def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`: a partition written before a column was added (the receipt columns of
+    evm.transactions) gets it as nulls, so old rows merge with new ones without a rewrite of what
+    was ingested before."""
+    for absent in [column for column in schema if column.name not in table.schema.names]:
+        table = table.append_column(absent, pa.nulls(table.num_rows, absent.type))
+    return table.select(schema.names).cast(schema)
 
 
 def _sorted(table: pa.Table, dataset: str) -> pa.Table:

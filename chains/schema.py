@@ -105,7 +105,23 @@ TRANSACTIONS_SCHEMA = pa.schema(
         pa.field("nonce", pa.uint64(), nullable=False),
         pa.field("input", pa.string(), nullable=False),
         pa.field("transaction_type", pa.int32()),
+        # From the transaction's receipt. Nullable because partitions written before receipts were
+        # read lack them, and a merge fills them with nulls rather than rewriting history.
+        pa.field("status", pa.int32()),  # 1 success, 0 failure; null before Byzantium
+        pa.field("gas_used", pa.uint64()),
+        pa.field("cumulative_gas_used", pa.uint64()),
+        pa.field("effective_gas_price", pa.string()),
+        pa.field("contract_address", pa.string()),  # the contract a creation made, else null
     ]
+)
+
+# The receipt columns at the end of TRANSACTIONS_SCHEMA.
+RECEIPT_COLUMNS = (
+    "status",
+    "gas_used",
+    "cumulative_gas_used",
+    "effective_gas_price",
+    "contract_address",
 )
 
 LOGS_SCHEMA = pa.schema(

@@ -136,9 +136,10 @@ TASK_RETRY_BASE_SECONDS = env_float("CHAINLAKE_RETRY_BASE_SECONDS", 10.0, minimu
 TASK_RETRY_CAP_SECONDS = env_float("CHAINLAKE_RETRY_CAP_SECONDS", 600.0, minimum=0)
 TASK_QUEUED_REDISPATCH_SECONDS = env_int("CHAINLAKE_QUEUED_REDISPATCH_SECONDS", 600, minimum=1)
 # Modules whose functions a ``python`` job may name (prefixes); nothing else is importable by a job.
-# ``chains.demo`` holds the step of the shipped demo pipeline (evm.transfers).
+# ``chains.demo`` holds the steps of the shipped demo pipeline (evm.transfers, the synthetic tokens).
 PYTHON_CALLABLE_MODULES = env_list(
-    "CHAINLAKE_PYTHON_CALLABLE_MODULES", ["jobs.", "chains.demo:transfers_from_logs"]
+    "CHAINLAKE_PYTHON_CALLABLE_MODULES",
+    ["jobs.", "chains.demo:transfers_from_logs", "chains.demo:synthetic_token_metadata"],
 )
 PLANNER_COMMIT_MARGIN_SECONDS = env_int("CHAINLAKE_PLANNER_COMMIT_MARGIN_SECONDS", 60, minimum=0)
 # The demo pipeline's source when it follows a node (CHAINLAKE_EVM_RPC_URL; chains/demo.py).

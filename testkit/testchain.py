@@ -10,6 +10,8 @@ token transfers, force reorgs of a chosen depth (revert to the block `depth` bel
 different, longer branch; post-merge py-evm draws a random `mixHash` per block, so the new branch has
 new hashes even with the same transactions), and inject faults on the next N HTTP requests: malformed
 JSON, dropped connections, HTTP 429 / 503, a JSON-RPC `-32005` limit error, or a wrong chain id.
+It serves `eth_getBlockReceipts` (which eth-tester lacks) unless told not to, like an older node, so
+tests cover both ways of reading receipts.
 
 Every chain operation and every served request takes one lock: eth-tester is not thread-safe, and a
 test that mines while the client reads must see whole blocks, as from a real node.
@@ -28,9 +30,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm.serializers import serialize_transaction_receipt
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
-from web3.providers.eth_tester.middleware import transaction_result_formatter, transaction_result_remapper
+from web3.providers.eth_tester.middleware import (
+    receipt_result_formatter,
+    receipt_result_remapper,
+    transaction_result_formatter,
+    transaction_result_remapper,
+)
 
 from testkit import token_contract
 
@@ -58,6 +66,7 @@ class TokenTransfer:
     sender: str
     recipient: str
     amount: int
+    token: str | None = None  # the test token unless another contract is named
 
 
 def _to_rpc_json(value: Any, key: str | None = None) -> Any:
@@ -82,8 +91,9 @@ class _TesterRpc:
     """JSON-RPC dispatch onto eth-tester through web3's tester middleware (which maps RPC params and
     results to and from eth-tester's snake_case shapes), without web3's client-side formatting."""
 
-    def __init__(self, tester: EthereumTester) -> None:
+    def __init__(self, tester: EthereumTester, *, block_receipts: bool = True) -> None:
         self._tester = tester
+        self.block_receipts = block_receipts
         provider = EthereumTesterProvider(tester)
         backend_w3 = Web3(provider)
         backend_w3.middleware_onion.clear()
@@ -92,6 +102,8 @@ class _TesterRpc:
     def call(self, method: str, params: Any) -> dict[str, Any]:
         if method == "eth_getLogs" and params and set(params[0]) <= {"fromBlock", "toBlock"}:
             return {"result": _to_rpc_json(self.logs_of_range(params[0]))}
+        if method == "eth_getBlockReceipts" and self.block_receipts:
+            return {"result": _to_rpc_json(self.receipts_of_block(params[0]))}
         response = self._request(method, params or [])
         if "error" in response:
             error = response["error"]
@@ -149,6 +161,29 @@ class _TesterRpc:
                     log_index += 1
         return logs
 
+    def receipts_of_block(self, block: str) -> list[dict[str, Any]] | None:
+        """eth_getBlockReceipts (which eth-tester lacks): the receipts of a block's transactions, in
+        the shape eth_getTransactionReceipt gives each (a test checks they are equal), read from
+        py-evm's canonical block rather than found by hash one at a time (a scan from the head)."""
+        chain = self._tester.backend.chain
+        head = chain.get_canonical_head().block_number
+        number = _block_param(block, head)
+        if number > head:
+            return None
+        canonical = chain.get_canonical_block_by_number(number)
+        receipts = canonical.get_receipts(chain.chaindb)
+        vm = chain.get_vm()
+        return [
+            receipt_result_remapper(
+                receipt_result_formatter(
+                    self._tester.normalizer.normalize_outbound_receipt(
+                        serialize_transaction_receipt(canonical, receipts, tx, index, False, vm)
+                    )
+                )
+            )
+            for index, tx in enumerate(canonical.transactions)
+        ]
+
 
 def _block_param(value: str, head: int) -> int:
     return (
@@ -163,11 +198,11 @@ def _block_param(value: str, head: int) -> int:
 class LocalTestChain:
     """An eth-tester chain behind a JSON-RPC HTTP server on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, block_receipts: bool = True) -> None:
         self.tester = EthereumTester(PyEVMBackend())
         self.tester.disable_auto_mine_transactions()
         self.lock = threading.RLock()
-        self._rpc = _TesterRpc(self.tester)
+        self._rpc = _TesterRpc(self.tester, block_receipts=block_receipts)
         self._random = random.Random(seed)
         self._snapshots: dict[int, int] = {0: self.tester.take_snapshot()}
         self._faults: list[Fault] = []
@@ -178,6 +213,9 @@ class LocalTestChain:
         # Called with each parsed request before it is answered: lets a test move the chain between
         # two reads of one ingestion step (say, reorg it right before eth_getLogs).
         self.request_hook: Callable[[Any], None] | None = None
+        # Called with each answered request object and its answer; what it returns is sent instead
+        # (lets a test make the node contradict itself, say receipts that are not its block's).
+        self.answer_hook: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -268,6 +306,18 @@ class LocalTestChain:
             self.mine([TokenTransfer(self.accounts[0], holder, token_contract.INITIAL_SUPPLY // 10 + 7)])
         return self.token_address
 
+    def deploy_contract(self, init_code: bytes) -> str:
+        """Deploy a contract from the first account in a block of its own; its lower-case address."""
+        with self.lock:
+            tx_hash = self._send(
+                {"from": self.tester.get_accounts()[0], "data": "0x" + init_code.hex(), "gas": 1_000_000}
+            )
+            self._mine_one()
+            receipt = self.tester.get_transaction_receipt(tx_hash)
+        if receipt["status"] != 1 or not receipt["contract_address"]:
+            raise RuntimeError(f"contract deployment failed: {receipt}")
+        return receipt["contract_address"].lower()
+
     def mine(self, transfers: Iterable[TokenTransfer] = (), *, eth_value_transfer: bool = False) -> int:
         """Mine one block holding the given token transfers (and, if asked, a plain ETH transfer,
         a transaction with no logs); returns the new block's number."""
@@ -329,7 +379,7 @@ class LocalTestChain:
         self._send(
             {
                 "from": Web3.to_checksum_address(transfer.sender),
-                "to": Web3.to_checksum_address(self.token_address),
+                "to": Web3.to_checksum_address(transfer.token or self.token_address),
                 "data": token_contract.transfer_calldata(transfer.recipient, transfer.amount),
                 "gas": 100_000,
             }
@@ -394,7 +444,18 @@ class LocalTestChain:
                     outcome = self._rpc.call(method, request.get("params"))
                 except Exception as exc:  # the node answers errors, it does not crash
                     outcome = {"error": {"code": -32603, "message": f"{type(exc).__name__}: {exc}"}}
-        return {"jsonrpc": "2.0", "id": request_id, **outcome}
+        reply = {"jsonrpc": "2.0", "id": request_id, **outcome}
+        return reply if self.answer_hook is None else self.answer_hook(request, reply)
+
+    @property
+    def serves_block_receipts(self) -> bool:
+        """Whether the node answers eth_getBlockReceipts (as geth, Erigon and Reth do) or, like
+        older nodes, only eth_getTransactionReceipt (-32601 for the other)."""
+        return self._rpc.block_receipts
+
+    @serves_block_receipts.setter
+    def serves_block_receipts(self, value: bool) -> None:
+        self._rpc.block_receipts = value
 
 
 def _handler_for(chain: LocalTestChain) -> type[BaseHTTPRequestHandler]:

@@ -1,5 +1,8 @@
 """``evm_rpc``: ingest blocks, transactions and logs from an Ethereum JSON-RPC node, through reorgs.
 
+Transactions carry their receipt (status, gas used, effective gas price, created contract), read
+with ``eth_getBlockReceipts`` where the node has it, else per transaction.
+
 A cursor-driven source (``execution_strategy: incremental``, usually ``activation: schedule``) of
 one chain, writing ``<ns>.blocks`` and optionally ``<ns>.transactions`` and ``<ns>.logs`` in one
 namespace ``ns`` of the job's (``evm`` for mainnet, ``base`` for another chain): each chain keeps

@@ -8,8 +8,8 @@ named ``blocks_<first block, 8 digits>``.
 ``config``: ``chain_id`` (1), ``start_block`` (0), ``end_block`` (inclusive, required),
 ``partition_size`` (1000), ``txs_per_block`` (3), ``logs_per_tx`` (1), ``seed`` (0), ``layout``
 (``"compact"``, the default: a few columns per dataset; ``"evm"``: exactly the schemas the
-``evm_rpc`` source writes, with real ERC-20 ``Transfer`` logs, so a pipeline built on the synthetic
-source runs unchanged on a real node).
+``evm_rpc`` source writes, with real ERC-20 ``Transfer`` logs and transaction receipts, so a pipeline
+built on the synthetic source runs unchanged on a real node).
 """
 
 from __future__ import annotations
@@ -178,11 +178,12 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
     numbers = [
         n for n in partition_range(key, s["partition_size"]) if s["start_block"] <= n <= s["end_block"]
     ]
-    blocks, logs = [], []
+    blocks, logs, receipts = [], [], []
     for number in numbers:
         block_hash = _hash(seed, chain, "block", number)
         tx_count = (number * 7 + len(str(seed))) % (s["txs_per_block"] + 1) if s["txs_per_block"] else 0
         transactions = []
+        cumulative_gas = 0
         for index in range(tx_count):
             tx_hash = _hash(seed, chain, "tx", number, index)
             sender = _address(seed, "from", (number + index) % 50)
@@ -201,6 +202,22 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                     "nonce": hex(number),
                     "input": "0xa9059cbb",
                     "type": "0x0",
+                }
+            )
+            # A token transfer costs some 35,000-50,000 gas of its 60,000 limit; a legacy
+            # transaction pays its gas price.
+            gas_used = 35_000 + (number * 13 + index * 101) % 15_000
+            cumulative_gas += gas_used
+            receipts.append(
+                {
+                    "blockNumber": hex(number),
+                    "blockHash": block_hash,
+                    "transactionHash": tx_hash,
+                    "status": "0x1",
+                    "gasUsed": hex(gas_used),
+                    "cumulativeGasUsed": hex(cumulative_gas),
+                    "effectiveGasPrice": hex(10**9 + number),
+                    "contractAddress": None,
                 }
             )
             for log_index in range(s["logs_per_tx"]):
@@ -230,7 +247,7 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                 "timestamp": hex(GENESIS_TIME + 12 * number),
                 "miner": _address(seed, "miner", number % 5),
                 "gasLimit": hex(30_000_000),
-                "gasUsed": hex(21_000 * tx_count + number % 1000),
+                "gasUsed": hex(cumulative_gas),
                 "baseFeePerGas": hex(10**9),
                 "transactions": transactions,
             }
@@ -238,7 +255,7 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
     timestamps = {n: GENESIS_TIME + 12 * n for n in numbers}
     return {
         "evm.blocks": blocks_table(chain, blocks),
-        "evm.transactions": transactions_table(chain, blocks),
+        "evm.transactions": transactions_table(chain, blocks, receipts),
         "evm.logs": logs_table(chain, logs, timestamps),
     }
 

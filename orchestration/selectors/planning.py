@@ -160,9 +160,12 @@ def stale_partitions(*, job: Job, until: dict[str, datetime | None]) -> list[str
 
 
 def whole_is_stale(*, job: Job, until: dict[str, datetime | None]) -> bool:
-    """For a ``full`` job or an ``all`` mapping: is the one output partition stale?"""
+    """For a ``full`` job or an ``all`` mapping: is the one output partition stale? Not while an
+    input has never been published: the job reads every input whole, and one that does not exist
+    yet (a sibling job's output still being built) would fail the task or give a result missing it;
+    its first publish plans the job."""
     datasets, lows, highs = _windows(job, until)
-    if not datasets:
+    if not datasets or len(datasets) < len(job.input_datasets):
         return False
     sql = f"""
     WITH {CHANGED_CTES}

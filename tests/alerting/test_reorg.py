@@ -51,7 +51,7 @@ def live_events(definition) -> set[tuple]:
 
 def test_a_reorg_retracts_exactly_the_orphaned_events_once_each(chain, platform, org, member, receiver):
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, drain)  # the token's deployment: the dataset exists, so a definition can be checked
     definition = alert_definition_create(
         org=org,

@@ -36,3 +36,16 @@ def test_token_transfers_move_balances_and_reorgs_undo_them(chain):
 
     assert chain.token_balance(recipient) == 0
     assert chain.block_hash(chain.head - 1) != orphaned
+
+
+def test_served_block_receipts_equal_eth_testers_receipts_and_can_be_switched_off(chain):
+    chain.mine_random_blocks(5, max_transfers_per_block=3)
+    for number in range(chain.head + 1):
+        block = chain.rpc("eth_getBlockByNumber", [hex(number), False])
+        assert chain.rpc("eth_getBlockReceipts", [hex(number)]) == [
+            chain.rpc("eth_getTransactionReceipt", [tx_hash]) for tx_hash in block["transactions"]
+        ]
+
+    chain.serves_block_receipts = False
+    answer = chain.answer({"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockReceipts", "params": ["0x1"]})
+    assert answer["error"]["code"] == -32601

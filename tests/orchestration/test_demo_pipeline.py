@@ -34,7 +34,7 @@ def test_the_demo_pipeline_seeds_once_and_runs_to_completion(run_tasks):
     first = {job.id: job.config_hash for job in Job.objects.all()}
     call_command("seed_demo_pipeline", quiet=True)
     assert {job.id: job.config_hash for job in Job.objects.all()} == first
-    assert len(first) == 7
+    assert len(first) == 8
     assert [(c.name, c.chain_id, c.synthetic) for c in chain_registry()] == [
         ("evm", 1, True),
         ("base", 8453, True),
@@ -47,6 +47,25 @@ def test_the_demo_pipeline_seeds_once_and_runs_to_completion(run_tasks):
     assert transfers.num_rows == dataset("evm.logs").num_rows > 0  # every synthetic log is a Transfer
     stats = dataset("evm.daily_transfer_stats")
     assert sum(stats["transfers"].to_pylist()) == transfers.num_rows
+    tokens = dataset("evm.tokens")
+    assert tokens["token_address"].to_pylist() == sorted(set(transfers["token_address"].to_pylist()))
+    assert tokens.num_rows == 10 and tokens["error"].null_count == 10
+    # The day's amount is the raw values scaled by the token's decimals.
+    decimals = dict(zip(tokens["token_address"].to_pylist(), tokens["decimals"].to_pylist(), strict=True))
+    first_day = stats.to_pylist()[0]
+    raw = [
+        int(value)
+        for value, token, time in zip(
+            transfers["value"].to_pylist(),
+            transfers["token_address"].to_pylist(),
+            transfers["block_timestamp"].to_pylist(),
+            strict=True,
+        )
+        if token == first_day["token_address"] and time.date() == first_day["day"]
+    ]
+    assert first_day["amount"] == pytest.approx(sum(raw) / 10 ** decimals[first_day["token_address"]])
+    assert first_day["symbol"].startswith("DEMO")
+    assert set(decimals.values()) == {6, 8, 12, 18}
     labelled = dataset(f"{Org.objects.get(slug='demo').slug}.labelled_transfers")
     labels = dict(
         zip(labelled["token_address"].to_pylist(), labelled["token_address_label"].to_pylist(), strict=True)
@@ -81,4 +100,6 @@ def test_a_node_url_switches_the_source_to_evm_rpc(monkeypatch):
         "incremental",
     )
     assert Job.objects.get(name="ingest_base").operator == "synthetic_chain"  # the other chain stays
-    assert Job.objects.count() == 7
+    assert Job.objects.count() == 8
+    tokens = Job.objects.get(name="evm_tokens")  # the token metadata now comes from the node too
+    assert (tokens.operator, tokens.source["url"]) == ("erc20_metadata", "http://127.0.0.1:8545")

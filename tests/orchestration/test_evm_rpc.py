@@ -12,12 +12,27 @@ from chains.demo import DAILY_STATS_SQL
 from orchestration.models import Task
 from orchestration.services import job_create, job_run_now, task_execute, tasks_dispatch
 from orgs.models import platform_org
+from testkit.fixed_contracts import (
+    abi_bytes32,
+    abi_string,
+    abi_uint,
+    deployment_code,
+    fixed_answers_runtime,
+    token_answers,
+)
 from testkit.lake import table_checksum
 from testkit.testchain import Fault, LocalTestChain, TokenTransfer
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 from versioning.storage import lake
 
-DATASETS = ["evm.blocks", "evm.transactions", "evm.logs", "evm.transfers", "evm.daily_transfer_stats"]
+DATASETS = [
+    "evm.blocks",
+    "evm.transactions",
+    "evm.logs",
+    "evm.transfers",
+    "evm.tokens",
+    "evm.daily_transfer_stats",
+]
 pytestmark = pytest.mark.django_db
 
 
@@ -58,7 +73,21 @@ def source_job(chain, **source):
     )
 
 
-def downstream_jobs():
+def tokens_job(chain):
+    return job_create(
+        org=platform_org(),
+        name="tokens",
+        operator="erc20_metadata",
+        runtime="python",
+        activation="reactive",
+        source={"url": chain.url, "chain_id": chain.chain_id, "batch_size": 5, "rpc_max_attempts": 2},
+        config={"partition_mapping": "all"},
+        input_datasets=["evm.transfers"],
+        output_datasets=["evm.tokens"],
+    )
+
+
+def downstream_jobs(chain):
     org = platform_org()
     job_create(
         org=org,
@@ -70,6 +99,7 @@ def downstream_jobs():
         input_datasets=["evm.logs"],
         output_datasets=["evm.transfers"],
     )
+    tokens_job(chain)
     job_create(
         org=org,
         name="daily",
@@ -78,7 +108,7 @@ def downstream_jobs():
         activation="reactive",
         source={"sql": DAILY_STATS_SQL},
         config={"partition_mapping": "all"},
-        input_datasets=["evm.transfers"],
+        input_datasets=["evm.transfers", "evm.tokens"],
         output_datasets=["evm.daily_transfer_stats"],
     )
 
@@ -120,7 +150,7 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
         block = chain.mine(transfers, eth_value_transfer=number % 2 == 0)
         mined += [(block, t.sender, t.recipient, t.amount) for t in transfers]
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
 
     blocks = dataset("evm.blocks")
@@ -144,6 +174,15 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
     assert set(mined) <= set(rows)  # the transfers we sent, with exact uint256 amounts
     assert set(transfers["token_address"].to_pylist()) == {chain.token_address}
     assert sum(dataset("evm.daily_transfer_stats")["transfers"].to_pylist()) == len(rows)
+    # The test token implements none of the metadata getters: a row that says so, no amount.
+    (token,) = dataset("evm.tokens").to_pylist()
+    assert (token["token_address"], token["decimals"], token["first_seen_block"]) == (
+        chain.token_address,
+        None,
+        1,
+    )
+    assert token["error"].count("revert") == 3
+    assert set(dataset("evm.daily_transfer_stats")["amount"].to_pylist()) == {None}
     cursor = DatasetCursor.objects.get(job=job, dataset="evm.blocks")
     assert (cursor.cursor_column, cursor.cursor_value) == ("block_number", str(chain.head))
     assert {p.partition_key for p in PartitionVersion.objects.filter(dataset="evm.blocks")} == {
@@ -157,11 +196,68 @@ def test_blocks_transactions_logs_and_transfers_equal_the_chain(chain, run_tasks
     assert dataset("evm.transfers")["value"].to_pylist()[-1] == str(10**21 + 3)
 
 
+def _metadata_token(chain, *, symbol, name, decimals):
+    answers = token_answers(symbol=symbol, name=name, decimals=decimals)
+    return chain.deploy_contract(deployment_code(fixed_answers_runtime(answers)))
+
+
+def test_token_metadata_is_read_once_per_token_and_scales_the_daily_amounts(chain, run_tasks):
+    usdc = _metadata_token(
+        chain, symbol=abi_string("USDC"), name=abi_string("USD Coin"), decimals=abi_uint(6)
+    )
+    mkr = _metadata_token(chain, symbol=abi_bytes32("MKR"), name=abi_bytes32("Maker"), decimals=abi_uint(18))
+    sender, recipient = chain.accounts[1], chain.accounts[2]
+    first = chain.mine([TokenTransfer(sender, recipient, 1_500_000, token=usdc)])
+    chain.mine([TokenTransfer(sender, recipient, 2 * 10**18 + 5 * 10**17, token=mkr)])
+    job = source_job(chain)
+    downstream_jobs(chain)
+    calls = []
+    chain.request_hook = lambda message: calls.extend(
+        request["params"][0]["to"]
+        for request in (message if isinstance(message, list) else [message])
+        if request.get("method") == "eth_call"
+    )
+    ingest(job, run_tasks)
+
+    tokens = {row["token_address"]: row for row in dataset("evm.tokens").to_pylist()}
+    assert set(tokens) == {chain.token_address, usdc, mkr}
+    assert (tokens[usdc]["symbol"], tokens[usdc]["name"], tokens[usdc]["decimals"]) == ("USDC", "USD Coin", 6)
+    assert (tokens[mkr]["symbol"], tokens[mkr]["name"], tokens[mkr]["decimals"]) == ("MKR", "Maker", 18)
+    assert tokens[usdc]["error"] is None and tokens[usdc]["first_seen_block"] == first
+    assert {row["chain_id"] for row in tokens.values()} == {chain.chain_id}
+    amounts = {row["token_address"]: row["amount"] for row in dataset("evm.daily_transfer_stats").to_pylist()}
+    assert amounts[usdc] == pytest.approx(1.5) and amounts[mkr] == pytest.approx(2.5)
+    assert sorted(calls) == sorted([chain.token_address, usdc, mkr] * 3)  # three getters each
+
+    # A new token: only it is asked for; the known rows stay as they were.
+    dai = _metadata_token(chain, symbol=abi_string("DAI"), name=abi_string("Dai"), decimals=abi_uint(18))
+    chain.mine([TokenTransfer(sender, recipient, 10**18, token=dai)])
+    chain.mine([TokenTransfer(sender, recipient, 10**6, token=usdc)])
+    calls.clear()
+    ingest(job, run_tasks)
+    assert calls == [dai] * 3
+    tokens_after = {row["token_address"]: row for row in dataset("evm.tokens").to_pylist()}
+    assert tokens_after[dai]["symbol"] == "DAI" and tokens_after[usdc] == tokens[usdc]
+
+    # Nothing new: the tokens job runs again (new transfers) but asks the node nothing.
+    chain.mine([TokenTransfer(sender, recipient, 10**6, token=usdc)])
+    asked = []
+    chain.request_hook = asked.append
+    tokens_job_runs = Task.objects.filter(job__name="tokens", status="succeeded").count()
+    ingest(job, run_tasks)
+    assert Task.objects.filter(job__name="tokens", status="succeeded").count() == tokens_job_runs + 1
+    assert dataset("evm.tokens").to_pylist() == list(tokens_after.values())
+    methods = {
+        r.get("method") for message in asked for r in (message if isinstance(message, list) else [message])
+    }
+    assert not methods & {"eth_call", "eth_getCode"}
+
+
 def test_random_reorgs_leave_every_dataset_equal_to_a_fresh_ingestion(chain, run_tasks):
     rng = random.Random(5)
     chain.mine_random_blocks(8)
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
     reorgs = []
     for _ in range(4):
@@ -249,6 +345,37 @@ def test_a_misbehaving_node_fails_the_attempt_then_the_retry_ingests_it_whole(ch
     assert Task.objects.get(job=job).status == "succeeded"
     assert dataset("evm.blocks")["block_hash"].to_pylist() == [
         chain.block_hash(n) for n in range(chain.head + 1)
+    ]
+
+
+def test_receipts_that_disagree_with_their_block_retry_the_task_and_write_nothing(chain, run_tasks):
+    chain.mine_random_blocks(4)
+    job = source_job(chain)
+
+    def swapped(request, reply):
+        receipts = reply.get("result")
+        if request["method"] == "eth_getBlockReceipts" and receipts and len(receipts) > 1:
+            return {**reply, "result": [receipts[1], receipts[0], *receipts[2:]]}
+        return reply
+
+    chain.mine(chain.random_transfers(3))
+    chain.answer_hook = swapped
+    job_run_now(job=job)
+    tasks_dispatch(enqueue=False)
+    task_execute(task_id=Task.objects.get(job=job).id)
+    task = Task.objects.get(job=job)
+    assert task.status == "pending" and task.next_retry_at is not None
+    assert "MalformedResponseError" in task.error_message and "receipt" in task.error_message
+    assert not PartitionVersion.objects.exists()
+
+    chain.answer_hook = None
+    Task.objects.filter(job=job).update(next_retry_at=None)
+    run_tasks()
+    assert Task.objects.get(job=job).status == "succeeded"
+    transactions = dataset("evm.transactions")
+    assert transactions["status"].to_pylist() == [
+        int(chain.rpc("eth_getTransactionReceipt", [tx_hash])["status"], 16)
+        for tx_hash in transactions["transaction_hash"].to_pylist()
     ]
 
 

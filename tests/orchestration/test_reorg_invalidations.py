@@ -108,7 +108,7 @@ def test_rows_the_orphaned_branch_held_are_covered_and_propagated(chain, run_tas
     chain.mine_random_blocks(3)
     orphaned = chain.mine(chain.random_transfers(2))  # two transfers in the block that will go
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
     assert orphaned in {row[0] for row in transfer_rows()}
 
@@ -133,7 +133,7 @@ def test_rows_the_orphaned_branch_held_are_covered_and_propagated(chain, run_tas
 def test_a_new_branch_as_long_as_the_old_one_is_noticed_without_a_higher_block(chain, run_tasks):
     chain.mine_random_blocks(8)
     job = source_job(chain)
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
     head = chain.head
     chain.reorg(2, new_branch_length=2)
@@ -154,7 +154,7 @@ def test_a_partition_width_change_retires_the_old_layout_down_the_dag(chain, run
     for _ in range(17):
         chain.mine(chain.random_transfers(1))
     job = source_job(chain)  # width 5
-    downstream_jobs()
+    downstream_jobs(chain)
     ingest(job, run_tasks)
     head = chain.head
 
@@ -185,4 +185,4 @@ def test_seeding_the_demo_again_keeps_admin_edits():
     source.refresh_from_db()
     assert (daily.scaling, daily.activation) == ({"max_concurrency": 1}, "manual")
     assert source.config["end_block"] == 999
-    assert Job.objects.count() == 7
+    assert Job.objects.count() == 8

@@ -220,3 +220,28 @@ def test_scheduler_tick_plans_reactive_jobs_and_dispatches(org, run_tasks, monke
     result = tasks.scheduler_tick()
     assert result == {"reaped": 0, "created": 2, "dispatched": 2}
     assert Task.objects.filter(job__name="late", status="queued").count() == 2
+
+
+def test_a_whole_job_waits_until_every_input_was_published(org, run_tasks):
+    source = synthetic_source_job(end_block=199, partition_size=100)
+    joined = sql_job(
+        org,
+        "joined",
+        "SELECT b.block_number, m.miner FROM evm.blocks b JOIN acme.miners m USING (block_number)",
+        ["evm.blocks", "acme.miners"],
+        "acme.joined",
+        config={"partition_mapping": "all"},
+    )
+    job_plan(job=source)
+    run_tasks()
+
+    assert job_plan(job=joined).created == 0  # acme.miners was never published: nothing to join yet
+    assert not Task.objects.filter(job=joined).exists()
+
+    miners = sql_job(
+        org, "miners", "SELECT block_number, miner FROM evm.blocks", ["evm.blocks"], "acme.miners"
+    )
+    job_plan(job=miners)
+    run_tasks()  # the first publish of acme.miners plans the joined job
+    assert set(versions("acme.joined")) == {"all"}
+    assert read_dataset("acme.joined").num_rows == 200
