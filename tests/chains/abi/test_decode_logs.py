@@ -383,5 +383,5 @@ def test_chunked_input_and_an_empty_table():
 
 
 def test_a_table_without_the_columns_is_refused_clearly():
-    with pytest.raises(ValueError, match="the table has no column .*data"):
+    with pytest.raises(ValueError, match=r"the table has no column .*data"):
         decode_logs(pa.table({"chain_id": [1]}), standard("erc20").event("Transfer"))
