@@ -12,7 +12,8 @@ Columns of `table`: the key columns of the input, `contract_address` (the log's 
 transaction's `to_address`), then one column per parameter in ABI order, named in snake_case
 (`amount0In` -> `amount0_in`, unnamed -> `arg0`, a name taken already -> `<name>_<position>`). An
 indexed parameter of dynamic type (string, bytes, array, tuple) is kept by the log only as the
-keccak-256 of its encoding: its column `<name>_hash` holds that hash. `errors` has the key columns,
+keccak-256 of its encoding: its column `<name>_hash` holds that hash (so does an indexed
+fixed-size array or tuple). `errors` has the key columns,
 `contract_address`, `event` (or `function`: the signature) and `reason`.
 
 Static values are decoded a column at a time (`hexdata`, `words`, `decimals`); values with dynamic
@@ -140,9 +141,7 @@ class _Spec:
     def output_schema(self, source: pa.Schema) -> pa.Schema:
         keys = [source.field(name) for name in self.key_columns]
         values = [
-            pa.field(
-                column, pa.string() if param.indexed and param.type.is_dynamic else param.type.arrow_type()
-            )
+            pa.field(column, pa.string() if param.hashed_in_topic else param.type.arrow_type())
             for param, column in zip(self.params, self.columns, strict=True)
         ]
         return pa.schema([*keys, pa.field(CONTRACT_COLUMN, pa.string()), *values])
@@ -192,9 +191,16 @@ class _Batch:
         self.source = source
         self.spec = spec
         self.rows = np.arange(source.num_rows, dtype=np.int64)
+        self._columns: dict[str, pa.Array] = {}
         self.failed_rows: list[np.ndarray] = []
         self.failed_reasons: list[list[str] | str] = []
         self.replaced_strings = 0
+
+    def column(self, name: str) -> pa.Array:
+        """A column of the batch as one Arrow array (chunks joined once)."""
+        if name not in self._columns:
+            self._columns[name] = _column(self.source, name)
+        return self._columns[name]
 
     def fail(self, mask: np.ndarray, reason) -> None:
         """Sets aside the standing rows where `mask` is true. `reason` is a string, or a function
@@ -220,7 +226,7 @@ class _Batch:
         for position in range(4):
             name = f"topic{position}"
             if name in self.source.column_names:
-                present.append(_column(self.source, name).is_valid().to_numpy(zero_copy_only=False))
+                present.append(self.column(name).is_valid().to_numpy(zero_copy_only=False))
             else:
                 present.append(np.zeros(self.source.num_rows, dtype=bool))
         present = np.stack(present, axis=1)[self.rows]
@@ -235,13 +241,13 @@ class _Batch:
             ],
         )
         for _, name in spec.topics:
-            offsets, _text = layout(_column(self.source, name))
+            offsets, _text = layout(self.column(name))
             lengths = (offsets[1:] - offsets[:-1])[self.rows]
             self.fail(lengths != 66, f"{name} is not 32 bytes of 0x-hex")
 
     def check_data(self) -> None:
         spec = self.spec
-        column = _column(self.source, spec.data_column)
+        column = self.column(spec.data_column)
         offsets, text = layout(column)
         valid = column.is_valid().to_numpy(zero_copy_only=False)[self.rows] if column.null_count else True
         starts = offsets[self.rows]
@@ -314,7 +320,7 @@ class _Batch:
         yield spec.data_column, spec.skip, None if spec.dynamic else 64 * spec.head_words, f"{what} not hex"
 
     def _read_column(self, name: str, skip: int, digits: int | None):
-        column = _column(self.source, name)
+        column = self.column(name)
         if digits is None:
             return read_ragged(column, self.rows, skip)
         return read_fixed(column, self.rows, skip, digits)
@@ -328,7 +334,7 @@ class _Batch:
         oks: list[tuple[np.ndarray, str]] = []
         indexed_positions = [position for position, param in enumerate(spec.params) if param.indexed]
         for position, (param, name), words in zip(indexed_positions, spec.topics, topic_words, strict=True):
-            if param.type.is_dynamic:
+            if param.hashed_in_topic:
                 values[position] = fixed_strings(b"0x", lower(words.text))
                 continue
             array, ok = decode_static(param.type, words)

@@ -67,8 +67,12 @@ class Words:
     def split(self, parts: int) -> Words:
         """Each row cut into `parts` consecutive rows (the elements of a fixed-size array)."""
         rows = self.rows * parts
-        data = self.data.reshape(rows, -1)
-        text = None if self.given_text is None else self.given_text.reshape(rows, -1)
+        data = self.data.reshape(rows, self.data.shape[1] // parts)
+        text = (
+            None
+            if self.given_text is None
+            else self.given_text.reshape(rows, self.given_text.shape[1] // parts)
+        )
         return Words(data, text)
 
 
