@@ -30,6 +30,7 @@ import pyarrow as pa
 from chains.abi.dynamic import Row, Undecodable, read_at
 from chains.abi.hexdata import fixed_strings, layout, lower, read_fixed, read_ragged
 from chains.abi.spec import Event, Function, Param
+from chains.abi.tails import column_at_a_time, decode_tail
 from chains.abi.types import unique_columns
 from chains.abi.words import decode_static
 
@@ -355,36 +356,63 @@ class _Batch:
                     oks.append((ok, f"{_label(param, position)} is not a valid {param.type.canonical}"))
             word += param.type.head_words
         if dynamic:
-            dynamic_values, reasons = self._decode_dynamic(dynamic, payloads)
+            dynamic_values, reasons = self._decode_dynamic(dynamic, payloads, head)
             values.update(dynamic_values)
             oks.append((reasons == None, reasons))  # noqa: E711 (numpy elementwise)
         ordered = [values[position] for position in range(len(spec.params))]
         return self._drop_bad(ordered, oks)
 
-    def _decode_dynamic(self, dynamic, payloads) -> tuple[dict[int, pa.Array], np.ndarray]:
-        """The dynamic data parameters, row by row; failing rows get None values and a reason."""
-        spec = self.spec
-        head_end = 32 * spec.head_words
+    def _decode_dynamic(self, dynamic, payloads, head) -> tuple[dict[int, pa.Array], np.ndarray]:
+        """The dynamic data parameters: bytes, string and T[] of one-word T a column at a time,
+        the rest row by row. Failing rows get a reason (from the row decoder, for both)."""
+        head_end = 32 * self.spec.head_words
+        reasons = np.full(len(payloads.starts) - 1, None, dtype=object)
+        arrays: dict[int, pa.Array] = {}
+        by_rows = []
+        for position, param, word in dynamic:
+            if not column_at_a_time(param.type):
+                by_rows.append((position, param, word))
+                continue
+            array, ok, replaced = decode_tail(param.type, payloads, head.word(word), head_end)
+            arrays[position] = array
+            self.replaced_strings += replaced
+            for index in np.flatnonzero(~ok & (reasons == None)):  # noqa: E711
+                reasons[index] = self._reason(payloads, index, position, param, word)
+        if by_rows:
+            arrays.update(self._decode_rows(by_rows, payloads, reasons))
+        return arrays, reasons
+
+    def _reason(self, payloads, index: int, position: int, param: Param, word: int) -> str:
+        """Why one row's value does not decode, in the row decoder's words."""
+        row = Row(payloads.data[payloads.starts[index] : payloads.starts[index + 1]].tobytes())
+        try:
+            read_at(param.type, row, 0, 32 * word, 32 * self.spec.head_words)
+        except Undecodable as exc:
+            return f"{_label(param, position)}: {exc}"
+        return f"{_label(param, position)}: not an encoding of {param.type.canonical}"
+
+    def _decode_rows(self, dynamic, payloads, reasons: np.ndarray) -> dict[int, pa.Array]:
+        """Dynamic parameters one row at a time; a failing row gets None values and a reason."""
+        head_end = 32 * self.spec.head_words
         data = payloads.data.tobytes()
         starts = payloads.starts.tolist()
         columns = [[] for _ in dynamic]
-        reasons = np.full(len(starts) - 1, None, dtype=object)
         for index in range(len(starts) - 1):
             row = Row(data[starts[index] : starts[index + 1]])
             for slot, (position, param, word) in enumerate(dynamic):
                 try:
                     columns[slot].append(read_at(param.type, row, 0, 32 * word, head_end))
                 except Undecodable as exc:
-                    reasons[index] = f"{_label(param, position)}: {exc}"
+                    if reasons[index] is None:
+                        reasons[index] = f"{_label(param, position)}: {exc}"
                     for rest in range(slot, len(dynamic)):
                         columns[rest].append(None)
                     break
             self.replaced_strings += row.replaced_strings
-        arrays = {
+        return {
             position: pa.array(column, type=param.type.arrow_type())
             for (position, param, _), column in zip(dynamic, columns, strict=True)
         }
-        return arrays, reasons
 
     def _drop_bad(self, arrays: list[pa.Array], oks) -> list[pa.Array]:
         if not oks:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 # "00".."ff" as 2-byte codes, to write bytes back as lower-case hex with one table lookup per byte.
-_HEX_PAIRS = np.frombuffer(b"".join(f"{value:02x}".encode() for value in range(256)), dtype=np.uint16)
+HEX_PAIRS = np.frombuffer(b"".join(f"{value:02x}".encode() for value in range(256)), dtype=np.uint16)
 
 
 def layout(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def is_hex_digit(text: np.ndarray) -> np.ndarray:
 
 def to_hex(data: np.ndarray) -> np.ndarray:
     """Lower-case hex digits of a (rows, k) byte matrix, as a (rows, 2k) matrix of characters."""
-    return _HEX_PAIRS[data].view(np.uint8).reshape(data.shape[0], data.shape[1] * 2)
+    return HEX_PAIRS[data].view(np.uint8).reshape(data.shape[0], data.shape[1] * 2)
 
 
 @dataclass
@@ -128,7 +128,7 @@ def read_ragged(array: pa.Array, rows: np.ndarray, skip: int) -> tuple[np.ndarra
     offsets, text = layout(array)
     firsts = offsets[rows] + skip
     lengths = offsets[rows + 1] - firsts
-    index = _ragged_index(firsts, lengths)
+    index = ragged_index(firsts, lengths)
     digits = text[index]
     data = _unhexlify(digits)
     bad = np.empty(0, dtype=np.int64)
@@ -139,13 +139,13 @@ def read_ragged(array: pa.Array, rows: np.ndarray, skip: int) -> tuple[np.ndarra
         good[bad_positions] = False
         bad = rows[bad_positions]
         firsts, lengths = firsts[good], lengths[good]
-        data = _unhexlify(text[_ragged_index(firsts, lengths)])
+        data = _unhexlify(text[ragged_index(firsts, lengths)])
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths // 2, out=starts[1:])
     return bad, Payloads(data, starts)
 
 
-def _ragged_index(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def ragged_index(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Positions firsts[i] .. firsts[i] + lengths[i] - 1 of every i, concatenated."""
     total = int(lengths.sum())
     if total == 0:
