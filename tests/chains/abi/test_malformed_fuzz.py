@@ -69,7 +69,7 @@ def test_corrupted_encodings_agree_with_eth_abi(cases):
         logs.append(log_row([EVENT.topic0], "0x" + data.hex(), index))
         try:
             decoded = eth_abi.decode(TYPES, data)
-        except eth_abi.exceptions.DecodingError:
+        except (eth_abi.exceptions.DecodingError, OverflowError):  # a huge length overflows in eth-abi
             continue
         expected[index] = [column_value(p.type, v) for p, v in zip(EVENT.params, decoded, strict=True)]
     result = decode_logs(logs_table(logs), EVENT)
