@@ -128,8 +128,13 @@ def read_ragged(array: pa.Array, rows: np.ndarray, skip: int) -> tuple[np.ndarra
     offsets, text = layout(array)
     firsts = offsets[rows] + skip
     lengths = offsets[rows + 1] - firsts
-    index = ragged_index(firsts, lengths)
-    digits = text[index]
+    if len(rows) == len(offsets) - 1:  # every row: the buffer without each row's prefix
+        keep = np.ones(int(offsets[-1] - offsets[0]), dtype=bool)
+        for position in range(skip):
+            keep[offsets[:-1] - offsets[0] + position] = False
+        digits = text[offsets[0] : offsets[-1]][keep]
+    else:
+        digits = text[ragged_index(firsts, lengths)]
     data = _unhexlify(digits)
     bad = np.empty(0, dtype=np.int64)
     if data is None:
@@ -146,12 +151,18 @@ def read_ragged(array: pa.Array, rows: np.ndarray, skip: int) -> tuple[np.ndarra
 
 
 def ragged_index(firsts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Positions firsts[i] .. firsts[i] + lengths[i] - 1 of every i, concatenated."""
+    """Positions firsts[i] .. firsts[i] + lengths[i] - 1 of every i, concatenated: a running sum
+    of steps of one, with a jump where each run starts (faster than np.repeat of the starts)."""
+    present = lengths > 0
+    firsts, lengths = firsts[present], lengths[present]
     total = int(lengths.sum())
     if total == 0:
         return np.empty(0, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    return np.arange(total, dtype=np.int64) + np.repeat(firsts - (ends - lengths), lengths)
+    steps = np.ones(total, dtype=np.int64)
+    run_starts = np.cumsum(lengths) - lengths
+    steps[0] = firsts[0]
+    steps[run_starts[1:]] = firsts[1:] - (firsts[:-1] + lengths[:-1] - 1)
+    return np.cumsum(steps, out=steps)
 
 
 def fixed_strings(prefix: bytes, chars: np.ndarray) -> pa.StringArray:
