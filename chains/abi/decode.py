@@ -332,7 +332,7 @@ class _Batch:
         spec = self.spec
         topic_words, head, payloads = self.read()
         values: dict[int, pa.Array] = {}
-        oks: list[tuple[np.ndarray, str]] = []
+        oks: list[tuple[np.ndarray, str | np.ndarray]] = []  # (ok per row, reason or reasons)
         indexed_positions = [position for position, param in enumerate(spec.params) if param.indexed]
         for position, (param, name), words in zip(indexed_positions, spec.topics, topic_words, strict=True):
             if param.hashed_in_topic:
@@ -439,17 +439,12 @@ class _Batch:
     def run(self) -> tuple[pa.Table, pa.Table]:
         self.check_topics()
         self.check_data()
-        values = (
-            self.decode()
-            if len(self.rows)
-            else [
-                pa.array([], type=field.type)
-                for field in list(self.spec.output_schema(self.source.schema))[
-                    len(self.spec.key_columns) + 1 :
-                ]
-            ]
-        )
+        values = self.decode() if len(self.rows) else self._empty_values()
         return self._table(values), self._errors()
+
+    def _empty_values(self) -> list[pa.Array]:
+        value_fields = list(self.spec.output_schema(self.source.schema))[len(self.spec.key_columns) + 1 :]
+        return [pa.array([], type=field.type) for field in value_fields]
 
     def _carried(self, rows: np.ndarray) -> list[pa.Array]:
         names = [*self.spec.key_columns, self.spec.contract_source]

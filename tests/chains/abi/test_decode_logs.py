@@ -91,10 +91,7 @@ def test_static_types_in_data_and_in_topics_match_eth_abi(type_string, values):
         {
             "value": column_value(
                 in_data.params[0].type,
-                eth_abi.decode(
-                    [type_string],
-                    bytes.fromhex(r["data"][2 : 66 + 2 * 32 * (in_data.params[0].type.static_words - 1)]),
-                )[0],
+                eth_abi.decode([type_string, "uint8"], bytes.fromhex(r["data"][2:]))[0],
             ),
             "tail": 9,
         }
