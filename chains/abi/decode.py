@@ -12,7 +12,8 @@ Columns of `table`: the key columns of the input, `contract_address` (the log's 
 transaction's `to_address`), then one column per parameter in ABI order, named in snake_case
 (`amount0In` -> `amount0_in`, unnamed -> `arg0`, a name taken already -> `<name>_<position>`). An
 indexed parameter of dynamic type (string, bytes, array, tuple) is kept by the log only as the
-keccak-256 of its encoding: its column `<name>_hash` holds that hash. `errors` has the key columns,
+keccak-256 of its encoding: its column `<name>_hash` holds that hash (so does an indexed
+fixed-size array or tuple). `errors` has the key columns,
 `contract_address`, `event` (or `function`: the signature) and `reason`.
 
 Static values are decoded a column at a time (`hexdata`, `words`, `decimals`); values with dynamic
@@ -29,6 +30,7 @@ import pyarrow as pa
 from chains.abi.dynamic import Row, Undecodable, read_at
 from chains.abi.hexdata import fixed_strings, layout, lower, read_fixed, read_ragged
 from chains.abi.spec import Event, Function, Param
+from chains.abi.tails import column_at_a_time, decode_tail
 from chains.abi.types import unique_columns
 from chains.abi.words import decode_static
 
@@ -140,9 +142,7 @@ class _Spec:
     def output_schema(self, source: pa.Schema) -> pa.Schema:
         keys = [source.field(name) for name in self.key_columns]
         values = [
-            pa.field(
-                column, pa.string() if param.indexed and param.type.is_dynamic else param.type.arrow_type()
-            )
+            pa.field(column, pa.string() if param.hashed_in_topic else param.type.arrow_type())
             for param, column in zip(self.params, self.columns, strict=True)
         ]
         return pa.schema([*keys, pa.field(CONTRACT_COLUMN, pa.string()), *values])
@@ -192,9 +192,16 @@ class _Batch:
         self.source = source
         self.spec = spec
         self.rows = np.arange(source.num_rows, dtype=np.int64)
+        self._columns: dict[str, pa.Array] = {}
         self.failed_rows: list[np.ndarray] = []
         self.failed_reasons: list[list[str] | str] = []
         self.replaced_strings = 0
+
+    def column(self, name: str) -> pa.Array:
+        """A column of the batch as one Arrow array (chunks joined once)."""
+        if name not in self._columns:
+            self._columns[name] = _column(self.source, name)
+        return self._columns[name]
 
     def fail(self, mask: np.ndarray, reason) -> None:
         """Sets aside the standing rows where `mask` is true. `reason` is a string, or a function
@@ -220,7 +227,7 @@ class _Batch:
         for position in range(4):
             name = f"topic{position}"
             if name in self.source.column_names:
-                present.append(_column(self.source, name).is_valid().to_numpy(zero_copy_only=False))
+                present.append(self.column(name).is_valid().to_numpy(zero_copy_only=False))
             else:
                 present.append(np.zeros(self.source.num_rows, dtype=bool))
         present = np.stack(present, axis=1)[self.rows]
@@ -235,13 +242,13 @@ class _Batch:
             ],
         )
         for _, name in spec.topics:
-            offsets, _text = layout(_column(self.source, name))
+            offsets, _text = layout(self.column(name))
             lengths = (offsets[1:] - offsets[:-1])[self.rows]
             self.fail(lengths != 66, f"{name} is not 32 bytes of 0x-hex")
 
     def check_data(self) -> None:
         spec = self.spec
-        column = _column(self.source, spec.data_column)
+        column = self.column(spec.data_column)
         offsets, text = layout(column)
         valid = column.is_valid().to_numpy(zero_copy_only=False)[self.rows] if column.null_count else True
         starts = offsets[self.rows]
@@ -314,7 +321,7 @@ class _Batch:
         yield spec.data_column, spec.skip, None if spec.dynamic else 64 * spec.head_words, f"{what} not hex"
 
     def _read_column(self, name: str, skip: int, digits: int | None):
-        column = _column(self.source, name)
+        column = self.column(name)
         if digits is None:
             return read_ragged(column, self.rows, skip)
         return read_fixed(column, self.rows, skip, digits)
@@ -325,10 +332,10 @@ class _Batch:
         spec = self.spec
         topic_words, head, payloads = self.read()
         values: dict[int, pa.Array] = {}
-        oks: list[tuple[np.ndarray, str]] = []
+        oks: list[tuple[np.ndarray, str | np.ndarray]] = []  # (ok per row, reason or reasons)
         indexed_positions = [position for position, param in enumerate(spec.params) if param.indexed]
         for position, (param, name), words in zip(indexed_positions, spec.topics, topic_words, strict=True):
-            if param.type.is_dynamic:
+            if param.hashed_in_topic:
                 values[position] = fixed_strings(b"0x", lower(words.text))
                 continue
             array, ok = decode_static(param.type, words)
@@ -349,36 +356,63 @@ class _Batch:
                     oks.append((ok, f"{_label(param, position)} is not a valid {param.type.canonical}"))
             word += param.type.head_words
         if dynamic:
-            dynamic_values, reasons = self._decode_dynamic(dynamic, payloads)
+            dynamic_values, reasons = self._decode_dynamic(dynamic, payloads, head)
             values.update(dynamic_values)
             oks.append((reasons == None, reasons))  # noqa: E711 (numpy elementwise)
         ordered = [values[position] for position in range(len(spec.params))]
         return self._drop_bad(ordered, oks)
 
-    def _decode_dynamic(self, dynamic, payloads) -> tuple[dict[int, pa.Array], np.ndarray]:
-        """The dynamic data parameters, row by row; failing rows get None values and a reason."""
-        spec = self.spec
-        head_end = 32 * spec.head_words
+    def _decode_dynamic(self, dynamic, payloads, head) -> tuple[dict[int, pa.Array], np.ndarray]:
+        """The dynamic data parameters: bytes, string and T[] of one-word T a column at a time,
+        the rest row by row. Failing rows get a reason (from the row decoder, for both)."""
+        head_end = 32 * self.spec.head_words
+        reasons = np.full(len(payloads.starts) - 1, None, dtype=object)
+        arrays: dict[int, pa.Array] = {}
+        by_rows = []
+        for position, param, word in dynamic:
+            if not column_at_a_time(param.type):
+                by_rows.append((position, param, word))
+                continue
+            array, ok, replaced = decode_tail(param.type, payloads, head.word(word), head_end)
+            arrays[position] = array
+            self.replaced_strings += replaced
+            for index in np.flatnonzero(~ok & (reasons == None)):  # noqa: E711
+                reasons[index] = self._reason(payloads, index, position, param, word)
+        if by_rows:
+            arrays.update(self._decode_rows(by_rows, payloads, reasons))
+        return arrays, reasons
+
+    def _reason(self, payloads, index: int, position: int, param: Param, word: int) -> str:
+        """Why one row's value does not decode, in the row decoder's words."""
+        row = Row(payloads.data[payloads.starts[index] : payloads.starts[index + 1]].tobytes())
+        try:
+            read_at(param.type, row, 0, 32 * word, 32 * self.spec.head_words)
+        except Undecodable as exc:
+            return f"{_label(param, position)}: {exc}"
+        return f"{_label(param, position)}: not an encoding of {param.type.canonical}"
+
+    def _decode_rows(self, dynamic, payloads, reasons: np.ndarray) -> dict[int, pa.Array]:
+        """Dynamic parameters one row at a time; a failing row gets None values and a reason."""
+        head_end = 32 * self.spec.head_words
         data = payloads.data.tobytes()
         starts = payloads.starts.tolist()
         columns = [[] for _ in dynamic]
-        reasons = np.full(len(starts) - 1, None, dtype=object)
         for index in range(len(starts) - 1):
             row = Row(data[starts[index] : starts[index + 1]])
             for slot, (position, param, word) in enumerate(dynamic):
                 try:
                     columns[slot].append(read_at(param.type, row, 0, 32 * word, head_end))
                 except Undecodable as exc:
-                    reasons[index] = f"{_label(param, position)}: {exc}"
+                    if reasons[index] is None:
+                        reasons[index] = f"{_label(param, position)}: {exc}"
                     for rest in range(slot, len(dynamic)):
                         columns[rest].append(None)
                     break
             self.replaced_strings += row.replaced_strings
-        arrays = {
+        return {
             position: pa.array(column, type=param.type.arrow_type())
             for (position, param, _), column in zip(dynamic, columns, strict=True)
         }
-        return arrays, reasons
 
     def _drop_bad(self, arrays: list[pa.Array], oks) -> list[pa.Array]:
         if not oks:
@@ -405,17 +439,12 @@ class _Batch:
     def run(self) -> tuple[pa.Table, pa.Table]:
         self.check_topics()
         self.check_data()
-        values = (
-            self.decode()
-            if len(self.rows)
-            else [
-                pa.array([], type=field.type)
-                for field in list(self.spec.output_schema(self.source.schema))[
-                    len(self.spec.key_columns) + 1 :
-                ]
-            ]
-        )
+        values = self.decode() if len(self.rows) else self._empty_values()
         return self._table(values), self._errors()
+
+    def _empty_values(self) -> list[pa.Array]:
+        value_fields = list(self.spec.output_schema(self.source.schema))[len(self.spec.key_columns) + 1 :]
+        return [pa.array([], type=field.type) for field in value_fields]
 
     def _carried(self, rows: np.ndarray) -> list[pa.Array]:
         names = [*self.spec.key_columns, self.spec.contract_source]

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from eth_hash.auto import keccak
 
-from chains.abi.types import AbiError, AbiType, parse_type, snake_case
+from chains.abi.types import AbiError, AbiType, Elementary, parse_type, snake_case
 
 __all__ = ["Abi", "AbiError", "Event", "Function", "Param", "parse_abi"]
 
@@ -32,9 +32,15 @@ class Param:
 
     def base_column(self, position: int) -> str:
         """Its column name before de-duplication: snake_case, `argN` when unnamed, and `_hash` added
-        for an indexed dynamic value, of which the log keeps only the keccak hash."""
+        for a value of which the log keeps only the keccak hash."""
         column = snake_case(self.name) or f"arg{position}"
-        return f"{column}_hash" if self.indexed and self.type.is_dynamic else column
+        return f"{column}_hash" if self.hashed_in_topic else column
+
+    @property
+    def hashed_in_topic(self) -> bool:
+        """An indexed string, bytes, array or tuple (even a fixed-size one) is not in its topic:
+        the topic is the keccak-256 of its encoding."""
+        return self.indexed and not (isinstance(self.type, Elementary) and not self.type.is_dynamic)
 
 
 def _signature(name: str, params: tuple[Param, ...]) -> str:

@@ -91,10 +91,7 @@ def test_static_types_in_data_and_in_topics_match_eth_abi(type_string, values):
         {
             "value": column_value(
                 in_data.params[0].type,
-                eth_abi.decode(
-                    [type_string],
-                    bytes.fromhex(r["data"][2 : 66 + 2 * 32 * (in_data.params[0].type.static_words - 1)]),
-                )[0],
+                eth_abi.decode([type_string, "uint8"], bytes.fromhex(r["data"][2:]))[0],
             ),
             "tail": 9,
         }
@@ -385,3 +382,28 @@ def test_chunked_input_and_an_empty_table():
 def test_a_table_without_the_columns_is_refused_clearly():
     with pytest.raises(ValueError, match=r"the table has no column .*data"):
         decode_logs(pa.table({"chain_id": [1]}), standard("erc20").event("Transfer"))
+
+
+def test_indexed_fixed_size_arrays_and_tuples_are_hashes_too():
+    event = _event(
+        _param("uint256[2]", "pair", indexed=True),
+        _param("tuple", "point", indexed=True, components=[_param("int8", "x"), _param("int8", "y")]),
+        _param("uint8", "n"),
+    )
+    pair_hash = "0x" + keccak(eth_abi.encode(["uint256[2]"], [[1, 2]])).hex()
+    point_hash = "0x" + keccak(eth_abi.encode(["int8", "int8"], [-1, 1])).hex()
+    result = decode_logs(
+        logs_table([log_row([event.topic0, pair_hash, point_hash], word("uint8", 3))]), event
+    )
+    assert _data_values(result.table, event) == [{"pair_hash": pair_hash, "point_hash": point_hash, "n": 3}]
+    assert result.table.schema.field("pair_hash").type == pa.string()
+
+
+def test_every_row_bad_leaves_an_empty_table_of_the_right_columns():
+    event = _event(_param("uint256[3]", "triple"), _param("tuple", "t", components=[_param("bool", "b")]))
+    bad = "0x" + "ff" * 32 * 4
+    result = decode_logs(logs_table([log_row([event.topic0], bad, i) for i in range(3)]), event)
+    assert result.table.num_rows == 0
+    assert result.table.schema.field("triple").type == pa.list_(pa.string())
+    # uint256[3] of 0xff.. words is three maximal values; the bool word is not a bool
+    assert result.errors.column("reason").to_pylist() == ["t is not a valid (bool)"] * 3
