@@ -41,13 +41,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from chains.client import EvmRpcClient, RetryPolicy
 from chains.errors import EvmSourceError
 from chains.ingest import DEFAULT_MAX_REORG_DEPTH, PartitionWrite, ingest_range, merge_partition
+from chains.node_source import is_int, node_source_errors
 from chains.schema import (
     BLOCKS_KIND,
     DEFAULT_NAMESPACE,
@@ -115,34 +115,13 @@ class EvmRpcSource:
         )
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def source_errors(source: Any) -> list[str]:
     """Every problem of an evm_rpc ``source``, one short sentence each."""
-    if not isinstance(source, dict):
-        return ["source is an object with url and chain_id"]
-    problems = []
-    url = source.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append("url: an http(s) JSON-RPC endpoint such as http://127.0.0.1:8545")
-    for name, (default, minimum) in _INT_FIELDS.items():
-        value = source.get(name, default)
-        if value is None:
-            problems.append(f"{name} is required")
-        elif not _is_int(value) or value < minimum:
-            problems.append(f"{name}: an integer >= {minimum}")
-    end = source.get("end_block")
-    if end is not None and (not _is_int(end) or end < source.get("start_block", 0)):
-        problems.append("end_block: an integer >= start_block, or absent to follow the head")
-    timeout = source.get("rpc_timeout_seconds", 30)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        problems.append("rpc_timeout_seconds: a positive number")
-    unknown = sorted(set(source) - _KNOWN)
-    if unknown:
-        problems.append(f"unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_KNOWN))})")
+    problems = node_source_errors(source, int_fields=_INT_FIELDS, known=_KNOWN)
+    if isinstance(source, dict):
+        end = source.get("end_block")
+        if end is not None and (not is_int(end) or end < source.get("start_block", 0)):
+            problems.append("end_block: an integer >= start_block, or absent to follow the head")
     return problems
 
 

@@ -34,12 +34,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from chains.client import CallOutcome, EvmRpcClient, RetryPolicy
 from chains.errors import EvmSourceError
+from chains.node_source import node_source_errors
 from orchestration.operators import register
 from orchestration.operators.base import Operator, OperatorError, PermanentOperatorError, TaskContext
 from versioning.models import PartitionVersion
@@ -200,32 +200,9 @@ def tokens_table(
 # -- the job -----------------------------------------------------------------------------------------
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def source_errors(source: Any) -> list[str]:
     """Every problem of an erc20_metadata ``source``, one short sentence each."""
-    if not isinstance(source, dict):
-        return ["source is an object with url and chain_id"]
-    problems = []
-    url = source.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append("url: an http(s) JSON-RPC endpoint such as http://127.0.0.1:8545")
-    for name, (default, minimum) in _INT_FIELDS.items():
-        value = source.get(name, default)
-        if value is None:
-            problems.append(f"{name} is required")
-        elif not _is_int(value) or value < minimum:
-            problems.append(f"{name}: an integer >= {minimum}")
-    timeout = source.get("rpc_timeout_seconds", 30)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        problems.append("rpc_timeout_seconds: a positive number")
-    unknown = sorted(set(source) - _KNOWN)
-    if unknown:
-        problems.append(f"unknown keys {', '.join(unknown)} (known: {', '.join(sorted(_KNOWN))})")
-    return problems
+    return node_source_errors(source, int_fields=_INT_FIELDS, known=_KNOWN)
 
 
 def _client(source: dict) -> EvmRpcClient:
