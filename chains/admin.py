@@ -33,7 +33,10 @@ class ContractForm(forms.Form):
     )
     standard = forms.ChoiceField(required=False, help_text="A built-in ABI, or leave empty and paste one.")
     abi = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 8}), help_text='ABI JSON: [{"type": "event", …}]'
+        label="ABI",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text='ABI JSON: [{"type": "event", …}]',
     )
     events = forms.CharField(required=False, help_text="Comma-separated event names; empty: every event.")
     functions = forms.CharField(
