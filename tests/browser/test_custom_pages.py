@@ -255,6 +255,30 @@ def test_label_import_submits_without_a_script_error_and_looks_like_the_theme(
     page_watch.assert_clean()
 
 
+def test_contracts_page_registers_shows_field_errors_and_looks_like_the_theme(
+    admin_page, page_watch, theme, lake
+):
+    page = admin_page
+    page.goto("/admin/chains/contracts/")
+    assert_themed(
+        page,
+        theme,
+        {"#id_name": "input", "#id_chain": "select", "#contract-form [type=submit]": "button"},
+    )
+    page.fill("#id_name", "tokens")
+    page.fill("#id_abi", '[{"type": "event", "name": "X", "inputs": [{"name": "a", "type": "uint7"}]}]')
+    page.click("#contract-form [type=submit]")
+    assert "unknown type 'uint7'" in page.locator("#contract-form").inner_text()
+    page.fill("#id_abi", "")
+    page.select_option("#id_standard", "erc20")
+    page.click("#contract-form [type=submit]")
+    page.wait_for_selector("#contracts")
+    assert_themed(page, theme, {"#contracts thead th": "header", "#contracts tbody td": "cell"})
+    assert "tokens_evt_transfer" in page.locator("#contracts").inner_text()
+    screenshot(page, "contracts.png")
+    page_watch.assert_clean()
+
+
 def test_registry_and_record_tables_look_like_the_theme(admin_page, page_watch, theme, lake):
     page = admin_page
     page.goto("/admin/pii/piiaccesslog/registry/")
