@@ -81,7 +81,8 @@ class LogMaker:
         return [0 if z else u for u, z in zip(units, zero, strict=True)]
 
     @staticmethod
-    def _words(*columns: list[int], signed: bool = False) -> list[str]:
+    def _words(*columns: list[int]) -> list[str]:
+        """Rows of 32-byte words as 0x-hex (negative values in two's complement)."""
         rows = zip(*columns, strict=True)
         return ["0x" + "".join(f"{value % (1 << 256):064x}" for value in values) for values in rows]
 
