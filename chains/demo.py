@@ -60,7 +60,7 @@ SELECT CAST(t.block_timestamp AS DATE) AS day,
        count(DISTINCT t.to_address) AS recipients,
        min(t.block_number) AS first_block,
        max(t.block_number) AS last_block,
-       sum(CAST(t.value AS DOUBLE) / power(10, k.decimals)) AS amount
+       sum(CAST(t.value AS DOUBLE) / power(10, k.decimals) ORDER BY t.block_number, t.log_index) AS amount
 FROM evm.transfers t
 LEFT JOIN evm.tokens k ON k.token_address = t.token_address
 GROUP BY ALL
@@ -68,7 +68,8 @@ ORDER BY day, t.token_address
 """.strip()
 # No exact sum of value: values are uint256 decimal strings, and DuckDB's widest integer (HUGEINT,
 # 128 bits) would overflow on legitimate token amounts; exact sums belong in a python step. `amount`
-# is for people: the token's units (value / 10^decimals) as a DOUBLE, null when decimals are unknown.
+# is for people: the token's units (value / 10^decimals) as a DOUBLE, null when decimals are unknown,
+# summed in chain order so that every rebuild adds the same floats in the same order (same bytes).
 
 # The synthetic chain's ten tokens: their decimals differ, as real tokens' do (USDC has 6).
 _SYNTHETIC_DECIMALS = (18, 18, 6, 18, 8, 18, 18, 12, 18, 18)
