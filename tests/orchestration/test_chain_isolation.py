@@ -9,7 +9,7 @@ from orchestration.models import Job, Task
 from orchestration.services import job_run_now, job_update, task_execute, tasks_dispatch
 from testkit.lake import table_checksum
 from testkit.testchain import LocalTestChain
-from tests.orchestration.test_evm_rpc import chain_transfers, dataset, downstream_jobs
+from tests.orchestration.test_evm_rpc import chain_transfers, dataset
 from versioning.models import DataInvalidation, DatasetCursor, PartitionVersion
 
 pytestmark = pytest.mark.django_db
@@ -55,21 +55,21 @@ def register(evm: LocalTestChain, base: LocalTestChain) -> tuple[Job, Job]:
 
 
 def transfers_jobs():
-    """evm.transfers (the demo's) and base.transfers, the same step on each chain's logs."""
+    """evm.transfers and base.transfers: the demo's decoding step on each chain's logs."""
     from orchestration.services import job_create
     from orgs.models import platform_org
 
-    downstream_jobs()
-    job_create(
-        org=platform_org(),
-        name="base_transfers",
-        operator="python",
-        runtime="python",
-        activation="reactive",
-        source={"callable": "chains.demo:transfers_from_logs"},
-        input_datasets=["base.logs"],
-        output_datasets=["base.transfers"],
-    )
+    for namespace in ("evm", "base"):
+        job_create(
+            org=platform_org(),
+            name=f"{namespace}_transfers",
+            operator="python",
+            runtime="python",
+            activation="reactive",
+            source={"callable": "chains.demo:transfers_from_logs"},
+            input_datasets=[f"{namespace}.logs"],
+            output_datasets=[f"{namespace}.transfers"],
+        )
 
 
 def run(job: Job) -> Task:
