@@ -73,7 +73,7 @@ class ContractSpec:
 
     @classmethod
     def from_job(cls, job: Job) -> ContractSpec:
-        config = job.config or {}
+        config = job.config if isinstance(job.config, dict) else {}
         return cls(
             name=config.get("contract", ""),
             chain=(job.input_datasets or [""])[0].split(".", 1)[0],
@@ -81,7 +81,7 @@ class ContractSpec:
             standard=config.get("standard"),
             abi=config.get("abi"),
             events=config.get("events"),
-            functions=list(config.get("functions") or []),
+            functions=config.get("functions") or [],
         )
 
 
@@ -92,8 +92,8 @@ def spec_errors(spec: ContractSpec) -> dict[str, str]:
         errors["name"] = "a contract name is lower-case letters, digits and _ (e.g. usdc, uni_v2_pair)"
     if spec.address is not None:
         try:
-            evm_address_normalize(spec.address)
-        except (AddressError, TypeError) as exc:
+            evm_address_normalize(spec.address if isinstance(spec.address, str) else "")
+        except AddressError as exc:
             errors["address"] = str(exc)
     if (spec.abi is None) == (spec.standard is None):
         errors["abi"] = f"give an ABI (JSON list) or a standard ({', '.join(standard_names())}), not both"
@@ -106,11 +106,18 @@ def spec_errors(spec: ContractSpec) -> dict[str, str]:
     except AbiError as exc:
         errors["abi"] = str(exc)
         return errors
+    # The jobs API takes any JSON as config: names are checked to be lists of text before use.
+    if spec.events is not None and not _names(spec.events):
+        errors["events"] = "events are a non-empty list of event names"
+        return errors
+    if not isinstance(spec.functions, list) or (spec.functions and not _names(spec.functions)):
+        errors["functions"] = "functions are a list of function names"
+        return errors
     known_events = {event.name for event in contract.events}
     known_functions = {function.name for function in contract.functions}
     if spec.events is not None:
         unknown = [name for name in spec.events if name not in known_events]
-        if not isinstance(spec.events, list) or unknown or not spec.events:
+        if unknown:
             errors["events"] = f"events are names of the ABI's events: {', '.join(sorted(known_events))}"
     elif not contract.events and not spec.functions:
         errors["abi"] = "the ABI has no event to decode; name functions to decode calls"
@@ -118,6 +125,10 @@ def spec_errors(spec: ContractSpec) -> dict[str, str]:
     if unknown:
         errors["functions"] = f"no function {', '.join(unknown)} in the ABI"
     return errors
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(name, str) for name in value)
 
 
 def chosen_events(spec: ContractSpec, contract: Abi):

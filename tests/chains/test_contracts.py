@@ -15,6 +15,7 @@ from eth_abi import decode as abi_decode
 from rest_framework.test import APIClient
 
 from chains.contracts import contract_register, snake
+from chains.operators.evm_decode import EvmDecodeOperator
 from orchestration.models import Job
 from orchestration.services import plan_active_jobs
 from orgs.models import User
@@ -184,3 +185,53 @@ def test_decoding_job_matches_eth_abi_and_keeps_undecodable_logs(admin_a):
     assert len(errors) == len(transfer_logs)
     assert all(error["reason"] for error in errors)
     assert read_dataset("org-a.nfts_evt_transfer").num_rows == 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"contract": "c", "standard": "erc20", "events": 5},
+        {"contract": "c", "standard": "erc20", "events": [["Transfer"]]},
+        {"contract": "c", "standard": "erc20", "functions": 5},
+        {"contract": "c", "standard": "erc20", "functions": [{"a": 1}]},
+        {"contract": "c", "standard": ["erc20"]},
+        {"contract": "c", "standard": "erc20", "address": 12},
+        {"contract": 7, "abi": {"abi": 5}},
+        "not an object",
+    ],
+)
+def test_a_decoding_job_with_junk_config_through_the_jobs_api_is_a_400(admin_a, config):
+    api = APIClient()
+    api.force_authenticate(admin_a)
+    response = api.post(
+        "/api/v1/jobs/",
+        {
+            "name": "decode_c",
+            "runtime": "python",
+            "operator": "evm_decode",
+            "input_datasets": ["evm.logs"],
+            "output_datasets": ["org-a.c_evt_transfer", "org-a.c_decode_errors"],
+            "config": config,
+            "source": {},
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"contract": "c", "standard": "erc20", "events": 5}, "events"),
+        ({"contract": "c", "standard": "erc20", "events": [["Transfer"]]}, "events"),
+        ({"contract": "c", "standard": "erc20", "functions": 5}, "functions"),
+        ({"contract": "c", "standard": "erc20", "functions": [{"a": 1}]}, "functions"),
+        ({"contract": "c", "standard": "erc20", "address": 12}, "address"),
+        ("not an object", "abi"),
+    ],
+)
+def test_the_operator_names_the_field_of_junk_config_instead_of_crashing(admin_a, config, field):
+    job = Job(org=admin_a.org, operator="evm_decode", input_datasets=["evm.logs"], config=config)
+    errors = EvmDecodeOperator().validate(job)
+    assert field in errors["config"]
