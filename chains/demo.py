@@ -37,11 +37,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chains.convert import decode_transfers
-from chains.operators.synthetic_chain import _address
 from chains.operators.token_metadata import TOKENS_SCHEMA, first_seen_blocks
 from chains.registry import ChainEntry, chain_registry, registry_save
 from chains.schema import TRANSFERS_SCHEMA
 from chains.services import SYNTHETIC_SEED, chain_job, chains_sync
+from chains.synthetic_activity import TOKEN_DECIMALS, token_addresses
 from labels.models import AddressLabel
 from orchestration.models import Job
 from orchestration.services import job_create, job_update
@@ -70,9 +70,6 @@ ORDER BY day, t.token_address
 # 128 bits) would overflow on legitimate token amounts; exact sums belong in a python step. `amount`
 # is for people: the token's units (value / 10^decimals) as a DOUBLE, null when decimals are unknown,
 # summed in chain order so that every rebuild adds the same floats in the same order (same bytes).
-
-# The synthetic chain's ten tokens: their decimals differ, as real tokens' do (USDC has 6).
-_SYNTHETIC_DECIMALS = (18, 18, 6, 18, 8, 18, 18, 12, 18, 18)
 
 # Each chain's datasets live in its own namespace; every row carries chain_id, so reading several
 # chains is a UNION ALL of the same columns.
@@ -108,7 +105,7 @@ def synthetic_token_metadata(transfers: pa.Table) -> pa.Table:
         return TOKENS_SCHEMA.empty_table()
     first_seen = first_seen_blocks(transfers)
     chain_id = transfers["chain_id"][0].as_py()
-    known = {_address(SYNTHETIC_SEED, "token", n): n for n in range(len(_SYNTHETIC_DECIMALS))}
+    known = {address: n for n, address in enumerate(token_addresses(SYNTHETIC_SEED))}
     rows = []
     for address in sorted(first_seen):
         n = known.get(address)
@@ -118,7 +115,7 @@ def synthetic_token_metadata(transfers: pa.Table) -> pa.Table:
                 "token_address": address,
                 "symbol": None if n is None else f"DEMO{n}",
                 "name": None if n is None else f"Demo token {n}",
-                "decimals": None if n is None else _SYNTHETIC_DECIMALS[n],
+                "decimals": None if n is None else TOKEN_DECIMALS[n],
                 "first_seen_block": first_seen[address],
                 "error": "not a token of the synthetic chain" if n is None else None,
             }
@@ -279,7 +276,7 @@ def _follows(job: Job, rpc_url: str) -> bool:
 
 def demo_labels() -> dict[str, str]:
     """Public labels on the synthetic chain's token contracts, so the enrichment shows something."""
-    return {_address(SYNTHETIC_SEED, "token", n): f"Demo token {n}" for n in range(3)}
+    return {address: f"Demo token {n}" for n, address in enumerate(token_addresses(SYNTHETIC_SEED)[:3])}
 
 
 def demo_pipeline_seed(*, platform: Org, demo: Org, user: User | None, rpc_url: str | None) -> list[Job]:

@@ -4,7 +4,10 @@ The console (``/admin/queries/savedquery/console/``) is one page over the query 
 the user may read with their columns, an editor, run (sync, async for long ones), a paged result
 table with row count and duration, errors with their code, cancel, save as a saved query, export
 downloads, and a line or bar chart of a result drawn by a script served from this app's static
-files. A saved query's page runs it in the console and lists its result history.
+files. A saved query's page runs it in the console and lists its result history; the console opened
+for a saved query lists that history too, with the run it just made (``?result=<id>``, which the
+page's address keeps so that a reload shows the run again instead of running it again) pinned at
+the top as "this run", refreshed from ``<saved query>/results/`` as the run progresses.
 """
 
 from django.contrib import admin
@@ -37,30 +40,49 @@ class SavedQueryAdmin(admin.ModelAdmin):
         return [
             path("console/", self.admin_site.admin_view(self.console_view), name="queries_console"),
             path("datasets/", self.admin_site.admin_view(self.datasets_view), name="queries_datasets"),
+            path(
+                "<uuid:object_id>/results/",
+                self.admin_site.admin_view(self.result_history_view),
+                name="queries_savedquery_results",
+            ),
             *super().get_urls(),
         ]
 
     def console_view(self, request):
         if not can_run_queries(request.user):
             raise Http404
-        saved = None
+        saved = this_run = None
         wanted = request.GET.get("saved")
         if wanted:
-            saved = tenancy.visible_to(request.user, SavedQuery).filter(pk=_uuid_or_none(wanted)).first()
-            if saved is None:
-                raise Http404
+            saved = _visible_saved_query(request.user, wanted)
+            if request.GET.get("result"):
+                this_run = _visible_run(request.user, saved, request.GET["result"])
         context = {
             **self.admin_site.each_context(request),
             "title": "SQL console",
             "opts": self.model._meta,
             "datasets": datasets_readable_by(request.user),
             "saved": saved,
-            "autorun": bool(saved and request.GET.get("run")),
+            "autorun": bool(saved and request.GET.get("run") and this_run is None),
+            "this_run": this_run,
+            "history": result_history(request.user, saved, this_run) if saved else [],
+            "history_url": _history_url(saved) if saved else "",
             "can_save": tenancy.can_create(request.user, SavedQuery),
             "datasets_url": reverse("admin:queries_datasets"),
             "breadcrumbs": _breadcrumbs("SQL console"),
         }
         return TemplateResponse(request, "admin/queries/console.html", context)
+
+    def result_history_view(self, request, object_id):
+        """The result history of a saved query, as the fragment the console swaps in; ``this_run``
+        is a run of it the user may see (another id is refused, not ignored)."""
+        if not can_run_queries(request.user):
+            raise Http404
+        saved = _visible_saved_query(request.user, str(object_id))
+        wanted = request.GET.get("this_run")
+        this_run = _visible_run(request.user, saved, wanted) if wanted else None
+        context = {"history": result_history(request.user, saved, this_run), "this_run": this_run}
+        return TemplateResponse(request, "admin/queries/savedquery/result_history.html", context)
 
     def datasets_view(self, request):
         if not can_run_queries(request.user):
@@ -98,13 +120,41 @@ class SavedQueryAdmin(admin.ModelAdmin):
         saved = self.get_object(request, object_id)
         if saved is not None:
             extra["run_url"] = f"{reverse('admin:queries_console')}?saved={saved.pk}&run=1"
-            extra["history"] = list(
-                tenancy.visible_to(request.user, QueryResult)
-                .filter(saved_query=saved)
-                .select_related("user")
-                .order_by("-created_at")[:HISTORY_ROWS]
-            )
+            extra["history"] = result_history(request.user, saved)
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+
+def result_history(user, saved: SavedQuery, this_run: QueryResult | None = None) -> list[QueryResult]:
+    """The runs of ``saved`` that ``user`` may see, newest first; ``this_run`` pinned at the top."""
+    runs = tenancy.visible_to(user, QueryResult).filter(saved_query=saved).select_related("user")
+    if this_run is None:
+        return list(runs.order_by("-created_at")[:HISTORY_ROWS])
+    others = runs.exclude(pk=this_run.pk).order_by("-created_at")[: HISTORY_ROWS - 1]
+    return [this_run, *others]
+
+
+def _visible_saved_query(user, wanted: str) -> SavedQuery:
+    saved = tenancy.visible_to(user, SavedQuery).filter(pk=_uuid_or_none(wanted)).first()
+    if saved is None:
+        raise Http404
+    return saved
+
+
+def _visible_run(user, saved: SavedQuery, wanted: str) -> QueryResult:
+    """A run of ``saved`` that ``user`` may see (the results' own visibility), else 404."""
+    run = (
+        tenancy.visible_to(user, QueryResult)
+        .filter(saved_query=saved, pk=_uuid_or_none(wanted))
+        .select_related("user")
+        .first()
+    )
+    if run is None:
+        raise Http404
+    return run
+
+
+def _history_url(saved: SavedQuery) -> str:
+    return reverse("admin:queries_savedquery_results", args=[saved.pk])
 
 
 def _uuid_or_none(value: str):

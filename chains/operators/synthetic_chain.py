@@ -7,25 +7,33 @@ named ``blocks_<first block, 8 digits>``.
 
 ``config``: ``chain_id`` (1), ``start_block`` (0), ``end_block`` (inclusive, required),
 ``partition_size`` (1000), ``txs_per_block`` (3), ``logs_per_tx`` (1), ``seed`` (0), ``layout``
-(``"compact"``, the default: a few columns per dataset; ``"evm"``: exactly the schemas the
-``evm_rpc`` source writes, with real ERC-20 ``Transfer`` logs and transaction receipts, so a pipeline
-built on the synthetic source runs unchanged on a real node).
+(``"compact"``, the default: a few columns per dataset and evenly spread made-up rows, for the
+engine's tests; ``"evm"``: exactly the schemas the ``evm_rpc`` source writes, with real ERC-20
+``Transfer`` logs and transaction receipts, so a pipeline built on the synthetic source runs
+unchanged on a real node, and the activity of a real chain: see :mod:`chains.synthetic_activity`;
+there ``txs_per_block`` is the mean at the busiest hour of the day).
 """
 
 from __future__ import annotations
-
-import hashlib
-from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from chains.operators.evm_rpc import output_namespace_error
 from chains.schema import SOURCE_KINDS, kind_of
+from chains.synthetic_activity import (
+    GENESIS_TIME,
+    Activity,
+    account_pool,
+    address,
+    block_timestamp,
+    draw,
+    hash_hex,
+    token_addresses,
+)
 from orchestration.operators import register
 from orchestration.operators.base import Operator, TaskContext
 
 LAYOUTS = ("compact", "evm")
-GENESIS_TIME = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 
 
 def partition_key(first_block: int) -> str:
@@ -37,12 +45,9 @@ def partition_range(key: str, size: int) -> range:
     return range(first, first + size)
 
 
-def _hash(*parts: object) -> str:
-    return "0x" + hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
-
-
-def _address(*parts: object) -> str:
-    return _hash("addr", *parts)[:42]
+_hash = hash_hex
+_address = address
+_timestamp = block_timestamp
 
 
 def _settings(config: dict) -> dict:
@@ -169,25 +174,43 @@ def _word(value: int) -> str:
     return "0x" + f"{value:064x}"
 
 
+def activity(s: dict, key: str) -> Activity:
+    """The draws of the whole partition range of ``key`` (blocks outside the config's range are
+    drawn and dropped, so that a partition's blocks do not change when the chain grows)."""
+    blocks = partition_range(key, s["partition_size"])
+    return draw(
+        seed=s["seed"],
+        chain_id=s["chain_id"],
+        first=blocks.start,
+        size=len(blocks),
+        txs_per_block=s["txs_per_block"],
+        logs_per_tx=s["logs_per_tx"],
+    )
+
+
 def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
     """The partition as a node would answer it (JSON-RPC blocks, transactions and logs), converted
-    by the same code as evm_rpc's: every log is an ERC-20 Transfer of one of ten tokens."""
+    by the same code as evm_rpc's: every log is an ERC-20 Transfer of one of the ten tokens, with
+    the shape of :func:`activity` (busy afternoons, whales, popular tokens, heavy-tailed values)."""
     from chains.convert import TRANSFER_TOPIC, blocks_table, logs_table, transactions_table
 
     seed, chain = s["seed"], s["chain_id"]
-    numbers = [
-        n for n in partition_range(key, s["partition_size"]) if s["start_block"] <= n <= s["end_block"]
-    ]
+    drawn = activity(s, key)
+    accounts, tokens = account_pool(seed), token_addresses(seed)
     blocks, logs, receipts = [], [], []
-    for number in numbers:
+    tx_cursor = log_cursor = 0
+    for number, tx_count in zip(drawn.numbers, drawn.tx_counts, strict=True):
+        tx_first, tx_cursor = tx_cursor, tx_cursor + tx_count
+        log_first, log_cursor = log_cursor, log_cursor + tx_count * s["logs_per_tx"]
+        if not s["start_block"] <= number <= s["end_block"]:
+            continue
         block_hash = _hash(seed, chain, "block", number)
-        tx_count = (number * 7 + len(str(seed))) % (s["txs_per_block"] + 1) if s["txs_per_block"] else 0
         transactions = []
         cumulative_gas = 0
         for index in range(tx_count):
             tx_hash = _hash(seed, chain, "tx", number, index)
-            sender = _address(seed, "from", (number + index) % 50)
-            token = _address(seed, "token", number % 10)
+            sender = accounts[drawn.senders[tx_first + index]]
+            token = tokens[drawn.tokens[tx_first + index]]
             transactions.append(
                 {
                     "blockNumber": hex(number),
@@ -221,8 +244,8 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                 }
             )
             for log_index in range(s["logs_per_tx"]):
-                recipient = _address(seed, "to", (number * 3 + index + log_index) % 40)
-                amount = ((number * 31 + index * 17 + log_index) % 1_000_000) * 10**15
+                at = log_first + index * s["logs_per_tx"] + log_index
+                recipient = accounts[drawn.recipients[at]]
                 logs.append(
                     {
                         "blockNumber": hex(number),
@@ -236,7 +259,7 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                             "0x" + "0" * 24 + sender[2:],
                             "0x" + "0" * 24 + recipient[2:],
                         ],
-                        "data": _word(amount),
+                        "data": _word(drawn.values[at]),
                     }
                 )
         blocks.append(
@@ -244,7 +267,7 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                 "number": hex(number),
                 "hash": block_hash,
                 "parentHash": _hash(seed, chain, "block", number - 1) if number else "0x" + "0" * 64,
-                "timestamp": hex(GENESIS_TIME + 12 * number),
+                "timestamp": hex(_timestamp(number)),
                 "miner": _address(seed, "miner", number % 5),
                 "gasLimit": hex(30_000_000),
                 "gasUsed": hex(cumulative_gas),
@@ -252,7 +275,7 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
                 "transactions": transactions,
             }
         )
-    timestamps = {n: GENESIS_TIME + 12 * n for n in numbers}
+    timestamps = {int(block["number"], 16): _timestamp(int(block["number"], 16)) for block in blocks}
     return {
         "evm.blocks": blocks_table(chain, blocks),
         "evm.transactions": transactions_table(chain, blocks, receipts),

@@ -1,5 +1,7 @@
 // The SQL console: runs SQL through the query API with the admin session, pages the result from
-// the stored file, cancels, exports, saves, and charts the current page.
+// the stored file, cancels, exports, saves, and charts the current page. Opened for a saved query,
+// it also shows that query's result history with the run it made marked, and keeps that run in the
+// page's address (?result=<id>) so that a reload shows it again instead of running it again.
 (function () {
   "use strict";
   var root = document.getElementById("sql-console");
@@ -7,7 +9,7 @@
   var PAGE = 100;
   var $ = function (id) { return document.getElementById(id); };
   var csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
-  var state = { result: null, offset: 0, columns: [], rows: [], polling: null };
+  var state = { result: null, offset: 0, columns: [], rows: [], polling: null, savedRun: root.dataset.thisRun || null, historyStatus: null };
 
   function api(method, url, body) {
     var options = { method: method, credentials: "same-origin", headers: { "X-CSRFToken": csrf, "Accept": "application/json" } };
@@ -48,7 +50,8 @@
     catch (e) { showError("syntax_error", "parameters are not valid JSON"); return; }
     var body = { sql: $("sql-editor").value, parameters: parameters, mode: $("sql-mode").value, force: $("sql-force").checked };
     var url = root.dataset.executeUrl;
-    if (root.dataset.savedId && body.sql === state.savedSql) {
+    var ofSavedQuery = Boolean(root.dataset.savedId && body.sql === state.savedSql);
+    if (ofSavedQuery) {
       url = root.dataset.savedUrl + root.dataset.savedId + "/execute/";
       delete body.sql;
     }
@@ -62,12 +65,46 @@
         showError(e.code, e.message);
         return;
       }
+      if (ofSavedQuery && root.dataset.historyUrl) {
+        state.savedRun = reply.data.id;
+        state.historyStatus = null;
+        remember(reply.data.id);
+      }
+      follow(reply.data);
+    });
+  }
+
+  function remember(resultId) {
+    var params = new URLSearchParams(window.location.search);
+    params.delete("run");
+    params.set("result", resultId);
+    window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+  }
+
+  // The history is the server's own table (same visibility, same look as on the saved query's
+  // page), fetched again whenever the run this page made changes state.
+  function refreshHistory() {
+    var box = $("result-history");
+    if (!box || !root.dataset.historyUrl) return;
+    var url = root.dataset.historyUrl + (state.savedRun ? "?this_run=" + encodeURIComponent(state.savedRun) : "");
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html !== null) box.innerHTML = html; });
+  }
+
+  function show(resultId) {
+    api("GET", root.dataset.resultsUrl + encodeURIComponent(resultId) + "/").then(function (reply) {
+      if (reply.status >= 400) { var e = errorsOf(reply.data); showError(e.code, e.message); return; }
       follow(reply.data);
     });
   }
 
   function follow(result) {
     state.result = result;
+    if (result.id === state.savedRun && result.status !== state.historyStatus) {
+      state.historyStatus = result.status;
+      refreshHistory();
+    }
     if (result.status === "queued" || result.status === "running") {
       $("cancel-button").disabled = false;
       setStatus("Result " + result.id + " is " + result.status + "…");
@@ -181,4 +218,5 @@
   if ($("save-button")) $("save-button").addEventListener("click", save);
   state.savedSql = root.dataset.savedId ? $("sql-editor").value : null;
   if (root.dataset.autorun) run();
+  else if (state.savedRun) show(state.savedRun);
 })();
