@@ -20,6 +20,7 @@ from platform_site.admin_base import LargeTableAdmin, html_table
 
 from . import services
 from .channel_secrets import merge_secrets, redact_channels
+from .condition_widget import ConditionBuilder, condition_columns_view
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 from .selectors import can_operate, can_read, delivery_health
 
@@ -215,10 +216,21 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
         ]
         self.message_user(request, f"{len(fired)} sample event(s) sent")
 
+    # -- the condition builder -------------------------------------------------------------------
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "condition":  # its dataset picker lists what this user may read
+            kwargs["widget"] = ConditionBuilder(user=request.user)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     # -- operation pages -------------------------------------------------------------------------
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path(
+                "condition-columns/",
+                view(condition_columns_view),
+                name="alerting_alertdefinition_condition_columns",
+            ),
             path(
                 "<path:object_id>/backtest/",
                 view(self.backtest_view),

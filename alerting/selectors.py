@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from orgs.roles import can_create_content
 from orgs.selectors import org_admin_editable, org_member_visible, visibility_editable, visibility_visible
 from platform_site.tenancy import is_editable, is_visible, register_scope
-from versioning.datasets import dataset_schema
+from versioning.datasets import dataset_schema, may_read_dataset, readable_namespaces
+from versioning.models import PartitionVersion
 
+from .dsl import column_kind
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 
 register_scope(
@@ -25,6 +29,32 @@ def dataset_columns(dataset: str) -> dict | None:
     partitions' files, so a column a recent partition lacks still resolves), None when it has none."""
     schema = dataset_schema(dataset, partitions=3)
     return None if schema is None else {f.name: f.type for f in schema}
+
+
+def watchable_datasets(user) -> list[str]:
+    """The datasets ``user`` may read that a condition can watch: those the catalog holds a partition
+    of (a condition is checked against the schema of its dataset's files)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return []
+    names = PartitionVersion.objects.values_list("dataset", flat=True).distinct().order_by("dataset")
+    if not user.is_superuser:
+        prefixes = Q()
+        for namespace in readable_namespaces(user.org.slug):
+            prefixes |= Q(dataset__startswith=f"{namespace}.")
+        names = names.filter(prefixes)
+    return [name for name in names if may_read_dataset(user, name)]
+
+
+def condition_columns(user, dataset: str) -> list[dict] | None:
+    """Name, Arrow type and DSL kind of each column of ``dataset``, as a condition is checked
+    against it; None when ``user`` may not read it or the catalog has no partition of it (the same
+    answer for both, so nobody learns which datasets exist outside what they read)."""
+    if not isinstance(dataset, str) or not may_read_dataset(user, dataset):
+        return None
+    columns = dataset_columns(dataset)
+    if columns is None:
+        return None
+    return [{"name": name, "type": str(kind), "kind": column_kind(kind)} for name, kind in columns.items()]
 
 
 def can_operate(user, definition: AlertDefinition) -> bool:

@@ -27,6 +27,7 @@ def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watc
             [str(org.pk), org.name],
         )
         page.fill("#id_name", "Whale transfers")
+        page.click(".cl-condition-tab[value=json]")  # the condition's JSON, past its builder
         page.fill(
             "#id_condition",
             json.dumps(
