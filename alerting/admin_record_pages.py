@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from orchestration.models import Job, Task
 from platform_site import tenancy
-from platform_site.admin_base import html_table
+from platform_site.admin_components import theme_table
 from platform_site.admin_display import badge, id_link
 from platform_site.record_logs import line_time
 
@@ -28,7 +28,10 @@ _OUTCOME_BADGES = {"delivered": "delivered", "failed": "failed", "dead": "dead",
 
 # -- a delivery's attempts ------------------------------------------------------------------------
 def attempts_table(delivery: AlertDelivery) -> str:
-    return html_table(
+    attempts = delivery_attempts(delivery.pk)
+    if not attempts:
+        return "No attempt recorded for this delivery (attempts are kept on the machine that sent them)"
+    return theme_table(
         ["Attempt", "Time", "Outcome", "HTTP status", "Answer (first bytes)", "Error"],
         [
             (
@@ -37,11 +40,11 @@ def attempts_table(delivery: AlertDelivery) -> str:
                 badge(_OUTCOME_BADGES.get(line.get("outcome"), "cancelled"), line.get("outcome")),
                 line.get("http_status"),
                 _answer(line.get("answer")),
-                line.get("error") or "",
+                _wrapping(line.get("error")),
             )
-            for line in delivery_attempts(delivery.pk)
+            for line in attempts
         ],
-        empty="No attempt recorded for this delivery (attempts are kept on the machine that sent them)",
+        table_id="delivery-attempts",
     )
 
 
@@ -49,7 +52,14 @@ def _answer(text) -> str:
     if not text:
         return ""
     # The receiver's own words, escaped: shown as text whatever they contain.
-    return format_html('<code class="cl-mono" style="white-space:pre-wrap">{}</code>', text)
+    return format_html(
+        '<code class="cl-mono" style="white-space:pre-wrap;overflow-wrap:anywhere">{}</code>', text
+    )
+
+
+def _wrapping(text) -> str:
+    # A long token (a URL, markup) wraps inside its cell instead of widening the page.
+    return format_html('<span style="overflow-wrap:anywhere">{}</span>', text) if text else ""
 
 
 # -- redeliver --------------------------------------------------------------------------------------
