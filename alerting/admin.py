@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from platform_site.admin_base import LargeTableAdmin, html_table
 
-from . import services
+from . import admin_record_pages, services
 from .channel_secrets import merge_secrets, redact_channels
 from .condition_widget import ConditionBuilder, condition_columns_view
 from .models import AlertDefinition, AlertDelivery, AlertEvent
@@ -369,20 +369,53 @@ class ReadOnlyRecordAdmin(LargeTableAdmin):
 class AlertEventAdmin(ReadOnlyRecordAdmin):
     list_display = [
         "id",
-        "alert_definition",
+        "definition",
         "kind",
         "severity",
         "chain_id",
         "block_number",
         "tx_hash",
         "source_dataset",
+        "producer_job_shown",
+        "producer_task_shown",
         "created_at",
     ]
     list_filter = ["severity"]
-    list_select_related = ["alert_definition"]
+    list_select_related = ["alert_definition", "producer_job__org"]
     search_fields = ["=id", "=tx_hash", "=block_hash", "=dedupe_key"]
     raw_id_fields = ["org", "alert_definition", "producer_job", "producer_task"]
-    readonly_fields = ["deliveries_table", "created_at"]
+    readonly_fields = [
+        "deliveries_table",
+        "created_at",
+        "definition",
+        "producer_job_shown",
+        "producer_task_shown",
+    ]
+    # On the read-only page these show as links to what the viewer may read, plain otherwise.
+    _SHOWN_AS = {
+        "alert_definition": "definition",
+        "producer_job": "producer_job_shown",
+        "producer_task": "producer_task_shown",
+    }
+
+    def get_queryset(self, request):
+        return admin_record_pages.with_readable_links(super().get_queryset(request), request.user)
+
+    def get_fields(self, request, obj=None):
+        fields = [self._SHOWN_AS.get(f, f) for f in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))
+
+    @admin.display(description="Alert definition", ordering="alert_definition__name")
+    def definition(self, event: AlertEvent) -> str:
+        return admin_record_pages.definition_link(event)
+
+    @admin.display(description="Producer job")
+    def producer_job_shown(self, event: AlertEvent) -> str:
+        return admin_record_pages.producer_job_link(event)
+
+    @admin.display(description="Producer task")
+    def producer_task_shown(self, event: AlertEvent) -> str:
+        return admin_record_pages.producer_task_link(event)
 
     @admin.display(description="Kind")
     def kind(self, event: AlertEvent) -> str:
@@ -439,8 +472,38 @@ class AlertDeliveryAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["alert_event"]
     search_fields = ["=id", "=provider_message_id"]
     raw_id_fields = ["org", "alert_event"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "attempts"]
     actions = ["redeliver"]
+    change_form_outer_before_template = "admin/alerting/alertdelivery_buttons.html"
+
+    def get_fieldsets(self, request, obj=None):
+        fields = [f for f in self.get_fields(request, obj) if f != "attempts"]
+        return [(None, {"fields": fields}), ("Attempts", {"fields": ["attempts"]})]
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/redeliver/",
+                self.admin_site.admin_view(
+                    lambda request, object_id: admin_record_pages.redeliver_view(self, request, object_id)
+                ),
+                name="alerting_alertdelivery_redeliver",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        delivery = self.get_object(request, object_id) if object_id else None
+        if delivery is not None and admin_record_pages.may_redeliver(request.user, delivery):
+            extra_context = {
+                **(extra_context or {}),
+                "redeliver_url": reverse("admin:alerting_alertdelivery_redeliver", args=[delivery.pk]),
+            }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Attempts (newest last)")
+    def attempts(self, delivery: AlertDelivery) -> str:
+        return admin_record_pages.attempts_table(delivery) if delivery.pk else "—"
 
     @admin.display(description="Error")
     def error_excerpt(self, delivery: AlertDelivery) -> str:

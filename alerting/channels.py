@@ -41,6 +41,7 @@ from .mail import DeadlineEmailBackend, SmtpDeadline
 
 CHANNEL_TYPES = ("webhook", "email", "slack")
 MAX_RETRY_AFTER_SECONDS = 10 * 3600
+ANSWER_BYTES = 300  # how much of a receiver's answer an attempt keeps, for the delivery's page
 
 
 @dataclass
@@ -51,6 +52,8 @@ class SendResult:
     retry_after: float | None = None
     gone: bool = False  # HTTP 410: the receiver asks never to be called again
     permanent: bool = False  # retrying cannot help (the target is refused by policy)
+    http_status: int | None = None  # the receiver's HTTP status, when it answered
+    answer: str = ""  # the first ANSWER_BYTES of its answer, as text (undecodable bytes replaced)
 
 
 def _secrets(channel: dict) -> list[str]:
@@ -128,12 +131,16 @@ def _redirect_host(response: outbound.OutboundResponse) -> str:
 
 def _http_result(response: outbound.OutboundResponse) -> SendResult:
     status = response.status_code
+    answered = {"http_status": status, "answer": response.body[:ANSWER_BYTES].decode("utf-8", "replace")}
     if 200 <= status < 300:
-        return SendResult(ok=True, provider_message_id=response.headers.get("x-request-id"))
+        return SendResult(ok=True, provider_message_id=response.headers.get("x-request-id"), **answered)
     if 300 <= status < 400:
         # Retried like any failure: the receiver's owner may fix the URL or the redirect.
+        # Its body is not kept: it usually repeats the Location, whose path may carry credentials.
         where = _redirect_host(response)
-        return SendResult(ok=False, error=f"HTTP {status}: redirected to {where} (not followed)")
+        return SendResult(
+            ok=False, error=f"HTTP {status}: redirected to {where} (not followed)", http_status=status
+        )
     snippet = response.body[:200].decode("utf-8", "replace").strip()
     error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
     return SendResult(
@@ -141,6 +148,7 @@ def _http_result(response: outbound.OutboundResponse) -> SendResult:
         error=error,
         retry_after=_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None,
         gone=status == 410,
+        **answered,
     )
 
 

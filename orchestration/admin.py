@@ -29,6 +29,7 @@ from platform_site.templatetags.chainlake_admin import duration
 from versioning.models import PartitionVersion
 
 from . import admin_views, selectors, services
+from .admin_task_log import task_log_table
 from .models import ColumnLineage, Job, Task, TaskInput
 from .selectors.health import job_lag, job_state, with_health
 from .selectors.planning import planning_error
@@ -470,8 +471,15 @@ class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
     list_select_related = ["job__org"]
     search_fields = ["=id"]
     raw_id_fields = ["job"]
-    readonly_fields = ["created_at", "read_inputs"]
+    readonly_fields = ["created_at", "read_inputs", "log_lines"]
     actions = ["retry", "cancel"]
+
+    def get_fieldsets(self, request, obj=None):
+        # The lines logged while the task ran, in a section of their own below the task's fields.
+        fields = [f for f in self.get_fields(request, obj) if f != "log_lines"]
+        if obj is None:
+            return [(None, {"fields": fields})]
+        return [(None, {"fields": fields}), ("Log", {"fields": ["log_lines"]})]
 
     @admin.action(description="Retry (failed or cancelled tasks)", permissions=["retry"])
     def retry(self, request, queryset):
@@ -535,6 +543,11 @@ class TaskAdmin(OperationsAdminMixin, LargeTableAdmin):
             ["Dataset", "Partition", "Version"],
             [(i.input_dataset, i.input_partition, i.input_version) for i in inputs],
         )
+
+    @admin.display(description="Log lines (newest last)")
+    @once_per_object
+    def log_lines(self, task: Task) -> str:
+        return task_log_table(task.pk) if task.pk else "—"
 
 
 def _tasks_url(job: Job, status: str) -> str:

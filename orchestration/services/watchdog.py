@@ -19,6 +19,7 @@ from django.db import connection
 
 from orchestration.models import Job
 from orchestration.operators.base import TaskContext
+from platform_site.record_logs import task_log_context
 
 from .failure import task_fail
 from .leases import Lease, task_heartbeat, task_holds_lease
@@ -150,12 +151,14 @@ class Watchdog:
         return min(self.started + self._step(), self.deadline)
 
     def run(self) -> None:
-        try:
-            reason = self._watch()
-            if reason is not None:
-                self._stop(reason)
-        finally:
-            connection.close()
+        # A pooled thread does not inherit the worker's context: what it logs belongs to the task.
+        with task_log_context(self.lease.task_id):
+            try:
+                reason = self._watch()
+                if reason is not None:
+                    self._stop(reason)
+            finally:
+                connection.close()
 
     def _watch(self) -> str | None:
         next_beat = self.started + self.interval
