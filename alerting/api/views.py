@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -75,11 +75,19 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
         event = services.alert_definition_test_fire(definition=definition, user=request.user)
         return Response(AlertEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: ChannelTestResultSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: ChannelTestResultSerializer},
+        parameters=[
+            OpenApiParameter(
+                "index", int, OpenApiParameter.PATH, description="the channel's place in channels, from 0"
+            )
+        ],
+    )
     @action(
         detail=True,
         methods=["post"],
-        url_path=r"channels/(?P<index>[0-9]+)/test",
+        url_path=r"channels/(?P<index>[^/.]+)/test",
         permission_classes=[IsAuthenticated],
     )
     def test_channel(self, request, pk=None, index=None):
@@ -88,6 +96,8 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
         receiver's answer, or why the target was refused). Nothing is recorded."""
         definition = _operable(self, self.get_object())
         try:
+            if not str(index).isdigit():
+                raise services.ChannelMissing(index)
             outcome = services.alert_channel_test(definition=definition, index=int(index), user=request.user)
         except services.ChannelMissing:
             raise NotFound("the definition has no channel with this index") from None

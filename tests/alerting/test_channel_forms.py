@@ -262,8 +262,9 @@ def test_the_api_test_route_answers_the_outcome(definition, member, receiver):
     delivered = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/0/test/")
     assert delivered.json()["delivered"] is True and delivered.json()["type"] == "webhook"
     assert len(receiver.at("/hook")) == 2
-    missing = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/7/test/")
-    assert missing.status_code == 404
+    for index in ("7", "first"):
+        missing = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/{index}/test/")
+        assert missing.status_code == 404
 
 
 def test_only_who_may_operate_the_definition_may_test_and_another_org_gets_404(
