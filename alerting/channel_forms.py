@@ -173,6 +173,8 @@ class BaseChannelFormSet(forms.BaseFormSet):
 
     def add_fields(self, form, index):
         super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this channel"
         themed_form(form)  # the DELETE box too, added here
 
     def _stored_at(self, index) -> dict | None:
@@ -214,15 +216,18 @@ class BaseChannelFormSet(forms.BaseFormSet):
         for form in self.forms:
             index = form.initial.get("index")
             stored = self._stored_at(index) or {}
+            saved = bool(stored)
             rows.append(
                 {
                     "form": form,
+                    "saved": saved,
+                    "title": f"Channel {index + 1}: {stored.get('type')}" if saved else "New channel",
                     "disabled_reason": stored.get("disabled_reason", "") if stored.get("disabled") else "",
                     "test_url": (
                         reverse(
                             "admin:alerting_alertdefinition_channel_test", args=[self.definition_id, index]
                         )
-                        if self.definition_id and stored
+                        if self.definition_id and saved
                         else ""
                     ),
                 }

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 from standardwebhooks import Webhook
 
@@ -232,8 +233,13 @@ def test_the_test_button_delivers_to_the_channel_now(definition, member, client,
     document = Webhook(SECRET).verify(received.body, received.headers)  # signed like a delivery
     assert document["type"] == "alert.sample" and document["event"]["payload"]["channel_test"] is True
     # Only that channel, and nothing recorded.
-    assert receiver.at("/services/T0/B0/slacksecretpath") == []
+    assert receiver.at("/services/T0/B0/slacksecretpath") == [] and mail.outbox == []
     assert not AlertEvent.objects.exists() and not AlertDelivery.objects.exists()
+    # The email channel's button sends one mail, marked as a test.
+    text = client.post(channel_test_url(definition, 1), follow=True).content.decode()
+    assert "Test message delivered to email oncall@example.com, ops@example.com" in text
+    [sent] = mail.outbox
+    assert sent.to == ["oncall@example.com", "ops@example.com"] and sent.subject.startswith("[TEST]")
 
 
 def test_the_test_button_shows_the_status_and_start_of_a_failing_answer(definition, member, client, receiver):
