@@ -275,11 +275,6 @@ class ChannelRowsField(forms.Field):
     def has_changed(self, initial, data) -> bool:
         return self.rows.is_bound and self.rows.has_changed()
 
-    def __deepcopy__(self, memo):
-        copied = super().__deepcopy__(memo)
-        copied.rows = self.rows  # one formset per form, shared by its field
-        return copied
-
 
 class ChannelRowsFormMixin:
     """For an AlertDefinition model form: its ``channels`` field as rows of a formset, cleaned into
