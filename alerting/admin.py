@@ -19,33 +19,22 @@ from django.utils.html import format_html, format_html_join
 from platform_site.admin_base import LargeTableAdmin, html_table
 
 from . import admin_record_pages, services
-from .channel_secrets import merge_secrets, redact_channels
+from .channel_admin import ChannelRowsAdminMixin
+from .channel_forms import ChannelRowsFormMixin
+from .channel_secrets import redact_channels
 from .condition_widget import ConditionBuilder, condition_columns_view
 from .models import AlertDefinition, AlertDelivery, AlertEvent
 from .selectors import can_operate, can_read, delivery_health
 
 
-class AlertDefinitionAdminForm(forms.ModelForm):
-    """Runs the definition services' validation: each problem shows on its field. Channel secrets
-    are write-only: the form shows them redacted, and a redacted or missing one is kept as stored."""
+class AlertDefinitionAdminForm(ChannelRowsFormMixin, forms.ModelForm):
+    """Runs the definition services' validation: each problem shows on its field. Channels are
+    edited as rows (``channel_forms``), whose secrets are write-only: shown redacted, and a
+    redacted or missing one is kept as stored."""
 
     class Meta:
         model = AlertDefinition
         fields = ["org", "name", "condition", "channels", "visibility", "enabled"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk and "channels" in self.fields:
-            self.initial["channels"] = redact_channels(self.instance.channels)
-
-    def clean_channels(self):
-        channels = self.cleaned_data.get("channels")
-        if self.instance.pk:
-            stored = (
-                AlertDefinition.objects.filter(pk=self.instance.pk).values_list("channels", flat=True).first()
-            )
-            channels = merge_secrets(channels, stored)
-        return channels
 
     def _post_clean(self):
         super()._post_clean()
@@ -58,6 +47,7 @@ class AlertDefinitionAdminForm(forms.ModelForm):
             channels=self.instance.channels,
             previous=previous,
         )
+        errors = self.take_channel_errors(errors)
         grouped: dict[str, list[str]] = {}
         for key, message in errors.items():
             field = "channels" if key.startswith("channels") else "condition"
@@ -84,7 +74,7 @@ class SilenceForm(forms.Form):
 
 
 @admin.register(AlertDefinition)
-class AlertDefinitionAdmin(admin.ModelAdmin):
+class AlertDefinitionAdmin(ChannelRowsAdminMixin, admin.ModelAdmin):
     form = AlertDefinitionAdminForm
     list_display = ["name", "org", "user", "dataset", "visibility", "enabled", "silenced", "updated_at"]
     list_filter = ["enabled", "visibility", "org"]
@@ -101,10 +91,20 @@ class AlertDefinitionAdmin(admin.ModelAdmin):
         ("Times", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    # What only a saved definition has: the add page leaves these out.
+    SAVED_ONLY_FIELDSETS = {"Operations", "Recent events", "Delivery health per channel", "Times"}
+    SAVED_ONLY_FIELDS = {"operations", "recent_events", "health", "created_at", "updated_at"}
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is not None else [f for f in fields if f not in self.SAVED_ONLY_FIELDS]
+
     def get_fieldsets(self, request, obj=None):
         # A page shown read-only renders stored values, not the form: its channels show redacted.
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is None or self.has_change_permission(request, obj):
+        if obj is None:
+            return [(name, options) for name, options in fieldsets if name not in self.SAVED_ONLY_FIELDSETS]
+        if self.has_change_permission(request, obj):
             return fieldsets
         return [
             (

@@ -39,6 +39,9 @@ import httpx
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The environment variable behind settings.OUTBOUND_ALLOW: a refusal names it, so whoever reads the
+# error knows how an intended internal target is allowed.
+ALLOW_VARIABLE = "CHAINLAKE_OUTBOUND_ALLOW"
 
 
 class OutboundRefused(Exception):
@@ -132,7 +135,10 @@ def check_address(address: IPAddress, *, host: str | None = None) -> None:
     reason = refusal_reason(address)
     if reason is not None:
         named = f"{host} ({address})" if host and host.strip("[]") != str(address) else str(address)
-        raise OutboundRefused(f"refused: {named} is {reason}")
+        raise OutboundRefused(
+            f"refused: {named} is {reason} (an intended internal target is allowed by adding it, "
+            f"or its network, to {ALLOW_VARIABLE})"
+        )
 
 
 # Name resolution runs here so that a call's deadline bounds it too (getaddrinfo has no timeout);

@@ -130,7 +130,10 @@ def resolving(monkeypatch, name: str, addresses: list[str]) -> None:
 def test_every_address_a_name_resolves_to_is_checked(addresses, default_policy, no_connections, monkeypatch):
     resolving(monkeypatch, "mixed.example.com", addresses)
     # The refused address is named, wherever it comes in the answer.
-    refused = r"^refused: mixed\.example\.com \(\S+\) is .*\b10\.0\.0\.1\b.*private address$|\(10\.0\.0\.1\)"
+    refused = (
+        r"^refused: mixed\.example\.com \(\S+\) is .*\b10\.0\.0\.1\b.*private address "
+        r"\(.*CHAINLAKE_OUTBOUND_ALLOW\)$|\(10\.0\.0\.1\)"
+    )
     with pytest.raises(outbound.OutboundRefused, match=refused):
         outbound.request("POST", "http://mixed.example.com/hook", content=b"{}")
     with pytest.raises(outbound.OutboundRefused, match=refused):

@@ -125,3 +125,12 @@ class BacktestResultSerializer(serializers.Serializer):
 
 class SilenceRequestSerializer(serializers.Serializer):
     until = serializers.DateTimeField(allow_null=True, help_text="silence until this time; null lifts it")
+
+
+class ChannelTestResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    type = serializers.CharField()
+    target = serializers.CharField(help_text="the URL or addresses; a Slack URL redacted")
+    delivered = serializers.BooleanField()
+    error = serializers.CharField(help_text="empty when delivered")
+    message_id = serializers.CharField(help_text="the sample's id (webhook-id)")

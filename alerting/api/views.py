@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -19,6 +19,7 @@ from .serializers import (
     AlertEventSerializer,
     BacktestRequestSerializer,
     BacktestResultSerializer,
+    ChannelTestResultSerializer,
     SilenceRequestSerializer,
 )
 
@@ -34,8 +35,9 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
     """Alert conditions and their channels, with visibility private / org / public.
 
     Actions: ``backtest`` (what the definition would have raised over past partitions; creates
-    nothing; anyone who can read it), ``test-fire`` (a sample event to every channel), ``silence``,
-    ``disable`` and ``enable`` (whoever may change it)."""
+    nothing; anyone who can read it), ``test-fire`` (a sample event to every channel),
+    ``channels/<index>/test`` (a sample sent to that one channel now, its outcome in the answer),
+    ``silence``, ``disable`` and ``enable`` (whoever may change it)."""
 
     queryset = AlertDefinition.objects.select_related("org")
     serializer_class = AlertDefinitionSerializer
@@ -72,6 +74,34 @@ class AlertDefinitionViewSet(OrgScopedModelViewSet):
         definition = _operable(self, self.get_object())
         event = services.alert_definition_test_fire(definition=definition, user=request.user)
         return Response(AlertEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: ChannelTestResultSerializer},
+        parameters=[
+            OpenApiParameter(
+                "index", int, OpenApiParameter.PATH, description="the channel's place in channels, from 0"
+            )
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"channels/(?P<index>[^/.]+)/test",
+        permission_classes=[IsAuthenticated],
+    )
+    def test_channel(self, request, pk=None, index=None):
+        """Send a sample to channel ``index`` (0-based, in the order of ``channels``) now; the
+        answer says whether it was delivered, or the error (HTTP status and the start of the
+        receiver's answer, or why the target was refused). Nothing is recorded."""
+        definition = _operable(self, self.get_object())
+        try:
+            if not str(index).isdigit():
+                raise services.ChannelMissing(index)
+            outcome = services.alert_channel_test(definition=definition, index=int(index), user=request.user)
+        except services.ChannelMissing:
+            raise NotFound("the definition has no channel with this index") from None
+        return Response(ChannelTestResultSerializer(outcome.as_dict()).data)
 
     @extend_schema(request=SilenceRequestSerializer, responses={200: AlertDefinitionSerializer})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])

@@ -1,5 +1,6 @@
 """Alerting services: definitions, evaluation, retraction and deliveries (see each module)."""
 
+from .channel_test import ChannelMissing, ChannelTestOutcome, alert_channel_test
 from .definitions import (
     alert_definition_backtest,
     alert_definition_create,
@@ -19,6 +20,9 @@ from .deliveries import (
 from .retraction import event_retract, reorgs_process
 
 __all__ = [
+    "ChannelMissing",
+    "ChannelTestOutcome",
+    "alert_channel_test",
     "alert_definition_backtest",
     "alert_definition_create",
     "alert_definition_save",

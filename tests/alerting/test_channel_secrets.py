@@ -8,6 +8,7 @@ from alerting.channel_secrets import redact_secret
 from alerting.models import AlertDefinition
 from testkit.factories import OrgFactory, UserFactory
 from tests.alerting.conftest import OTHER_SECRET, SECRET, big_transfer_condition, publish
+from tests.alerting.test_channel_forms import page_data
 from tests.alerting.test_surfaces import api
 
 pytestmark = pytest.mark.django_db
@@ -93,11 +94,7 @@ def test_saving_the_admin_form_as_shown_keeps_the_secrets(created, member):
     browser = Client()
     browser.force_login(member)
     page = browser.get(f"/admin/alerting/alertdefinition/{definition.pk}/change/")
-    form = page.context["adminform"].form
-    data = {name: form[name].value() for name in form.fields}
-    data = {k: ("" if v is None else v) for k, v in data.items()}
-    data["org"] = definition.org_id
-    data["enabled"] = "on"
+    data = page_data(page)
     data["name"] = "renamed"
     response = browser.post(f"/admin/alerting/alertdefinition/{definition.pk}/change/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""

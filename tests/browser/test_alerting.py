@@ -38,9 +38,8 @@ def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watc
                 }
             ),
         )
-        page.fill(
-            "#id_channels", json.dumps([{"type": "webhook", "url": receiver.url + "/hook", "secret": SECRET}])
-        )
+        page.fill("#id_channel-0-target", receiver.url + "/hook")
+        page.fill("#id_channel-0-secret", SECRET)  # pasted: kept as it is
         page.click("[name=_continue]")  # a <button> under the admin theme
         page.wait_for_selector("text=Backtest over past partitions")
         definition = AlertDefinition.objects.get(name="Whale transfers")
