@@ -314,6 +314,13 @@ def test_the_changelist_action_confirms_then_rebuilds_the_selected_jobs(pipeline
     viewer.post(changelist, {**confirm, "_selected_action": [str(copy.pk)]})
     assert live_tasks(copy) == 2
 
+    # A job that cannot be rebuilt is named with the reason, and left alone when confirmed.
+    Job.objects.filter(pk=stats.pk).update(active=False)
+    text = client.post(changelist, selection).content.decode()
+    assert "acme/stats: acme/stats is paused: resume it before rebuilding it" in text
+    response = client.post(changelist, {**confirm, "_selected_action": [str(stats.pk)]}, follow=True)
+    assert "acme/stats is paused" in response.content.decode() and live_tasks(stats) == 1
+
 
 # -- the command ---------------------------------------------------------------------------------
 
