@@ -28,10 +28,11 @@ from platform_site.admin_site import RecordTable
 from platform_site.templatetags.chainlake_admin import duration
 from versioning.models import PartitionVersion
 
-from . import admin_views, selectors, services
+from . import admin_rebuild, admin_views, selectors, services
 from .admin_task_log import task_log_table
 from .models import ColumnLineage, Job, Task, TaskInput
 from .selectors.health import job_lag, job_state, with_health
+from .selectors.idle import why_nothing_planned
 from .selectors.planning import planning_error
 
 
@@ -100,6 +101,10 @@ class BackfillForm(forms.Form):
         return data
 
 
+# How many jobs "Run now" explains, one message each, before it only counts the rest.
+RUN_NOW_REASONS_SHOWN = 10
+
+
 @admin.register(Job)
 class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     form = JobAdminForm
@@ -119,7 +124,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_select_related = ["org"]
     search_fields = ["name", "dag_name", "operator"]
     autocomplete_fields = ["org"]
-    actions = ["run_now", "pause", "resume"]
+    actions = ["run_now", "rebuild", "pause", "resume"]
     readonly_fields = [
         "config_hash",
         "created_at",
@@ -185,6 +190,8 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
         }
         if job is not None:
             extra_context["job_backfill_url"] = reverse("admin:orchestration_job_backfill", args=[job.pk])
+            if admin_rebuild.may_rebuild(request.user, job):
+                extra_context["job_rebuild_url"] = reverse("admin:orchestration_job_rebuild", args=[job.pk])
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -200,6 +207,7 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             *admin_views.job_page_urls(self),
+            *admin_rebuild.rebuild_urls(self),
             path(
                 "<path:object_id>/backfill/",
                 self.admin_site.admin_view(self.backfill_view),
@@ -212,8 +220,25 @@ class JobAdmin(OperationsAdminMixin, admin.ModelAdmin):
     @admin.action(description="Run now (plan stale partitions and dispatch)", permissions=["run"])
     def run_now(self, request, queryset):
         jobs = self.operable(request, Operation.JOB_RUN, queryset)
-        created = sum(services.job_run_now(job=job) for job in jobs)
+        created, idle = 0, []
+        for job in jobs:
+            count = services.job_run_now(job=job)
+            created += count
+            if not count:
+                idle.append(job)
         self.message_user(request, f"{counted(created, 'task')} created")
+        # Per job that got nothing, why (the same words as the API's and run_job's).
+        for job in idle[:RUN_NOW_REASONS_SHOWN]:
+            self.message_user(request, f"{job}: nothing to run: {why_nothing_planned(job)}", messages.WARNING)
+        if len(idle) > RUN_NOW_REASONS_SHOWN:
+            more = len(idle) - RUN_NOW_REASONS_SHOWN
+            self.message_user(
+                request, f"and {counted(more, 'more job')} with nothing to run", messages.WARNING
+            )
+
+    @admin.action(description="Rebuild… (recompute up-to-date partitions)", permissions=["run"])
+    def rebuild(self, request, queryset):
+        return admin_rebuild.rebuild_selected(self, request, queryset)
 
     @admin.action(description="Pause (no planning or dispatch)", permissions=["pause"])
     def pause(self, request, queryset):

@@ -138,10 +138,41 @@ class BackfillSerializer(serializers.Serializer):
         return attrs
 
 
+class RebuildSerializer(serializers.Serializer):
+    """Which partitions to rebuild: a list of keys, a ``first``/``last`` range, or (no body) all."""
+
+    first = serializers.CharField(required=False, max_length=200)
+    last = serializers.CharField(required=False, max_length=200)
+    partitions = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, allow_empty=False, max_length=10_000
+    )
+
+    def validate(self, attrs):
+        if "partitions" in attrs and ("first" in attrs or "last" in attrs):
+            raise serializers.ValidationError({"partitions": ["give partitions or a range, not both"]})
+        if attrs.get("first") and attrs.get("last") and attrs["first"] > attrs["last"]:
+            raise serializers.ValidationError({"last": ["the range ends before it starts"]})
+        return attrs
+
+
+class RebuildResultSerializer(serializers.Serializer):
+    """The tasks a rebuild created (dispatched at once) and the partitions they republish."""
+
+    created = serializers.IntegerField()
+    partitions = serializers.ListField(child=serializers.CharField())
+    tasks = serializers.ListField(child=serializers.UUIDField())
+
+
 class OperationResultSerializer(serializers.Serializer):
     """What an operation did: tasks created, partitions covered, the job's or task's new state."""
 
     created = serializers.IntegerField(required=False)
     partitions = serializers.ListField(child=serializers.CharField(), required=False)
+    reason = serializers.CharField(required=False, help_text="Run now: why it created no task.")
+    reason_code = serializers.CharField(
+        required=False,
+        help_text="Run now: paused, already_running, waiting_for_inputs, failed_without_output, "
+        "up_to_date, cursor_caught_up, source_on_schedule or unknown_operator.",
+    )
     active = serializers.BooleanField(required=False)
     status = serializers.CharField(required=False)

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -13,12 +14,15 @@ from platform_site.api.viewsets import OrgScopedModelViewSet, ReadOnlyRecordView
 from .. import services
 from ..filtersets import ColumnLineageFilter, JobFilter, TaskFilter, TaskInputFilter
 from ..models import ColumnLineage, Job, Task, TaskInput
+from ..selectors.idle import nothing_planned_reason
 from ..selectors.planning import with_planning_error
 from .serializers import (
     BackfillSerializer,
     ColumnLineageSerializer,
     JobSerializer,
     OperationResultSerializer,
+    RebuildResultSerializer,
+    RebuildSerializer,
     TaskInputSerializer,
     TaskSerializer,
 )
@@ -49,11 +53,15 @@ class JobViewSet(OrgScopedModelViewSet):
     @action(**OPERATION)
     def run(self, request, pk=None):
         """Run the job now: plan what is stale (a full job or a source runs even when fresh) and
-        dispatch. A paused job is refused."""
+        dispatch. A paused job is refused. When nothing was created, ``reason`` says why."""
         job = operated(self, Operation.JOB_RUN)
         if not job.active:
             raise Conflict("The job is paused; resume it first.")
-        return Response({"created": services.job_run_now(job=job)})
+        created = services.job_run_now(job=job)
+        if created:
+            return Response({"created": created})
+        reason = nothing_planned_reason(job)
+        return Response({"created": 0, "reason": reason.detail, "reason_code": reason.code})
 
     @extend_schema(request=None, responses=OperationResultSerializer)
     @action(**OPERATION)
@@ -87,6 +95,26 @@ class JobViewSet(OrgScopedModelViewSet):
             raise DjangoValidationError({"non_field_errors": [str(exc)]}) from None
         services.tasks_dispatch()
         return Response({"created": result.created, "partitions": result.partitions})
+
+    @extend_schema(request=RebuildSerializer, responses={202: RebuildResultSerializer})
+    @action(**OPERATION)
+    def rebuild(self, request, pk=None):
+        """Recompute and republish the job's partitions even though they are up to date: every
+        partition (no body), ``partitions``, or a ``first``/``last`` range. Whoever may run the job
+        may rebuild it; a paused job, an incremental source or an unknown key is a 400."""
+        job = operated(self, services.REBUILD_OPERATION)
+        body = RebuildSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.job_rebuild(
+            job=job,
+            partition_keys=body.validated_data.get("partitions"),
+            first=body.validated_data.get("first"),
+            last=body.validated_data.get("last"),
+        )
+        return Response(
+            {"created": result.created, "partitions": result.partitions, "tasks": result.task_ids},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class TaskViewSet(ReadOnlyRecordViewSet):

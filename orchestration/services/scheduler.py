@@ -328,7 +328,7 @@ def job_backfill(
         lock_job(job.id)
         job = Job.objects.get(pk=job.pk)
         if partition_keys is None:
-            partition_keys = _keys_in_range(job=job, first=first, last=last)
+            partition_keys = keys_in_range(job=job, first=first, last=last)
         keys = sorted(set(partition_keys))
         if job.execution_strategy in (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING):
             raise ValueError("an incremental job is not backfilled by partition; reset its cursor instead")
@@ -353,7 +353,9 @@ def _live_keys_bulk(*, job: Job, keys: list[str]) -> set[str]:
     return live & set(keys)
 
 
-def _keys_in_range(*, job: Job, first: str | None, last: str | None) -> list[str]:
+def keys_in_range(*, job: Job, first: str | None, last: str | None) -> list[str]:
+    """The partition keys a backfill (or a rebuild) of ``job`` resolves ``first``..``last`` to: a
+    source's expected keys, otherwise its primary input's published keys (either bound optional)."""
     operator = get_operator(job.operator)
     if operator is not None and operator.is_source:
         keys = operator.expected_partitions(job)

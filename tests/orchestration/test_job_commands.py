@@ -37,7 +37,7 @@ def test_a_job_is_named_org_slash_name(jobs):
     assert str(copy) == "demo/copy" and str(source) == f"{source.org.slug}/chain"
     assert f"{source} -> evm.blocks -> demo/copy" in run("dag")
     out = run("run_job", "--job", "demo/copy")
-    assert "0 task(s) created for demo/copy: its inputs (evm.blocks) have no partitions yet" in out
+    assert "0 task(s) created for demo/copy: it is waiting for inputs not yet published: evm.blocks" in out
 
 
 def test_dag_filters_by_org_across_org_edges_and_refuses_unknown_names(jobs):
@@ -53,7 +53,7 @@ def test_dag_filters_by_org_across_org_edges_and_refuses_unknown_names(jobs):
 def test_plan_says_why_it_created_nothing(jobs):
     _, copy = jobs
     assert "0 task(s) created" in (out := run("plan", "--job", "demo/copy", "--no-dispatch"))
-    assert "have no partitions yet" in out
+    assert "waiting for inputs not yet published" in out
     copy.active = False
     copy.save(update_fields=["active"])
     assert "it is paused" in run("plan", "--job", "demo/copy", "--no-dispatch")
@@ -118,7 +118,10 @@ def test_why_nothing_was_planned_names_failed_partitions_that_have_no_output(job
     tasks = Task.objects.filter(job=source)
     tasks.update(status=Task.Status.FAILED, error_message="node down")
     reason = why_nothing_planned(source)
-    assert "3 partition(s) failed and have no output" in reason and "blocks_00000000" in reason
+    assert (
+        "3 partition(s) failed with no output after their retries ran out" in reason
+        and "blocks_00000000" in reason
+    )
     assert "up to date" not in reason
     # A newer task that succeeded for a partition takes it off the list.
     TaskFactory(job=source, status=Task.Status.SUCCEEDED, partitions=["blocks_00000000"])

@@ -6,12 +6,16 @@ import uuid
 
 from django.core.management.base import CommandError
 
-from orchestration.models import Job, Task
-from orchestration.operators import get_operator
-from versioning.models import PartitionVersion
+from orchestration.models import Job
+from orchestration.selectors.idle import failed_without_output, why_nothing_planned
+from orgs import policy
+from orgs.models import User
+from platform_site import tenancy
+
+__all__ = ["acting_user", "failed_without_output", "find_job", "visible_job", "why_nothing_planned"]
 
 
-def find_job(reference: str) -> Job:
+def find_job(reference: str, *, argument: str = "--job") -> Job:
     """A job by ``org_slug/name`` (how jobs are named everywhere) or id; CommandError with one line
     otherwise."""
     try:
@@ -22,58 +26,32 @@ def find_job(reference: str) -> Job:
         raise CommandError(f"no job with id {reference}") from None
     slug, _, name = reference.partition("/")
     if not name:
-        raise CommandError(f"--job {reference!r}: give a job id or org_slug/name")
+        raise CommandError(f"{argument} {reference!r}: give a job id or org_slug/name")
     job = Job.objects.select_related("org").filter(org__slug=slug, name=name).first()
     if job is None:
         raise CommandError(f"no job {name!r} in org {slug!r}")
     return job
 
 
-def why_nothing_planned(job: Job) -> str:
-    """One line on why planning ``job`` created no task."""
-    if not job.active:
-        return "it is paused"
-    operator = get_operator(job.operator)
-    if operator is None:
-        return f"its operator {job.operator!r} is unknown"
-    live = job.tasks.filter(status__in=Task.LIVE_STATUSES).count()
-    cursor_driven = job.execution_strategy in (
-        Job.ExecutionStrategy.INCREMENTAL,
-        Job.ExecutionStrategy.STREAMING,
-    )
-    if cursor_driven and live:
-        return f"it runs one task at a time and {live} is live"
-    if cursor_driven and operator.is_source:
-        return "an incremental source runs on its schedule or with run_job"
-    if cursor_driven:
-        return "no input partition is newer than its cursor"
-    if job.input_datasets and not PartitionVersion.objects.filter(dataset__in=job.input_datasets).exists():
-        return f"its inputs ({', '.join(job.input_datasets)}) have no partitions yet"
-    if live:
-        return f"every stale partition already has a live task ({live} live)"
-    if failed := failed_without_output(job):
-        shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
-        return (
-            f"{len(failed)} partition(s) failed and have no output ({shown}): see the failed tasks' "
-            "errors, then retry them (the task list's Retry action, or POST /api/v1/tasks/<id>/retry/) "
-            "or rebuild with backfill"
+def acting_user(external_id: str) -> User:
+    """The active user a command acts as (``--user``, their login)."""
+    user = User.objects.select_related("org").filter(external_id=external_id, is_active=True).first()
+    if user is None:
+        raise CommandError(f"no active user {external_id!r}")
+    return user
+
+
+def visible_job(
+    user: User, job: Job, *, reference: str, operation: policy.Operation, verb: str | None = None
+) -> Job:
+    """``job`` as ``user`` may act on it: another org's job is unknown to them (the same words as a
+    job that does not exist), one they may only read is refused with the reason."""
+    if not tenancy.visible_to(user, Job.objects.filter(pk=job.pk)).exists():
+        slug, _, name = reference.partition("/")
+        raise CommandError(f"no job {name!r} in org {slug!r}" if name else f"no job with id {reference}")
+    if not policy.may_operate_on(user, operation, job):
+        raise CommandError(
+            f"{user.external_id} may not {verb or operation} {job}: that needs the right to {operation} "
+            "it (an admin or owner of its org, or a change permission on the job)"
         )
-    return "every partition is up to date"
-
-
-def failed_without_output(job: Job) -> list[str]:
-    """Partitions of ``job`` whose newest task failed and that have no output version: "up to date"
-    would hide them."""
-    newest: dict[str, str] = {}
-    for status, partitions in job.tasks.order_by("created_at").values_list("status", "partitions"):
-        for partition in partitions:
-            newest[partition] = status
-    failed = sorted(key for key, status in newest.items() if status == Task.Status.FAILED)
-    if not failed:
-        return []
-    built = set(
-        PartitionVersion.objects.filter(
-            dataset__in=job.output_datasets, partition_key__in=failed
-        ).values_list("partition_key", flat=True)
-    )
-    return [key for key in failed if key not in built]
+    return job
