@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from platform_site.admin_base import LargeTableAdmin, html_table
+from platform_site.admin_display import counted
 
 from . import admin_record_pages, services
 from .channel_admin import ChannelRowsAdminMixin
@@ -194,7 +195,9 @@ class AlertDefinitionAdmin(ChannelRowsAdminMixin, admin.ModelAdmin):
         refused = len(queryset) - len(allowed)
         if refused:
             self.message_user(
-                request, f"{refused} definition(s) skipped: you may not change them", messages.WARNING
+                request,
+                f"{counted(refused, 'definition')} skipped: you may not change them",
+                messages.WARNING,
             )
         return allowed
 
@@ -214,7 +217,7 @@ class AlertDefinitionAdmin(ChannelRowsAdminMixin, admin.ModelAdmin):
             services.alert_definition_test_fire(definition=d, user=request.user)
             for d in self._operable(request, queryset)
         ]
-        self.message_user(request, f"{len(fired)} sample event(s) sent")
+        self.message_user(request, f"{counted(len(fired), 'sample event')} sent")
 
     # -- the condition builder -------------------------------------------------------------------
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -310,7 +313,7 @@ class AlertDefinitionAdmin(ChannelRowsAdminMixin, admin.ModelAdmin):
         if request.method == "POST":
             event = services.alert_definition_test_fire(definition=definition, user=request.user)
             self.message_user(
-                request, f"Sample event {event.pk} sent to {len(definition.channels)} channel(s)"
+                request, f"Sample event {event.pk} sent to {counted(len(definition.channels), 'channel')}"
             )
             return redirect("admin:alerting_alertevent_change", event.pk)
         return self._page(

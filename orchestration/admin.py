@@ -63,7 +63,7 @@ class OperationsAdminMixin:
         if refused:
             self.message_user(
                 request,
-                f"{refused} selected item(s) left alone: you may not {operation} them",
+                f"{counted(refused, 'selected item')} left alone: you may not {operation} them",
                 messages.WARNING,
             )
         return allowed

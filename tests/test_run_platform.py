@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def data_dir():
     """A data folder of its own under the worktree's .data: the embedded server runs as another
     system user, and pytest's per-user temporary folders are not always traversable by it."""
+    (ROOT / ".data").mkdir(exist_ok=True)  # a fresh clone run against DATABASE_URL has none yet
     folder = Path(tempfile.mkdtemp(prefix="run-platform-", dir=ROOT / ".data"))
     folder.chmod(0o755)
     yield folder

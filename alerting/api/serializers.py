@@ -134,3 +134,7 @@ class ChannelTestResultSerializer(serializers.Serializer):
     delivered = serializers.BooleanField()
     error = serializers.CharField(help_text="empty when delivered")
     message_id = serializers.CharField(help_text="the sample's id (webhook-id)")
+    http_status = serializers.IntegerField(
+        allow_null=True, help_text="the receiver's HTTP status; null when it did not answer over HTTP"
+    )
+    answer = serializers.CharField(help_text="the first bytes of the receiver's answer, as text")

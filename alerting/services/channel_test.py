@@ -30,6 +30,8 @@ class ChannelTestOutcome:
     delivered: bool
     error: str = ""
     message_id: str = ""
+    http_status: int | None = None  # the receiver's HTTP status, when it answered over HTTP
+    answer: str = ""  # the first bytes of its answer, as text
 
     def as_dict(self) -> dict:
         return {
@@ -39,12 +41,15 @@ class ChannelTestOutcome:
             "delivered": self.delivered,
             "error": self.error,
             "message_id": self.message_id,
+            "http_status": self.http_status,
+            "answer": self.answer,
         }
 
     def describe(self) -> str:
         where = f"{self.channel_type} {self.target}"
         if self.delivered:
-            return f"Test message delivered to {where}"
+            status = f" (HTTP {self.http_status})" if self.http_status else ""
+            return f"Test message delivered to {where}{status}"
         return f"Test message to {where} failed: {self.error}"
 
 
@@ -113,4 +118,6 @@ def alert_channel_test(*, definition: AlertDefinition, index: int, user: User | 
         delivered=result.ok,
         error="" if result.ok else result.error,
         message_id=message_id,
+        http_status=result.http_status,
+        answer=result.answer,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
+from platform_site.admin_display import counted
 from versioning.models import PartitionVersion
 
 # How many partition keys a reason names before it says "and N more".
@@ -68,7 +69,7 @@ def nothing_planned_reason(job: Job) -> NothingPlanned:
     if failed := failed_without_output(job):
         return NothingPlanned(
             Reason.FAILED,
-            f"{len(failed)} partition(s) failed with no output after their retries ran out "
+            f"{counted(len(failed), 'partition')} failed with no output after their retries ran out "
             f"({_shown(failed)}): see the failed tasks' errors, then retry them (the task list's "
             "Retry action, or POST /api/v1/tasks/<id>/retry/)",
         )

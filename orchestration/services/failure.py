@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from orchestration import selectors
 from orchestration.models import Task
+from platform_site.admin_display import counted
 from platform_site.database import retry_on_disconnect
 from platform_site.logging import log_task_transition
 
@@ -61,7 +62,7 @@ def _fail(*, task: Task, error: str, retry: bool = True) -> str:
         task.next_retry_at = None
         task.completed_at = timezone.now()
         task.error_message = (
-            f"{error}\ngave up after {attempts} attempt(s)"
+            f"{error}\ngave up after {counted(attempts, 'attempt')}"
             if retry
             else f"{error}\nnot retried: retrying cannot fix this error"
         )

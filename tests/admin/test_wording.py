@@ -121,3 +121,15 @@ def test_choices_named_after_an_enum_member_are_spelled_as_people_do(superuser_c
     assert ">SQL</option>" in html.replace("\n", "").replace(" ", "") and ">Sql</option>" not in html
     listing = superuser_client.get(reverse("admin:orchestration_job_changelist")).content.decode()
     assert "Sql" not in listing
+
+
+def test_breadcrumbs_spell_an_object_as_it_is_named(staff_client, org_a):
+    """App and model names read as titles; a job's ``org/name`` keeps its lower case."""
+    job = JobFactory(org=org_a, name="daily_stats")
+    for url in (
+        reverse("admin:orchestration_job_change", args=[job.pk]),
+        reverse("admin:orchestration_job_backfill", args=[job.pk]),
+    ):
+        header = staff_client.get(url).content.decode()
+        assert "alpha/daily_stats" in header and "Alpha/daily_stats" not in header, url
+        assert re.search(r">\s*Orchestration\s*<", header), url

@@ -265,8 +265,10 @@ def test_the_api_test_route_answers_the_outcome(definition, member, receiver):
     failed = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/0/test/")
     assert failed.status_code == 200
     assert failed.json()["delivered"] is False and failed.json()["error"] == "HTTP 503: busy"
+    assert (failed.json()["http_status"], failed.json()["answer"]) == (503, "busy")
     delivered = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/0/test/")
     assert delivered.json()["delivered"] is True and delivered.json()["type"] == "webhook"
+    assert (delivered.json()["http_status"], delivered.json()["answer"]) == (200, "ok")
     assert len(receiver.at("/hook")) == 2
     for index in ("7", "first"):
         missing = api(member).post(f"/api/v1/alert-definitions/{definition.pk}/channels/{index}/test/")

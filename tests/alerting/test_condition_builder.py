@@ -111,7 +111,8 @@ def form_data(org, condition: str) -> dict:
         "org": str(org.pk),
         "name": "Built",
         "condition": condition,
-        "channels": "[]",
+        "channel-TOTAL_FORMS": "0",
+        "channel-INITIAL_FORMS": "0",
         "visibility": "org",
         "enabled": "on",
     }

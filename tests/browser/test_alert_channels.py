@@ -45,6 +45,7 @@ def test_add_a_webhook_channel_see_its_secret_once_and_test_it(
             [str(org.pk), org.name],
         )
         page.fill("#id_name", "Whale transfers to the desk")
+        page.click(".cl-condition-tab[value=json]")  # the condition's JSON, past its builder
         page.fill(
             "#id_condition",
             json.dumps(

@@ -37,7 +37,7 @@ def test_a_job_is_named_org_slash_name(jobs):
     assert str(copy) == "demo/copy" and str(source) == f"{source.org.slug}/chain"
     assert f"{source} -> evm.blocks -> demo/copy" in run("dag")
     out = run("run_job", "--job", "demo/copy")
-    assert "0 task(s) created for demo/copy: it is waiting for inputs not yet published: evm.blocks" in out
+    assert "0 tasks created for demo/copy: it is waiting for inputs not yet published: evm.blocks" in out
 
 
 def test_dag_filters_by_org_across_org_edges_and_refuses_unknown_names(jobs):
@@ -52,7 +52,7 @@ def test_dag_filters_by_org_across_org_edges_and_refuses_unknown_names(jobs):
 
 def test_plan_says_why_it_created_nothing(jobs):
     _, copy = jobs
-    assert "0 task(s) created" in (out := run("plan", "--job", "demo/copy", "--no-dispatch"))
+    assert "0 tasks created" in (out := run("plan", "--job", "demo/copy", "--no-dispatch"))
     assert "waiting for inputs not yet published" in out
     copy.active = False
     copy.save(update_fields=["active"])
@@ -63,7 +63,7 @@ def test_plan_says_why_it_created_nothing(jobs):
 
 def test_run_job_runs_a_source_and_an_incremental_job(jobs):
     source, _ = jobs
-    assert "3 task(s) created" in run("run_job", "--job", f"{source.org.slug}/chain")
+    assert "3 tasks created" in run("run_job", "--job", f"{source.org.slug}/chain")
     demo = OrgFactory(slug="demo")
     incremental = sql_job(
         demo,
@@ -74,8 +74,8 @@ def test_run_job_runs_a_source_and_an_incremental_job(jobs):
         execution_strategy="incremental",
         config={"cursor_column": "block_number", "partition_by": "'all'"},
     )
-    assert "1 task(s) created for demo/inc" in run("run_job", "--job", "demo/inc")
-    assert "0 task(s) created" in (again := run("run_job", "--job", "demo/inc"))
+    assert "1 task created for demo/inc" in run("run_job", "--job", "demo/inc")
+    assert "0 tasks created" in (again := run("run_job", "--job", "demo/inc"))
     assert "one task at a time" in again
     incremental.active = False
     incremental.save(update_fields=["active"])
@@ -107,7 +107,7 @@ def test_backfill_without_a_range_needs_all(jobs):
     with pytest.raises(CommandError, match="--all"):
         run("backfill", "--job", f"{source.org.slug}/chain", "--no-dispatch")
     assert not Task.objects.filter(job=source).exists()
-    assert "3 task(s) over 3 partition(s)" in run(
+    assert "3 tasks over 3 partitions" in run(
         "backfill", "--job", f"{source.org.slug}/chain", "--all", "--no-dispatch"
     )
 
@@ -119,7 +119,7 @@ def test_why_nothing_was_planned_names_failed_partitions_that_have_no_output(job
     tasks.update(status=Task.Status.FAILED, error_message="node down")
     reason = why_nothing_planned(source)
     assert (
-        "3 partition(s) failed with no output after their retries ran out" in reason
+        "3 partitions failed with no output after their retries ran out" in reason
         and "blocks_00000000" in reason
     )
     assert "up to date" not in reason

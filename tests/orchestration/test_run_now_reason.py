@@ -20,7 +20,7 @@ REASONS = {
     "up_to_date": "every partition is up to date; use Rebuild to recompute and republish them anyway",
     "already_running": "it is already running or queued (1 live task)",
     "waiting_for_inputs": "it is waiting for inputs not yet published: evm.blocks",
-    "failed_without_output": "2 partition(s) failed with no output after their retries ran out "
+    "failed_without_output": "2 partitions failed with no output after their retries ran out "
     "(blocks_00000000, blocks_00000100)",
 }
 
@@ -103,7 +103,7 @@ def test_each_reason_is_given_by_the_selector_the_admin_the_api_and_run_job(reas
     assert "0 tasks created" in page
     assert f"acme/copy: nothing to run: {REASONS[reason]}" in page.replace("&#x27;", "'")
     assert through_api(job) == {"created": 0, "reason": found.detail, "reason_code": reason}
-    assert f"0 task(s) created for acme/copy: {REASONS[reason]}" in through_command(job)
+    assert f"0 tasks created for acme/copy: {REASONS[reason]}" in through_command(job)
     assert Task.objects.filter(job=job, status__in=Task.LIVE_STATUSES).count() == live_before
 
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def data_dir():
     # Under the worktree's .data: the embedded server may run as another system user.
+    (ROOT / ".data").mkdir(exist_ok=True)  # a fresh clone run against DATABASE_URL has none yet
     folder = Path(tempfile.mkdtemp(prefix="pii-seal-", dir=ROOT / ".data"))
     folder.chmod(0o755)
     env = _env(folder)

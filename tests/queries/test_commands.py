@@ -64,7 +64,7 @@ def test_purge_command(analyst, evm_blocks):
     QueryResult.objects.update(created_at=timezone.now() - dt.timedelta(days=365))
     out = io.StringIO()
     call_command("purge_query_results", stdout=out)
-    assert "1 result(s) expired" in out.getvalue()
+    assert "1 result expired" in out.getvalue()
     assert QueryResult.objects.get().status == "expired"
 
 

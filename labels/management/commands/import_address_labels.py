@@ -6,6 +6,7 @@ from tqdm import tqdm
 
 from labels.services import ImportFileError, address_labels_import_file
 from orgs.models import User, Visibility
+from platform_site.admin_display import counted
 
 
 class Command(BaseCommand):
@@ -42,5 +43,5 @@ class Command(BaseCommand):
         self.stdout.write(report.summary)
         if report.rejected:
             raise CommandError(
-                f"{len(report.rejected)} row(s) rejected (listed above); the others were imported"
+                f"{counted(len(report.rejected), 'row')} rejected (listed above); the others were imported"
             )

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from orchestration.services import job_backfill, tasks_dispatch
+from platform_site.admin_display import counted
 
 from ._jobs import find_job
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         dispatched = [] if no_dispatch else tasks_dispatch()
         self.stdout.write(
-            f"{result.created} task(s) over {len(result.partitions)} partition(s) of {target}; "
+            f"{counted(result.created, 'task')} over "
+            f"{counted(len(result.partitions), 'partition')} of {target}; "
             f"{len(dispatched)} dispatched"
         )

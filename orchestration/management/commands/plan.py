@@ -6,6 +6,7 @@ from tqdm import tqdm
 from orchestration.models import Job, Task
 from orchestration.services import job_plan, plan_active_jobs, tasks_dispatch
 from orchestration.services.scheduler import schedule_is_due
+from platform_site.admin_display import counted
 
 from ._jobs import failed_without_output, find_job, why_nothing_planned
 
@@ -30,7 +31,8 @@ class Command(BaseCommand):
                 results = plan_active_jobs(progress=bar.update)
         created = sum(r.created for r in results)
         dispatched = [] if no_dispatch else tasks_dispatch()
-        line = f"{created} task(s) created for {len(results)} job(s); {len(dispatched)} dispatched"
+        tasks, jobs = counted(created, "task"), counted(len(results), "job")
+        line = f"{tasks} created for {jobs}; {len(dispatched)} dispatched"
         if not created:
             line += f": {why_nothing_planned(target) if target is not None else _why_no_job_planned()}"
         self.stdout.write(line)
@@ -44,7 +46,7 @@ def _why_no_job_planned() -> str:
     not_due = sum(1 for job in scheduled if not schedule_is_due(job=job))
     planned = jobs.filter(active=True).exclude(activation=Job.Activation.MANUAL).count() - not_due
     line = (
-        f"nothing stale in the {planned} job(s) planned ({paused} paused, {manual} manual "
+        f"nothing stale in the {counted(planned, 'job')} planned ({paused} paused, {manual} manual "
         f"(use --job or run_job), {not_due} scheduled and not yet due)"
     )
     failed = {

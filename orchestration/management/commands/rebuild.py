@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from orchestration.services import REBUILD_OPERATION, job_rebuild, rebuild_plan
+from platform_site.admin_display import counted
 
 from ._jobs import acting_user, find_job, visible_job
 
@@ -53,7 +54,8 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(_one_line(exc)) from None
         self.stdout.write(
-            f"{result.created} task(s) over {len(result.partitions)} partition(s) of {target} created "
+            f"{counted(result.created, 'task')} over "
+            f"{counted(len(result.partitions), 'partition')} of {target} created "
             "and dispatched"
         )
 

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from orchestration.services import job_run_now
+from platform_site.admin_display import counted
 
 from ._jobs import find_job, why_nothing_planned
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         if not target.active:
             raise CommandError(f"{target} is paused; resume it first")
         created = job_run_now(job=target)
-        line = f"{created} task(s) created for {target}"
+        line = f"{counted(created, 'task')} created for {target}"
         if not created:
             line += f": {why_nothing_planned(target)}"
         self.stdout.write(line)

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from platform_site.admin_display import counted
 from queries.services import query_results_purge
 
 
@@ -12,4 +13,4 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with tqdm(desc="expiring", unit="result", disable=not self.stdout.isatty()) as bar:
             expired = query_results_purge(progress=bar.update)
-        self.stdout.write(f"{expired} result(s) expired")
+        self.stdout.write(f"{counted(expired, 'result')} expired")

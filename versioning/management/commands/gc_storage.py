@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from platform_site.admin_display import counted
 from versioning.services import storage_gc
 
 
@@ -21,4 +22,4 @@ class Command(BaseCommand):
         with tqdm(desc="scanning", unit="file") as bar:
             removed = storage_gc(grace=timedelta(seconds=grace_seconds), dry_run=dry_run, progress=bar.update)
         verb = "would remove" if dry_run else "removed"
-        self.stdout.write(f"{verb} {len(removed)} file(s)")
+        self.stdout.write(f"{verb} {counted(len(removed), 'file')}")
