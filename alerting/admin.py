@@ -462,7 +462,7 @@ class AlertEventAdmin(ReadOnlyRecordAdmin):
 class AlertDeliveryAdmin(ReadOnlyRecordAdmin):
     list_display = [
         "id",
-        "alert_event",
+        "event_shown",
         "channel",
         "status",
         "attempt",
@@ -475,13 +475,23 @@ class AlertDeliveryAdmin(ReadOnlyRecordAdmin):
     list_select_related = ["alert_event"]
     search_fields = ["=id", "=provider_message_id"]
     raw_id_fields = ["org", "alert_event"]
-    readonly_fields = ["created_at", "updated_at", "attempts"]
+    readonly_fields = ["created_at", "updated_at", "attempts", "event_shown"]
     actions = ["redeliver"]
     change_form_outer_before_template = "admin/alerting/alertdelivery_buttons.html"
 
     def get_fieldsets(self, request, obj=None):
-        fields = [f for f in self.get_fields(request, obj) if f != "attempts"]
+        # The event reads as a link to its page (which answers only to whoever may read it).
+        shown = {"alert_event": "event_shown"}
+        fields = [shown.get(f, f) for f in self.get_fields(request, obj)]
+        fields = [f for f in dict.fromkeys(fields) if f != "attempts"]
         return [(None, {"fields": fields}), ("Attempts", {"fields": ["attempts"]})]
+
+    @admin.display(description="Alert event")
+    def event_shown(self, delivery: AlertDelivery) -> str:
+        event = delivery.alert_event
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:alerting_alertevent_change", args=[event.pk]), event
+        )
 
     def get_urls(self):
         return [

@@ -74,6 +74,10 @@ def test_the_delivery_page_shows_each_attempt_with_the_receivers_answer_as_text(
     assert "{&quot;accepted&quot;: true, &quot;id&quot;: &quot;rcv-42&quot;}" in attempts
     assert "HTTP 500: &lt;script&gt;" in attempts  # the failed attempt's error
     assert "delivered" in attempts and "failed" in attempts
+    event_url = reverse("admin:alerting_alertevent_change", args=[delivered.alert_event_id])
+    assert f'<a href="{event_url}">' in page[: page.index("Attempts (newest last)")]  # its event, a link
+    listing = client.get(reverse("admin:alerting_alertdelivery_changelist")).content.decode()
+    assert f'<a href="{event_url}">' in listing
 
 
 def test_the_answer_kept_is_the_first_bytes_only(platform, definition, receiver, member, client):

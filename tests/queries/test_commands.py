@@ -30,6 +30,18 @@ def test_query_prints_a_table(analyst, evm_blocks):
     assert "(2 rows" in lines[-1]
 
 
+def test_query_table_shows_hashes_whole_and_marks_a_cut_value(analyst, evm_blocks):
+    out = run(
+        "SELECT miner, '0x' || repeat('ab', 32) AS tx_hash, repeat('x', 100) AS long FROM evm.blocks"
+        " WHERE block_number = 3",
+        "--org", "acme", "--user", analyst.external_id,
+    )  # fmt: skip
+    miner, tx_hash, long = (cell.strip() for cell in out.splitlines()[2].split("|"))
+    assert miner == f"0x{3:040x}"
+    assert tx_hash == "0x" + "ab" * 32
+    assert long == "x" * 65 + "…"
+
+
 def test_query_writes_files(analyst, evm_blocks, tmp_path, capfdbinary):
     target = tmp_path / "out.parquet"
     run("SELECT * FROM evm.blocks", "--org", "acme", "--user", analyst.external_id, "--format", "parquet",

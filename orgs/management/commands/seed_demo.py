@@ -1,5 +1,5 @@
-"""Create the platform org, a demo org, a superuser and the demo pipeline, once; print how to log in
-every time."""
+"""Create the platform org, a demo org, a superuser, the demo pipeline and its saved queries, once;
+print how to log in every time."""
 
 import secrets
 
@@ -31,6 +31,7 @@ class Command(BaseCommand):
                 password_file.write_text(password)
                 password_file.chmod(0o600)
         call_command("seed_demo_pipeline", quiet=quiet, stdout=self.stdout)
+        call_command("seed_demo_queries", quiet=quiet, stdout=self.stdout)
         if quiet:
             return
         if password_file.exists():

@@ -12,7 +12,7 @@ from queries.services import QueryRefused, query_execute
 from versioning.storage import result_store
 
 TABLE_ROWS = 1000
-CELL_WIDTH = 40
+CELL_WIDTH = 66  # a transaction hash (0x + 64 hex digits) is shown whole
 
 
 class Command(BaseCommand):
@@ -80,7 +80,7 @@ class Command(BaseCommand):
             result_store(), result.output_location, result.output_format, offset=0, limit=TABLE_ROWS
         )
         names = [c["name"] for c in columns]
-        cells = [["NULL" if v is None else str(v)[:CELL_WIDTH] for v in row] for row in rows]
+        cells = [["NULL" if v is None else _cell(str(v)) for v in row] for row in rows]
         widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
         self.stdout.write(" | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
         self.stdout.write("-+-".join("-" * w for w in widths))
@@ -88,3 +88,9 @@ class Command(BaseCommand):
             self.stdout.write(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
         shown = f"first {len(rows)} of " if len(rows) < (result.row_count or 0) else ""
         self.stdout.write(f"({shown}{result.row_count} rows, {result.duration_ms} ms)")
+
+
+def _cell(text: str) -> str:
+    """A value as the table shows it: whole up to CELL_WIDTH, else cut with a visible ellipsis (a
+    value cut silently reads as another address or hash); --format csv|json gives every value whole."""
+    return text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…"
