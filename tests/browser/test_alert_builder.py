@@ -14,6 +14,7 @@ import json
 from alerting.models import AlertDefinition
 from testkit.factories import AlertDefinitionFactory
 from tests.browser import test_custom_pages as custom_pages
+from tests.browser.alert_forms import choose_org
 from tests.browser.test_custom_pages import VIEWPORT, assert_themed, screenshot
 
 # The custom pages' fixtures: a published evm.transfers and the theme's own computed styles.
@@ -22,15 +23,6 @@ theme = custom_pages.theme
 
 AMOUNT = "1000000000000000000000"  # 1,000 tokens of 18 decimals
 WATCHED = ["0x" + "0" * 40, "0x" + "0" * 39 + "4"]
-
-
-def choose_org(page, org) -> None:
-    # The org is an autocomplete widget: give its <select> the one option it needs.
-    page.evaluate(
-        "([id, name]) => { const s = document.querySelector('#id_org');"
-        " s.innerHTML = `<option value='${id}' selected>${name}</option>`; }",
-        [str(org.pk), org.name],
-    )
 
 
 def test_build_a_condition_save_it_and_find_it_stored(admin_page, page_watch, theme, lake):

@@ -8,12 +8,11 @@ With ``CHAINLAKE_SCREENSHOTS=1`` the page is saved as ``docs/alert-channels.png`
 
 from __future__ import annotations
 
-import json
-
 from standardwebhooks import Webhook
 
 from alerting.models import AlertDefinition
 from tests.alerting.receiver import Receiver
+from tests.browser.alert_forms import start_definition
 from tests.browser.test_custom_pages import (
     VIEWPORT,
     assert_themed,
@@ -35,27 +34,18 @@ def test_add_a_webhook_channel_see_its_secret_once_and_test_it(
     page = admin_page
     page.set_viewport_size(VIEWPORT)
     with Receiver() as receiver:
-        page.goto("/admin/alerting/alertdefinition/add/")
+        start_definition(
+            page,
+            org,
+            "Whale transfers to the desk",
+            {
+                "dataset": "evm.transfers",
+                "where": {"column": "value", "op": "gte", "value": "90000000000000000000"},
+                "severity": "critical",
+            },
+        )
         content = page.inner_text("#content")
         assert "Operations" not in content and "Created at" not in content
-        # The org is an autocomplete widget: give its <select> the one option it needs.
-        page.evaluate(
-            "([id, name]) => { const s = document.querySelector('#id_org');"
-            " s.innerHTML = `<option value='${id}' selected>${name}</option>`; }",
-            [str(org.pk), org.name],
-        )
-        page.fill("#id_name", "Whale transfers to the desk")
-        page.click(".cl-condition-tab[value=json]")  # the condition's JSON, past its builder
-        page.fill(
-            "#id_condition",
-            json.dumps(
-                {
-                    "dataset": "evm.transfers",
-                    "where": {"column": "value", "op": "gte", "value": "90000000000000000000"},
-                    "severity": "critical",
-                }
-            ),
-        )
         page.fill("#id_channel-0-target", receiver.url + "/hook")
         page.click("#channel-add")
         page.select_option("#id_channel-1-type", "email")

@@ -1,14 +1,13 @@
 """In the browser: create an alert definition in the admin, backtest it, test-fire it, and see the
 event and its delivery to a webhook receiver on loopback."""
 
-import json
-
 from alerting.models import AlertDefinition
 from alerting.services.deliveries import deliveries_process
 from orgs.models import Org
 from testkit.factories import OrgFactory, platform_org_for_tests
 from tests.alerting.conftest import SECRET, publish
 from tests.alerting.receiver import Receiver
+from tests.browser.alert_forms import start_definition
 
 
 def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watch, settings, tmp_path):
@@ -19,24 +18,15 @@ def test_create_backtest_and_see_an_event_and_its_delivery(admin_page, page_watc
     publish(0, 99)
     page = admin_page
     with Receiver() as receiver:
-        page.goto("/admin/alerting/alertdefinition/add/")
-        # The org is an autocomplete widget: give its <select> the one option it needs.
-        page.evaluate(
-            "([id, name]) => { const s = document.querySelector('#id_org');"
-            " s.innerHTML = `<option value='${id}' selected>${name}</option>`; }",
-            [str(org.pk), org.name],
-        )
-        page.fill("#id_name", "Whale transfers")
-        page.click(".cl-condition-tab[value=json]")  # the condition's JSON, past its builder
-        page.fill(
-            "#id_condition",
-            json.dumps(
-                {
-                    "dataset": "evm.transfers",
-                    "where": {"column": "value", "op": "gte", "value": "90000000000000000000"},
-                    "severity": "critical",
-                }
-            ),
+        start_definition(
+            page,
+            org,
+            "Whale transfers",
+            {
+                "dataset": "evm.transfers",
+                "where": {"column": "value", "op": "gte", "value": "90000000000000000000"},
+                "severity": "critical",
+            },
         )
         page.fill("#id_channel-0-target", receiver.url + "/hook")
         page.fill("#id_channel-0-secret", SECRET)  # pasted: kept as it is
