@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
-
 from orgs.roles import can_create_content
 from orgs.selectors import org_admin_editable, org_member_visible, visibility_editable, visibility_visible
 from platform_site.tenancy import is_editable, is_visible, register_scope
-from versioning.datasets import dataset_schema, may_read_dataset, readable_namespaces
-from versioning.models import PartitionVersion
+from versioning.datasets import dataset_schema, may_read_dataset
+from versioning.selectors import dataset_names
 
 from .dsl import column_kind
 from .models import AlertDefinition, AlertDelivery, AlertEvent
@@ -34,15 +32,7 @@ def dataset_columns(dataset: str) -> dict | None:
 def watchable_datasets(user) -> list[str]:
     """The datasets ``user`` may read that a condition can watch: those the catalog holds a partition
     of (a condition is checked against the schema of its dataset's files)."""
-    if not (user and user.is_authenticated and user.is_active):
-        return []
-    names = PartitionVersion.objects.values_list("dataset", flat=True).distinct().order_by("dataset")
-    if not user.is_superuser:
-        prefixes = Q()
-        for namespace in readable_namespaces(user.org.slug):
-            prefixes |= Q(dataset__startswith=f"{namespace}.")
-        names = names.filter(prefixes)
-    return [name for name in names if may_read_dataset(user, name)]
+    return [name for name in dataset_names() if may_read_dataset(user, name)]
 
 
 def condition_columns(user, dataset: str) -> list[dict] | None:
