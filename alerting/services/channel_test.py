@@ -13,7 +13,8 @@ from platform_site.db import uuid7
 
 from ..channel_secrets import redact_secret
 from ..channels import SENDERS, SendResult
-from ..models import AlertDefinition
+from ..models import AlertDefinition, AlertEvent, Severity
+from .documents import event_document
 
 TEST_NOTE = "TEST: a test message to this one channel; nothing happened on chain"
 
@@ -63,33 +64,26 @@ def channel_target(channel: dict) -> str:
 
 
 def sample_document(definition: AlertDefinition, *, message_id: str, user: User | None) -> dict:
-    """The document a test sends: shaped like a test-fire's sample event, without a row."""
+    """The document a test sends: a test-fire's sample event, built but never saved."""
     condition = definition.condition if isinstance(definition.condition, dict) else {}
-    severity = condition.get("severity", "info")
-    return {
-        "type": "alert.sample",
-        "event": {
-            "id": message_id,
-            "alert_definition": str(definition.pk),
-            "severity": severity if severity in ("info", "warning", "critical") else "info",
-            "chain_id": None,
-            "block_hash": None,
-            "tx_hash": None,
-            "block_number": None,
-            "source_dataset": condition.get("dataset"),
-            "partition_key": None,
-            "cursor_value": None,
-            "payload": {
-                "kind": "sample",
-                "sample": True,
-                "channel_test": True,
-                "note": TEST_NOTE,
-                "definition": {"id": str(definition.pk), "name": definition.name},
-                "fired_by": str(user) if user is not None else None,
-            },
-            "created_at": timezone.now().isoformat(),
+    severity = condition.get("severity")
+    event = AlertEvent(
+        id=message_id,
+        org_id=definition.org_id,
+        alert_definition=definition,
+        severity=severity if severity in Severity.values else Severity.INFO,
+        source_dataset=condition.get("dataset"),
+        payload={
+            "kind": "sample",
+            "sample": True,
+            "channel_test": True,
+            "note": TEST_NOTE,
+            "definition": {"id": str(definition.pk), "name": definition.name},
+            "fired_by": str(user) if user is not None else None,
         },
-    }
+        created_at=timezone.now(),
+    )
+    return event_document(event)
 
 
 def alert_channel_test(*, definition: AlertDefinition, index: int, user: User | None) -> ChannelTestOutcome:
