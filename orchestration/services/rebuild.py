@@ -19,8 +19,10 @@ from django.db import transaction
 from orchestration import selectors
 from orchestration.models import Job, Task
 from orchestration.operators import get_operator
+from orchestration.selectors.idle import shown_keys
 from orgs.policy import Operation
 from platform_site import tenancy
+from platform_site.admin_display import counted
 from versioning.models import PartitionVersion
 
 from .dispatch import tasks_dispatch
@@ -29,8 +31,6 @@ from .scheduler import PlanResult, job_backfill, keys_in_range, lock_job, rebuil
 # A rebuild changes what the job computes exactly as "run now" does: the same right decides.
 REBUILD_OPERATION = Operation.JOB_RUN
 CURSOR_STRATEGIES = (Job.ExecutionStrategy.INCREMENTAL, Job.ExecutionStrategy.STREAMING)
-# How many unknown keys a refusal names before it says "and N more".
-SHOWN_KEYS = 5
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,17 @@ class RebuildPlan:
 
     def summary(self) -> str:
         """One sentence: how many partitions of which job, and what follows downstream."""
-        count = len(self.to_build)
-        text = f"{count} {_noun(count, 'partition')} of {self.job} will be recomputed and republished"
+        text = f"{counted(len(self.to_build), 'partition')} of {self.job} will be recomputed and republished"
         readers = [str(job) for job in self.downstream]
         if self.hidden_downstream:
-            readers.append(f"{self.hidden_downstream} {_noun(self.hidden_downstream, 'job')} of other orgs")
+            readers.append(f"{counted(self.hidden_downstream, 'job')} of other orgs")
         if readers:
             text += f"; downstream jobs will rerun ({', '.join(readers)})"
         else:
             text += "; no job reruns on its output"
         if self.busy:
-            text += f". {len(self.busy)} already {_noun(len(self.busy), 'has', 'have')} a live task and "
+            verb = "has" if len(self.busy) == 1 else "have"
+            text += f". {len(self.busy)} already {verb} a live task and "
             text += "will be published by it"
         return text + "."
 
@@ -96,7 +96,7 @@ def rebuild_plan(
         if unknown:
             raise ValidationError(
                 {
-                    "partitions": f"{job} has no partition {_shown(unknown)} "
+                    "partitions": f"{job} has no partition {shown_keys(unknown)} "
                     f"(its partitions run from {available[0]} to {available[-1]})"
                 }
             )
@@ -209,12 +209,3 @@ def _cursor_driven_rebuild(*, job: Job, keys: list[str]) -> PlanResult:
             return PlanResult(job_id=str(job.id))
         created = rebuild_task_create(job=job, invalidations={key: set() for key in keys})
         return PlanResult(job_id=str(job.id), created=created, partitions=keys)
-
-
-def _shown(keys: list[str]) -> str:
-    more = len(keys) - SHOWN_KEYS
-    return ", ".join(keys[:SHOWN_KEYS]) + (f" and {more} more" if more > 0 else "")
-
-
-def _noun(number: int, singular: str, plural: str | None = None) -> str:
-    return singular if number == 1 else (plural or f"{singular}s")

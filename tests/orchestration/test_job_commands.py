@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from orchestration.management.commands._jobs import failed_without_output, why_nothing_planned
 from orchestration.models import Task
+from orchestration.selectors.idle import failed_without_output, why_nothing_planned
 from testkit.factories import (
     OrgFactory,
     PartitionVersionFactory,

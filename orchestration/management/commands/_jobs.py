@@ -7,12 +7,9 @@ import uuid
 from django.core.management.base import CommandError
 
 from orchestration.models import Job
-from orchestration.selectors.idle import failed_without_output, why_nothing_planned
 from orgs import policy
 from orgs.models import User
 from platform_site import tenancy
-
-__all__ = ["acting_user", "failed_without_output", "find_job", "visible_job", "why_nothing_planned"]
 
 
 def find_job(reference: str, *, argument: str = "--job") -> Job:

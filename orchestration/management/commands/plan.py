@@ -4,11 +4,12 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from orchestration.models import Job, Task
+from orchestration.selectors.idle import failed_without_output, why_nothing_planned
 from orchestration.services import job_plan, plan_active_jobs, tasks_dispatch
 from orchestration.services.scheduler import schedule_is_due
 from platform_site.admin_display import counted
 
-from ._jobs import failed_without_output, find_job, why_nothing_planned
+from ._jobs import find_job
 
 
 class Command(BaseCommand):

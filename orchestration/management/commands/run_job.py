@@ -2,10 +2,11 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from orchestration.selectors.idle import why_nothing_planned
 from orchestration.services import job_run_now
 from platform_site.admin_display import counted
 
-from ._jobs import find_job, why_nothing_planned
+from ._jobs import find_job
 
 
 class Command(BaseCommand):
