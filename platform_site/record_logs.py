@@ -89,6 +89,17 @@ def _encoded(line: dict) -> bytes:
     return (json.dumps(line, default=str, ensure_ascii=False) + "\n").encode("utf-8", "replace")
 
 
+def _open_for_append(path: Path) -> int:
+    """A descriptor appending to ``path``; its folder is made only when it is missing (this runs for
+    every line a task logs, so the common case is one system call)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        return os.open(path, flags, 0o640)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o640)
+
+
 def record_log_append(kind: str, record_id, line: dict) -> bool:
     """Append ``line`` (a JSON object) to the record's file; False when it was not written (the file
     is full, or the disk refused). Never raises: a log line is not worth failing the work for."""
@@ -98,9 +109,8 @@ def record_log_append(kind: str, record_id, line: dict) -> bool:
     data = _encoded(line)
     try:
         with _write_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # One write per line on an O_APPEND descriptor: lines of concurrent writers never mix.
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = _open_for_append(path)
             try:
                 size = os.fstat(fd).st_size
                 if size >= MAX_BYTES:
