@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from orchestration.models import Job, Task
 from platform_site import tenancy
 from platform_site.admin_components import theme_table
-from platform_site.admin_display import badge, id_link
+from platform_site.admin_display import badge, id_link, preformatted, wrapping
 from platform_site.record_logs import line_time
 
 from . import services
@@ -39,27 +39,13 @@ def attempts_table(delivery: AlertDelivery) -> str:
                 line_time(line),
                 badge(_OUTCOME_BADGES.get(line.get("outcome"), "cancelled"), line.get("outcome")),
                 line.get("http_status"),
-                _answer(line.get("answer")),
-                _wrapping(line.get("error")),
+                preformatted(line.get("answer")),
+                wrapping(line.get("error")),
             )
             for line in attempts
         ],
         table_id="delivery-attempts",
     )
-
-
-def _answer(text) -> str:
-    if not text:
-        return ""
-    # The receiver's own words, escaped: shown as text whatever they contain.
-    return format_html(
-        '<code class="cl-mono" style="white-space:pre-wrap;overflow-wrap:anywhere">{}</code>', text
-    )
-
-
-def _wrapping(text) -> str:
-    # A long token (a URL, markup) wraps inside its cell instead of widening the page.
-    return format_html('<span style="overflow-wrap:anywhere">{}</span>', text) if text else ""
 
 
 # -- redeliver --------------------------------------------------------------------------------------

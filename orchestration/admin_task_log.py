@@ -3,10 +3,8 @@ oldest first, drawn like a changelist."""
 
 from __future__ import annotations
 
-from django.utils.html import format_html
-
 from platform_site.admin_components import theme_table
-from platform_site.admin_display import badge
+from platform_site.admin_display import badge, preformatted, wrapping
 from platform_site.record_logs import SHOWN_LINES, TASKS, line_time, record_log_read
 
 EMPTY = "No log lines recorded for this task (they are kept on the machine that ran it)"
@@ -24,8 +22,8 @@ def task_log_table(task_id) -> str:
                 line_time(line),
                 _level(str(line.get("level", ""))),
                 line.get("logger", ""),
-                _wrapping(line.get("message")),
-                _exception(line.get("exception")),
+                wrapping(line.get("message")),
+                preformatted(line.get("exception")),
             )
             for line in lines
         ],
@@ -35,15 +33,3 @@ def task_log_table(task_id) -> str:
 
 def _level(level: str) -> str:
     return badge(_LEVEL_BADGES[level], level) if level in _LEVEL_BADGES else level
-
-
-def _wrapping(text) -> str:
-    # A long token (a path, a URL) wraps inside its cell instead of widening the page.
-    return format_html('<span style="overflow-wrap:anywhere">{}</span>', text) if text else ""
-
-
-def _exception(text) -> str:
-    if not text:
-        return ""
-    # A traceback reads only with its line breaks; escaped like any cell.
-    return format_html('<pre style="white-space:pre-wrap;overflow-wrap:anywhere;margin:0">{}</pre>', text)

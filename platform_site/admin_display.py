@@ -59,6 +59,22 @@ def badge(value, label: str | None = None) -> str:
     return format_html('<span class="cl-badge cl-badge--{}">{}</span>', value, label or value)
 
 
+def wrapping(text) -> str:
+    """Text whose long tokens (a URL, markup, a path) wrap inside their cell instead of widening
+    the page; escaped like any cell."""
+    return format_html('<span style="overflow-wrap:anywhere">{}</span>', text) if text else ""
+
+
+def preformatted(text) -> str:
+    """Text that reads only with its own line breaks (a traceback, a receiver's answer), escaped and
+    wrapping inside its cell."""
+    if not text:
+        return ""
+    return format_html(
+        '<pre class="cl-mono" style="white-space:pre-wrap;overflow-wrap:anywhere;margin:0">{}</pre>', text
+    )
+
+
 def moment(value: dt.datetime | None) -> str:
     """A time to the second in the active time zone (the org's, set per request)."""
     if value is None:
