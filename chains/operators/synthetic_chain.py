@@ -21,7 +21,6 @@ import pyarrow as pa
 from chains.operators.evm_rpc import output_namespace_error
 from chains.schema import SOURCE_KINDS, kind_of
 from chains.synthetic_activity import (
-    GENESIS_TIME,
     Activity,
     account_pool,
     address,
@@ -43,11 +42,6 @@ def partition_key(first_block: int) -> str:
 def partition_range(key: str, size: int) -> range:
     first = int(key.removeprefix("blocks_"))
     return range(first, first + size)
-
-
-_hash = hash_hex
-_address = address
-_timestamp = block_timestamp
 
 
 def _settings(config: dict) -> dict:
@@ -105,20 +99,22 @@ def generate(config: dict, key: str) -> dict[str, pa.Table]:
     for number in numbers:
         tx_count = (number * 7 + len(str(seed))) % (s["txs_per_block"] + 1) if s["txs_per_block"] else 0
         blocks["block_number"].append(number)
-        blocks["block_hash"].append(_hash(seed, chain, "block", number))
-        blocks["parent_hash"].append(_hash(seed, chain, "block", number - 1) if number else "0x" + "0" * 64)
-        blocks["timestamp"].append(GENESIS_TIME + 12 * number)
-        blocks["miner"].append(_address(seed, "miner", number % 5))
+        blocks["block_hash"].append(hash_hex(seed, chain, "block", number))
+        blocks["parent_hash"].append(
+            hash_hex(seed, chain, "block", number - 1) if number else "0x" + "0" * 64
+        )
+        blocks["timestamp"].append(block_timestamp(number))
+        blocks["miner"].append(address(seed, "miner", number % 5))
         blocks["gas_used"].append(21_000 * tx_count + number % 1000)
         blocks["tx_count"].append(tx_count)
         blocks["chain_id"].append(chain)
         for index in range(tx_count):
-            tx_hash = _hash(seed, chain, "tx", number, index)
+            tx_hash = hash_hex(seed, chain, "tx", number, index)
             txs["block_number"].append(number)
             txs["tx_index"].append(index)
             txs["tx_hash"].append(tx_hash)
-            txs["from_address"].append(_address(seed, "from", (number + index) % 50))
-            txs["to_address"].append(_address(seed, "to", (number * 3 + index) % 40))
+            txs["from_address"].append(address(seed, "from", (number + index) % 50))
+            txs["to_address"].append(address(seed, "to", (number * 3 + index) % 40))
             txs["value_gwei"].append((number * 1_000_003 + index * 7919) % 10_000_000)
             txs["gas"].append(21_000 + (number + index) % 50_000)
             txs["chain_id"].append(chain)
@@ -126,8 +122,8 @@ def generate(config: dict, key: str) -> dict[str, pa.Table]:
                 logs["block_number"].append(number)
                 logs["tx_hash"].append(tx_hash)
                 logs["log_index"].append(index * s["logs_per_tx"] + log_index)
-                logs["address"].append(_address(seed, "token", (number + log_index) % 10))
-                logs["topic0"].append(_hash("Transfer(address,address,uint256)")[:66])
+                logs["address"].append(address(seed, "token", (number + log_index) % 10))
+                logs["topic0"].append(hash_hex("Transfer(address,address,uint256)")[:66])
                 logs["amount"].append((number * 31 + index * 17 + log_index) % 1_000_000)
                 logs["chain_id"].append(chain)
     int64 = pa.int64()
@@ -204,11 +200,11 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
         log_first, log_cursor = log_cursor, log_cursor + tx_count * s["logs_per_tx"]
         if not s["start_block"] <= number <= s["end_block"]:
             continue
-        block_hash = _hash(seed, chain, "block", number)
+        block_hash = hash_hex(seed, chain, "block", number)
         transactions = []
         cumulative_gas = 0
         for index in range(tx_count):
-            tx_hash = _hash(seed, chain, "tx", number, index)
+            tx_hash = hash_hex(seed, chain, "tx", number, index)
             sender = accounts[drawn.senders[tx_first + index]]
             token = tokens[drawn.tokens[tx_first + index]]
             transactions.append(
@@ -266,16 +262,16 @@ def generate_evm_layout(s: dict, key: str) -> dict[str, pa.Table]:
             {
                 "number": hex(number),
                 "hash": block_hash,
-                "parentHash": _hash(seed, chain, "block", number - 1) if number else "0x" + "0" * 64,
-                "timestamp": hex(_timestamp(number)),
-                "miner": _address(seed, "miner", number % 5),
+                "parentHash": hash_hex(seed, chain, "block", number - 1) if number else "0x" + "0" * 64,
+                "timestamp": hex(block_timestamp(number)),
+                "miner": address(seed, "miner", number % 5),
                 "gasLimit": hex(30_000_000),
                 "gasUsed": hex(cumulative_gas),
                 "baseFeePerGas": hex(10**9),
                 "transactions": transactions,
             }
         )
-    timestamps = {int(block["number"], 16): _timestamp(int(block["number"], 16)) for block in blocks}
+    timestamps = {int(block["number"], 16): block_timestamp(int(block["number"], 16)) for block in blocks}
     return {
         "evm.blocks": blocks_table(chain, blocks),
         "evm.transactions": transactions_table(chain, blocks, receipts),
